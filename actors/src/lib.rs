@@ -1,0 +1,1 @@
+//! akvsync's actor system.

@@ -1,0 +1,1 @@
+//! The `external-secrets.io` custom resources, field-compatible with External Secrets Operator.

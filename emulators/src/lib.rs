@@ -1,0 +1,1 @@
+//! Test worlds for akvsync.
