@@ -1,0 +1,215 @@
+//! What the store actors fetch and push: Key Vault object references, values and provider errors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The three Key Vault object types, chosen by the `secret/`, `key/` or `cert/` prefix of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    Secret,
+    Key,
+    Certificate,
+}
+
+impl ObjectKind {
+    /// The name Key Vault's REST paths and ESO's metric labels use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Secret => "secret",
+            ObjectKind::Key => "key",
+            ObjectKind::Certificate => "cert",
+        }
+    }
+}
+
+/// One remote object, at its latest version or a pinned one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RemoteKey {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl RemoteKey {
+    pub fn new(kind: ObjectKind, name: impl Into<String>, version: Option<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            version,
+        }
+    }
+
+    /// Parses ESO's `remoteRef.key` syntax: an optional `secret/`, `key/` or `cert/` prefix.
+    pub fn parse(key: &str, version: Option<&str>) -> Self {
+        let (kind, name) = match key.split_once('/') {
+            Some(("secret", name)) => (ObjectKind::Secret, name),
+            Some(("key", name)) => (ObjectKind::Key, name),
+            Some(("cert", name)) => (ObjectKind::Certificate, name),
+            _ => (ObjectKind::Secret, key),
+        };
+        let version = version.filter(|v| !v.is_empty()).map(str::to_owned);
+        Self::new(kind, name, version)
+    }
+}
+
+impl fmt::Display for RemoteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)?;
+        if let Some(version) = &self.version {
+            write!(f, " (version {version})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes that must never reach a log line: `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretBytes(Arc<[u8]>);
+
+impl SecretBytes {
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for SecretBytes {
+    fn from(value: &str) -> Self {
+        Self::new(value.as_bytes())
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(value: Vec<u8>) -> Self {
+        Self::new(value)
+    }
+}
+
+/// A fetched object: its value as ESO hands it to templates, plus the metadata `metadataPolicy:
+/// Fetch` and `dataFrom.find` look at.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RemoteValue {
+    pub value: SecretBytes,
+    pub version: Option<String>,
+    pub content_type: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub enabled: bool,
+    /// Unix seconds after which Key Vault reports the object as expired.
+    pub expires: Option<i64>,
+    pub not_before: Option<i64>,
+    pub created: Option<i64>,
+    pub updated: Option<i64>,
+    /// Whether Key Vault manages this secret as a certificate's backing secret.
+    pub managed: bool,
+}
+
+impl RemoteValue {
+    /// Approximate heap size, used to bound the cache by weight.
+    pub fn weight(&self) -> u32 {
+        let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len()).sum();
+        u32::try_from(self.value.len() + tags + 128).unwrap_or(u32::MAX)
+    }
+}
+
+/// One entry of a list of a vault's objects, as used by `dataFrom.find`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteItem {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub enabled: bool,
+    pub managed: bool,
+}
+
+/// What a `PushSecret` writes to one remote object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushRequest {
+    pub key: RemoteKey,
+    pub value: SecretBytes,
+    pub content_type: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Unix seconds, for secrets whose metadata sets an expiry.
+    pub expires: Option<i64>,
+}
+
+/// A provider failure, classified once so retries, conditions and metrics agree.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{key} was not found in the vault")]
+    NotFound { key: String },
+    #[error("the vault is throttling requests")]
+    Throttled { retry_after: Option<Duration> },
+    #[error("authentication failed: {message}")]
+    Unauthorized { message: String },
+    #[error("access denied: {message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
+    Invalid { message: String },
+    #[error("transient error: {message}")]
+    Transient { message: String },
+}
+
+impl ProviderError {
+    /// A short fixed category for metric labels and condition reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ProviderError::NotFound { .. } => "not_found",
+            ProviderError::Throttled { .. } => "throttled",
+            ProviderError::Unauthorized { .. } => "unauthorized",
+            ProviderError::Forbidden { .. } => "forbidden",
+            ProviderError::Invalid { .. } => "invalid",
+            ProviderError::Transient { .. } => "transient",
+        }
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Throttled { .. } | ProviderError::Transient { .. }
+        )
+    }
+}
+
+/// The Key Vault operations a store actor needs; the Azure adapter implements it over HTTP and the
+/// tests with fakes.
+pub trait KeyVault: Send + Sync + 'static {
+    /// The vault's host name: stores pointing at one vault share its rate limiter.
+    fn vault_host(&self) -> &str;
+
+    fn get(
+        &self,
+        key: &RemoteKey,
+    ) -> impl Future<Output = Result<RemoteValue, ProviderError>> + Send;
+
+    /// One page of the vault's objects of `kind`; `page` is the continuation a previous call
+    /// returned.
+    fn list_page(
+        &self,
+        kind: ObjectKind,
+        page: Option<String>,
+    ) -> impl Future<Output = Result<(Vec<RemoteItem>, Option<String>), ProviderError>> + Send;
+
+    fn push(&self, request: &PushRequest)
+    -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    fn delete(&self, key: &RemoteKey) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}

@@ -1,0 +1,259 @@
+//! The logic of one store: every Key Vault call of the store passes through here, where it is
+//! cached, coalesced with identical calls, and made to wait for the vault's budget.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::limiter::{Access, VaultLimiter};
+use super::metrics::StoreMetrics;
+use super::single_flight::SingleFlightCache;
+use crate::remote::{
+    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
+};
+
+/// How often a call that got a 429 is tried again, each time after the vault's pause.
+const MAX_THROTTLE_RETRIES: u32 = 5;
+
+/// Tunables of a store's cache and pressure control.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Upper bound of cached bytes (values plus tags) per store.
+    pub cache_max_bytes: u64,
+    /// No cached value outlives this, whatever the requester accepts.
+    pub cache_ttl: Duration,
+    /// Turns off cache, coalescing and limiter: every request is one remote call (the baseline
+    /// the load benchmark compares against).
+    pub naive: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_max_bytes: 256 * 1024 * 1024,
+            cache_ttl: Duration::from_secs(24 * 3600),
+            naive: false,
+        }
+    }
+}
+
+type ListResult = Result<Arc<Vec<RemoteItem>>, ProviderError>;
+type FetchResult = Result<Arc<RemoteValue>, ProviderError>;
+
+/// The store's owner of vault calls.
+pub struct StoreCore<V> {
+    vault: Arc<V>,
+    limiter: Arc<VaultLimiter>,
+    objects: SingleFlightCache<RemoteKey, Arc<RemoteValue>, ProviderError>,
+    lists: SingleFlightCache<ObjectKind, Arc<Vec<RemoteItem>>, ProviderError>,
+    metrics: Arc<StoreMetrics>,
+    naive: bool,
+}
+
+impl<V: KeyVault> StoreCore<V> {
+    pub fn new(
+        vault: V,
+        limiter: Arc<VaultLimiter>,
+        metrics: Arc<StoreMetrics>,
+        config: &StoreConfig,
+    ) -> Self {
+        Self {
+            vault: Arc::new(vault),
+            limiter,
+            objects: SingleFlightCache::new(config.cache_max_bytes, config.cache_ttl, |value| {
+                value.weight()
+            }),
+            lists: SingleFlightCache::new(config.cache_max_bytes / 16, config.cache_ttl, |items| {
+                u32::try_from(items.iter().map(|item| item.name.len() + 64).sum::<usize>())
+                    .unwrap_or(u32::MAX)
+            }),
+            metrics,
+            naive: config.naive,
+        }
+    }
+
+    pub fn vault_host(&self) -> &str {
+        self.vault.vault_host()
+    }
+
+    /// One remote object, from the cache when it is at most `max_age` old.
+    pub async fn fetch(&self, key: RemoteKey, max_age: Duration) -> FetchResult {
+        let call = Call {
+            vault: Arc::clone(&self.vault),
+            limiter: Arc::clone(&self.limiter),
+            metrics: Arc::clone(&self.metrics),
+            naive: self.naive,
+        };
+        if self.naive {
+            return call.get(key).await;
+        }
+        let (result, served) = self
+            .objects
+            .get_or_load(key.clone(), max_age, call.get(key))
+            .await;
+        self.metrics.served(self.vault.vault_host(), served);
+        result
+    }
+
+    /// Every object of `kind` in the vault (names, tags, enabled), from the cache when it is at
+    /// most `max_age` old.
+    pub async fn list(&self, kind: ObjectKind, max_age: Duration) -> ListResult {
+        let call = Call {
+            vault: Arc::clone(&self.vault),
+            limiter: Arc::clone(&self.limiter),
+            metrics: Arc::clone(&self.metrics),
+            naive: self.naive,
+        };
+        if self.naive {
+            return call.list(kind).await;
+        }
+        let (result, served) = self.lists.get_or_load(kind, max_age, call.list(kind)).await;
+        self.metrics.served(self.vault.vault_host(), served);
+        result
+    }
+
+    /// Writes one object and forgets what the cache knew of it.
+    pub async fn push(&self, request: PushRequest) -> Result<(), ProviderError> {
+        let call = Call {
+            vault: Arc::clone(&self.vault),
+            limiter: Arc::clone(&self.limiter),
+            metrics: Arc::clone(&self.metrics),
+            naive: self.naive,
+        };
+        let result = call
+            .write(request.key.kind, "push", |vault| {
+                let request = request.clone();
+                async move { vault.push(&request).await }
+            })
+            .await;
+        self.forget(&request.key);
+        result
+    }
+
+    /// Deletes one object and forgets what the cache knew of it.
+    pub async fn delete(&self, key: RemoteKey) -> Result<(), ProviderError> {
+        let call = Call {
+            vault: Arc::clone(&self.vault),
+            limiter: Arc::clone(&self.limiter),
+            metrics: Arc::clone(&self.metrics),
+            naive: self.naive,
+        };
+        let result = call
+            .write(key.kind, "delete", |vault| {
+                let key = key.clone();
+                async move { vault.delete(&key).await }
+            })
+            .await;
+        self.forget(&key);
+        result
+    }
+
+    fn forget(&self, key: &RemoteKey) {
+        self.objects.invalidate(key);
+        self.objects.invalidate(&RemoteKey {
+            version: None,
+            ..key.clone()
+        });
+        self.lists.invalidate(&key.kind);
+    }
+
+    /// Drops every cached value, as when the store's spec or credentials change.
+    pub fn clear(&self) {
+        self.objects.clear();
+        self.lists.clear();
+    }
+
+    pub fn cached_objects(&self) -> u64 {
+        self.objects.entry_count()
+    }
+}
+
+/// One remote call with its limiter wait, 429 handling and accounting; owned so that a shared
+/// flight can outlive the request that started it.
+struct Call<V> {
+    vault: Arc<V>,
+    limiter: Arc<VaultLimiter>,
+    metrics: Arc<StoreMetrics>,
+    naive: bool,
+}
+
+impl<V: KeyVault> Call<V> {
+    async fn get(self, key: RemoteKey) -> FetchResult {
+        self.run(Access::Read, key.kind, "get", |vault| {
+            let key = key.clone();
+            async move { vault.get(&key).await.map(Arc::new) }
+        })
+        .await
+    }
+
+    async fn list(self, kind: ObjectKind) -> ListResult {
+        let mut items = Vec::new();
+        let mut page = None;
+        loop {
+            let (mut batch, next) = self
+                .run(Access::Read, kind, "list", |vault| {
+                    let page = page.clone();
+                    async move { vault.list_page(kind, page).await }
+                })
+                .await?;
+            items.append(&mut batch);
+            match next {
+                Some(next) => page = Some(next),
+                None => return Ok(Arc::new(items)),
+            }
+        }
+    }
+
+    async fn write<T, F, Fut>(
+        &self,
+        kind: ObjectKind,
+        operation: &'static str,
+        request: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: Fn(Arc<V>) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        self.run(Access::Write, kind, operation, request).await
+    }
+
+    async fn run<T, F, Fut>(
+        &self,
+        access: Access,
+        kind: ObjectKind,
+        operation: &'static str,
+        request: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: Fn(Arc<V>) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let host = self.vault.vault_host();
+        let mut attempt = 0;
+        loop {
+            if !self.naive {
+                let waited = self.limiter.acquire(access).await;
+                self.metrics.limiter_waited(host, waited);
+            }
+            let started = Instant::now();
+            let result = request(Arc::clone(&self.vault)).await;
+            self.metrics
+                .remote_call(host, kind, operation, &result, started.elapsed());
+            match result {
+                Err(ProviderError::Throttled { retry_after })
+                    if !self.naive && attempt < MAX_THROTTLE_RETRIES =>
+                {
+                    let pause = self.limiter.throttled(retry_after);
+                    self.metrics.paused(host, pause);
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+                Ok(value) => {
+                    self.limiter.succeeded();
+                    return Ok(value);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Per-vault rate limiting shared by every store that points at one vault.
+//!
+//! Key Vault throttles per vault, not per client, so the budget belongs to the vault host. A 429
+//! pauses the vault's limiter for everyone until the `Retry-After` (or an exponential backoff)
+//! has passed.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use rand::Rng;
+use tokio::time::Instant;
+
+/// Key Vault's documented limits per vault and 10 s window.
+pub const KEY_VAULT_READS_PER_10S: u32 = 4_000;
+pub const KEY_VAULT_WRITES_PER_10S: u32 = 300;
+
+/// Backoff after a 429 without `Retry-After`: 1, 2, 4, 8, 16 s, then 16 s.
+const THROTTLE_BACKOFF_BASE: Duration = Duration::from_secs(1);
+const THROTTLE_BACKOFF_MAX: Duration = Duration::from_secs(16);
+
+/// How many requests a vault may receive, per 10 s window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VaultBudget {
+    pub reads_per_10s: u32,
+    pub writes_per_10s: u32,
+}
+
+impl Default for VaultBudget {
+    /// Half of Key Vault's documented limits, leaving room for other clients of the vault.
+    fn default() -> Self {
+        Self {
+            reads_per_10s: KEY_VAULT_READS_PER_10S / 2,
+            writes_per_10s: KEY_VAULT_WRITES_PER_10S / 2,
+        }
+    }
+}
+
+/// Whether a request reads or writes; Key Vault budgets them separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// governor's clock on tokio's time, so tests with paused time drive the limiter too.
+#[derive(Clone, Debug)]
+pub struct TokioClock {
+    start: Instant,
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// A GCRA limiter whose 10 s window holds at most `per_10s` plus a small burst.
+fn gcra(per_10s: u32, clock: &TokioClock) -> Gcra {
+    let per_10s = per_10s.max(1);
+    let period = Duration::from_secs(10) / per_10s;
+    // A burst of 1% of the window (at least 1) keeps any 10 s window within budget + 1%.
+    let burst = NonZeroU32::new((per_10s / 100).max(1)).expect("burst is at least 1");
+    let quota = Quota::with_period(period)
+        .expect("period is positive")
+        .allow_burst(burst);
+    RateLimiter::direct_with_clock(quota, clock.clone())
+}
+
+/// The limiter of one vault host.
+pub struct VaultLimiter {
+    host: String,
+    budget: VaultBudget,
+    clock: TokioClock,
+    reads: Gcra,
+    writes: Gcra,
+    throttle: Mutex<ThrottleState>,
+}
+
+#[derive(Default)]
+struct ThrottleState {
+    paused_until: Option<Instant>,
+    consecutive: u32,
+}
+
+impl VaultLimiter {
+    pub fn new(host: impl Into<String>, budget: VaultBudget) -> Self {
+        let clock = TokioClock::default();
+        Self {
+            host: host.into(),
+            budget,
+            reads: gcra(budget.reads_per_10s, &clock),
+            writes: gcra(budget.writes_per_10s, &clock),
+            clock,
+            throttle: Mutex::new(ThrottleState::default()),
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn budget(&self) -> VaultBudget {
+        self.budget
+    }
+
+    /// Waits until the vault's budget and any pause allow one request; returns how long it waited.
+    pub async fn acquire(&self, access: Access) -> Duration {
+        let started = Instant::now();
+        let limiter = match access {
+            Access::Read => &self.reads,
+            Access::Write => &self.writes,
+        };
+        loop {
+            if let Some(until) = self.paused_until() {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match limiter.check() {
+                Ok(()) => return started.elapsed(),
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
+                }
+            }
+        }
+    }
+
+    /// The instant until which the vault is paused after a 429, if it still lies ahead.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let state = self.throttle.lock().expect("throttle state lock");
+        state.paused_until.filter(|until| *until > Instant::now())
+    }
+
+    /// Pauses the vault for everyone after a 429; returns the pause applied.
+    pub fn throttled(&self, retry_after: Option<Duration>) -> Duration {
+        let mut state = self.throttle.lock().expect("throttle state lock");
+        let pause = retry_after.unwrap_or_else(|| {
+            let exponent = state.consecutive.min(4);
+            let base = (THROTTLE_BACKOFF_BASE * 2u32.pow(exponent)).min(THROTTLE_BACKOFF_MAX);
+            // Up to 25% jitter so stores sharing a vault do not come back in lockstep.
+            base.mul_f64(1.0 + rand::rng().random_range(0.0..0.25))
+        });
+        state.consecutive = state.consecutive.saturating_add(1);
+        let until = Instant::now() + pause;
+        state.paused_until = Some(
+            state
+                .paused_until
+                .map_or(until, |current| current.max(until)),
+        );
+        pause
+    }
+
+    /// Resets the backoff after a request the vault accepted.
+    pub fn succeeded(&self) {
+        let mut state = self.throttle.lock().expect("throttle state lock");
+        state.consecutive = 0;
+    }
+}
+
+/// Hands every store the limiter of its vault host, creating it on first use.
+#[derive(Clone, Default)]
+pub struct LimiterRegistry {
+    budget: VaultBudget,
+    limiters: Arc<Mutex<HashMap<String, Weak<VaultLimiter>>>>,
+}
+
+impl LimiterRegistry {
+    pub fn new(budget: VaultBudget) -> Self {
+        Self {
+            budget,
+            limiters: Arc::default(),
+        }
+    }
+
+    /// The shared limiter for `host`; it lives as long as a store holds it.
+    pub fn limiter(&self, host: &str) -> Arc<VaultLimiter> {
+        let mut limiters = self.limiters.lock().expect("limiter registry lock");
+        if let Some(existing) = limiters.get(host).and_then(Weak::upgrade) {
+            return existing;
+        }
+        limiters.retain(|_, limiter| limiter.strong_count() > 0);
+        let limiter = Arc::new(VaultLimiter::new(host, self.budget));
+        limiters.insert(host.to_owned(), Arc::downgrade(&limiter));
+        limiter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_any_10s_window_stay_within_budget() {
+        let limiter = VaultLimiter::new(
+            "v.vault.azure.net",
+            VaultBudget {
+                reads_per_10s: 100,
+                writes_per_10s: 10,
+            },
+        );
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..350 {
+            limiter.acquire(Access::Read).await;
+            times.push(start.elapsed());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(10))
+                .count();
+            assert!(
+                in_window <= 101,
+                "{in_window} reads in the 10 s window starting at {t:?}"
+            );
+        }
+        // 350 reads at 10 per second take about 35 s of (paused) time.
+        assert!(
+            start.elapsed() >= Duration::from_secs(33),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_and_writes_have_separate_budgets() {
+        let limiter = VaultLimiter::new(
+            "v",
+            VaultBudget {
+                reads_per_10s: 10,
+                writes_per_10s: 10,
+            },
+        );
+        assert_eq!(limiter.acquire(Access::Read).await, Duration::ZERO);
+        assert_eq!(limiter.acquire(Access::Write).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_with_retry_after_pauses_every_user_of_the_vault() {
+        let registry = LimiterRegistry::new(VaultBudget::default());
+        let first = registry.limiter("shared.vault.azure.net");
+        let second = registry.limiter("shared.vault.azure.net");
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(
+            first.throttled(Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        let waited = second.acquire(Access::Read).await;
+        assert_eq!(waited, Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_without_retry_after_backs_off_exponentially_with_jitter() {
+        let limiter = VaultLimiter::new("v", VaultBudget::default());
+        let pauses: Vec<Duration> = (0..6).map(|_| limiter.throttled(None)).collect();
+        for (pause, base) in pauses.iter().zip([1, 2, 4, 8, 16, 16]) {
+            let base = Duration::from_secs(base);
+            assert!(
+                *pause >= base && *pause < base.mul_f64(1.25),
+                "{pause:?} vs {base:?}"
+            );
+        }
+        limiter.succeeded();
+        assert!(limiter.throttled(None) < Duration::from_millis(1250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn different_vaults_do_not_share_a_limiter() {
+        let registry = LimiterRegistry::new(VaultBudget::default());
+        let a = registry.limiter("a");
+        let b = registry.limiter("b");
+        a.throttled(Some(Duration::from_secs(30)));
+        assert_eq!(b.acquire(Access::Read).await, Duration::ZERO);
+    }
+}

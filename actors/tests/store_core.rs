@@ -1,0 +1,357 @@
+//! StoreCore behaviour with a fake vault and paused time: caching, coalescing, budget, 429 pauses.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use akvsync_actors::remote::{
+    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
+    SecretBytes,
+};
+use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreCore, StoreMetrics, VaultBudget};
+use futures::future::join_all;
+use tokio::time::{Instant, timeout};
+
+const HOST: &str = "fake.vault.localhost";
+const TEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A vault in memory that counts calls, answers after a fixed latency and can throttle.
+#[derive(Clone, Default)]
+struct FakeVault {
+    state: Arc<FakeState>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    values: Mutex<HashMap<String, String>>,
+    gets: AtomicUsize,
+    writes: AtomicUsize,
+    call_times: Mutex<Vec<Instant>>,
+    throttle_next: AtomicU32,
+    retry_after: Mutex<Option<Duration>>,
+}
+
+impl FakeVault {
+    fn with(values: &[(&str, &str)]) -> Self {
+        let vault = Self::default();
+        for (name, value) in values {
+            vault.set(name, value);
+        }
+        vault
+    }
+
+    fn set(&self, name: &str, value: &str) {
+        self.state
+            .values
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    fn gets(&self) -> usize {
+        self.state.gets.load(Ordering::SeqCst)
+    }
+
+    fn throttle(&self, calls: u32, retry_after: Option<Duration>) {
+        self.state.throttle_next.store(calls, Ordering::SeqCst);
+        *self.state.retry_after.lock().unwrap() = retry_after;
+    }
+
+    fn throttled(&self) -> Option<ProviderError> {
+        let throttle =
+            self.state
+                .throttle_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        throttle.is_ok().then(|| ProviderError::Throttled {
+            retry_after: *self.state.retry_after.lock().unwrap(),
+        })
+    }
+}
+
+impl KeyVault for FakeVault {
+    fn vault_host(&self) -> &str {
+        HOST
+    }
+
+    async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
+        self.state.gets.fetch_add(1, Ordering::SeqCst);
+        self.state.call_times.lock().unwrap().push(Instant::now());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Some(error) = self.throttled() {
+            return Err(error);
+        }
+        let values = self.state.values.lock().unwrap();
+        match values.get(&key.name) {
+            Some(value) => Ok(RemoteValue {
+                value: SecretBytes::from(value.as_str()),
+                enabled: true,
+                ..Default::default()
+            }),
+            None => Err(ProviderError::NotFound {
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    async fn list_page(
+        &self,
+        _kind: ObjectKind,
+        page: Option<String>,
+    ) -> Result<(Vec<RemoteItem>, Option<String>), ProviderError> {
+        self.state.gets.fetch_add(1, Ordering::SeqCst);
+        let mut names: Vec<String> = self.state.values.lock().unwrap().keys().cloned().collect();
+        names.sort();
+        let start: usize = page.as_deref().map_or(0, |p| p.parse().unwrap());
+        let end = (start + 2).min(names.len());
+        let items = names[start..end]
+            .iter()
+            .map(|name| RemoteItem {
+                name: name.clone(),
+                tags: Default::default(),
+                enabled: true,
+                managed: false,
+            })
+            .collect();
+        Ok((items, (end < names.len()).then(|| end.to_string())))
+    }
+
+    async fn push(&self, request: &PushRequest) -> Result<(), ProviderError> {
+        self.state.writes.fetch_add(1, Ordering::SeqCst);
+        self.set(
+            &request.key.name,
+            std::str::from_utf8(request.value.expose()).unwrap(),
+        );
+        Ok(())
+    }
+
+    async fn delete(&self, key: &RemoteKey) -> Result<(), ProviderError> {
+        self.state.writes.fetch_add(1, Ordering::SeqCst);
+        self.state.values.lock().unwrap().remove(&key.name);
+        Ok(())
+    }
+}
+
+fn store(
+    vault: &FakeVault,
+    budget: VaultBudget,
+    config: StoreConfig,
+) -> (Arc<StoreCore<FakeVault>>, Arc<StoreMetrics>) {
+    let metrics = Arc::new(StoreMetrics::unregistered().unwrap());
+    let limiter = LimiterRegistry::new(budget).limiter(HOST);
+    (
+        Arc::new(StoreCore::new(
+            vault.clone(),
+            limiter,
+            Arc::clone(&metrics),
+            &config,
+        )),
+        metrics,
+    )
+}
+
+fn secret(name: &str) -> RemoteKey {
+    RemoteKey::new(ObjectKind::Secret, name, None)
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_fetches_of_one_secret_make_one_call() {
+    let vault = FakeVault::with(&[("db-password", "hunter2")]);
+    let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let fetches = (0..10).map(|_| {
+        let store = Arc::clone(&store);
+        async move { store.fetch(secret("db-password"), HOUR).await }
+    });
+    let results = timeout(TEST_TIMEOUT, join_all(fetches)).await.unwrap();
+    for result in results {
+        assert_eq!(result.unwrap().value.expose(), b"hunter2");
+    }
+    assert_eq!(vault.gets(), 1);
+    assert_eq!(metrics.served_count(HOST, "loaded"), 1);
+    assert_eq!(metrics.served_count(HOST, "coalesced"), 9);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_value_serves_requests_that_accept_its_age() {
+    let vault = FakeVault::with(&[("a", "1")]);
+    let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    store.fetch(secret("a"), HOUR).await.unwrap();
+    vault.set("a", "2");
+    tokio::time::advance(Duration::from_secs(600)).await;
+    assert_eq!(
+        store.fetch(secret("a"), HOUR).await.unwrap().value.expose(),
+        b"1"
+    );
+    assert_eq!(metrics.served_count(HOST, "hit"), 1);
+    // A requester that accepts at most 5 minutes of staleness gets the new value.
+    assert_eq!(
+        store
+            .fetch(secret("a"), Duration::from_secs(300))
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        b"2"
+    );
+    assert_eq!(vault.gets(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_are_not_cached() {
+    let vault = FakeVault::default();
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let missing = store.fetch(secret("later"), HOUR).await;
+    assert!(
+        matches!(missing, Err(ProviderError::NotFound { .. })),
+        "{missing:?}"
+    );
+    vault.set("later", "now");
+    assert_eq!(
+        store
+            .fetch(secret("later"), HOUR)
+            .await
+            .unwrap()
+            .value
+            .expose(),
+        b"now"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_never_exceed_the_vault_budget() {
+    let names: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
+    let vault = FakeVault::default();
+    for name in &names {
+        vault.set(name, "v");
+    }
+    let budget = VaultBudget {
+        reads_per_10s: 100,
+        writes_per_10s: 10,
+    };
+    let (store, _) = store(&vault, budget, StoreConfig::default());
+    let fetches = names.iter().map(|name| {
+        let store = Arc::clone(&store);
+        let key = secret(name);
+        async move { store.fetch(key, HOUR).await }
+    });
+    for result in timeout(TEST_TIMEOUT, join_all(fetches)).await.unwrap() {
+        result.unwrap();
+    }
+    let times = vault.state.call_times.lock().unwrap().clone();
+    assert_eq!(times.len(), 300);
+    for (i, start) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .filter(|t| **t < *start + Duration::from_secs(10))
+            .count();
+        assert!(in_window <= 101, "{in_window} calls in one 10 s window");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_pauses_the_vault_for_its_retry_after_then_succeeds() {
+    let vault = FakeVault::with(&[("a", "1"), ("b", "2")]);
+    let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    vault.throttle(1, Some(Duration::from_secs(5)));
+    let started = Instant::now();
+    let (a, b) = tokio::join!(
+        store.fetch(secret("a"), HOUR),
+        store.fetch(secret("b"), HOUR)
+    );
+    assert_eq!(a.unwrap().value.expose(), b"1");
+    assert_eq!(b.unwrap().value.expose(), b"2");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(metrics.pause_count(HOST), 1);
+    assert_eq!(metrics.request_count(HOST, "get", "throttled"), 1);
+    // No call reached the vault during the pause.
+    let times = vault.state.call_times.lock().unwrap().clone();
+    let after_429 = times
+        .iter()
+        .filter(|t| **t > started + Duration::from_millis(20))
+        .collect::<Vec<_>>();
+    assert!(
+        after_429
+            .iter()
+            .all(|t| **t >= started + Duration::from_secs(5)),
+        "{times:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_storm_gives_up_with_a_throttled_error_after_bounded_retries() {
+    let vault = FakeVault::with(&[("a", "1")]);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    vault.throttle(100, None);
+    let result = timeout(TEST_TIMEOUT, store.fetch(secret("a"), HOUR))
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, Err(ProviderError::Throttled { .. })),
+        "{result:?}"
+    );
+    assert_eq!(vault.gets(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_push_invalidates_the_cached_value() {
+    let vault = FakeVault::with(&[("a", "old")]);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    store.fetch(secret("a"), HOUR).await.unwrap();
+    let push = PushRequest {
+        key: secret("a"),
+        value: SecretBytes::from("new"),
+        content_type: None,
+        tags: Default::default(),
+        expires: None,
+    };
+    store.push(push).await.unwrap();
+    assert_eq!(
+        store.fetch(secret("a"), HOUR).await.unwrap().value.expose(),
+        b"new"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_list_walks_every_page_once_and_is_cached() {
+    let vault = FakeVault::with(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let (first, second) = tokio::join!(
+        store.list(ObjectKind::Secret, HOUR),
+        store.list(ObjectKind::Secret, HOUR)
+    );
+    let names: Vec<_> = first
+        .unwrap()
+        .iter()
+        .map(|item| item.name.clone())
+        .collect();
+    assert_eq!(names, ["a", "b", "c", "d", "e"]);
+    assert_eq!(second.unwrap().len(), 5);
+    assert_eq!(vault.gets(), 3, "three pages, one walk");
+}
+
+#[tokio::test(start_paused = true)]
+async fn naive_mode_calls_the_vault_for_every_request() {
+    let vault = FakeVault::with(&[("a", "1")]);
+    let (store, _) = store(
+        &vault,
+        VaultBudget::default(),
+        StoreConfig {
+            naive: true,
+            ..StoreConfig::default()
+        },
+    );
+    let fetches = (0..5).map(|_| {
+        let store = Arc::clone(&store);
+        async move { store.fetch(secret("a"), HOUR).await }
+    });
+    for result in join_all(fetches).await {
+        result.unwrap();
+    }
+    assert_eq!(vault.gets(), 5);
+}

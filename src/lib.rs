@@ -1,0 +1,6 @@
+//! akvsync: a Kubernetes operator that keeps Secrets in sync with Azure Key Vault.
+//!
+//! It reads External Secrets Operator's `external-secrets.io` resources and routes every Key Vault
+//! call through one actor per store, which caches, coalesces and rate-limits it.
+
+pub mod cli;
