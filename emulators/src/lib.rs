@@ -1,1 +1,2 @@
 //! Test worlds for akvsync.
+pub mod azure;
