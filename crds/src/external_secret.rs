@@ -1,0 +1,482 @@
+//! `ExternalSecret` (`external-secrets.io/v1`): which remote values to fetch and the Secret to
+//! build from them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::meta::{Condition, GeneratorRef, LocalObjectReference, SecretStoreRef};
+use crate::template::ExternalSecretTemplate;
+
+/// The desired state of an ExternalSecret.
+// kube's repeated `printcolumn(..)` / `selectable` arguments trip this lint.
+#[allow(clippy::duplicated_attributes)]
+#[derive(
+    CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema,
+)]
+#[kube(
+    group = "external-secrets.io",
+    version = "v1",
+    kind = "ExternalSecret",
+    namespaced,
+    status = "ExternalSecretStatus",
+    shortname = "es",
+    category = "external-secrets",
+    label("external-secrets.io/component", "controller"),
+    doc = "ExternalSecret is the Schema for the external-secrets API: it fetches values from a SecretStore and writes them into a Kubernetes Secret.",
+    printcolumn(
+        name = "StoreType",
+        type_ = "string",
+        json_path = ".spec.secretStoreRef.kind"
+    ),
+    printcolumn(
+        name = "Store",
+        type_ = "string",
+        json_path = ".spec.secretStoreRef.name"
+    ),
+    printcolumn(
+        name = "Refresh Interval",
+        type_ = "string",
+        json_path = ".spec.refreshInterval"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.refreshTime"),
+    selectable = ".spec.secretStoreRef.name",
+    selectable = ".spec.secretStoreRef.kind",
+    selectable = ".spec.target.name",
+    selectable = ".spec.refreshInterval"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretSpec {
+    /// The default store to fetch from (`data[].sourceRef` / `dataFrom[].sourceRef` override it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_store_ref: Option<SecretStoreRef>,
+    /// The Secret to create or update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = {"creationPolicy": "Owner", "deletionPolicy": "Retain"}))]
+    pub target: Option<ExternalSecretTarget>,
+    /// When to refresh: `CreatedOnce` (only until the Secret exists), `Periodic` (every
+    /// `refreshInterval`; the behaviour when unset) or `OnChange` (only when the ExternalSecret
+    /// changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_policy: Option<RefreshPolicy>,
+    /// How often values are read again from the provider, as a Go duration (`1h`, `2h30m`,
+    /// `10s`). `0` fetches once. Defaults to `1h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "1h"))]
+    pub refresh_interval: Option<String>,
+    /// Restricts when periodic refreshes may run (evaluated in UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<SyncWindows>,
+    /// Individual remote values, each stored under its own Secret key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<ExternalSecretData>>,
+    /// Remote values fetched in bulk (one secret's JSON, or all secrets matching a search);
+    /// entries are merged in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_from: Option<Vec<ExternalSecretDataFromRemoteRef>>,
+}
+
+/// How an ExternalSecret is refreshed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RefreshPolicy {
+    /// Create the Secret once and never update it.
+    CreatedOnce,
+    /// Refresh every `refreshInterval` (the behaviour when unset).
+    #[default]
+    Periodic,
+    /// Refresh only when the ExternalSecret's spec or metadata changes.
+    OnChange,
+}
+
+/// Restricts periodic refreshes to (`allow`) or away from (`deny`) time windows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindows {
+    /// `allow`: refreshes run only while a window is active. `deny`: refreshes are blocked while
+    /// a window is active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SyncWindowKind>,
+    /// The windows, each a schedule and a duration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<SyncWindow>>,
+}
+
+/// Whether sync windows allow or deny refreshes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncWindowKind {
+    /// Refreshes run only inside a window.
+    Allow,
+    /// Refreshes never run inside a window.
+    Deny,
+}
+
+/// One sync window.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindow {
+    /// When the window opens: a 5-field cron expression or an `@descriptor`, in UTC.
+    pub schedule: String,
+    /// How long the window stays open, as a Go duration.
+    pub duration: String,
+}
+
+/// The Secret an ExternalSecret manages.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTarget {
+    /// Name of the Secret. Defaults to the name of the ExternalSecret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: Option<String>,
+    /// How the Secret is created: `Owner` (default), `Orphan`, `Merge`, `None` or `CreateOrMerge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Owner"))]
+    pub creation_policy: Option<CreationPolicy>,
+    /// What happens to the Secret when the remote values are gone: `Retain` (default), `Delete`
+    /// or `Merge`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Retain"))]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// A blueprint for the Secret (type, metadata, templated data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<ExternalSecretTemplate>,
+    /// A non-Secret resource to create instead of a Secret (generic targets; needs a controller
+    /// flag in ESO, not supported by akvsync).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestReference>,
+    /// Whether the Secret is immutable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+}
+
+impl ExternalSecretTarget {
+    /// The creation policy, applying ESO's default (`Owner`).
+    pub fn creation_policy_or_default(&self) -> CreationPolicy {
+        self.creation_policy.unwrap_or_default()
+    }
+
+    /// The deletion policy, applying ESO's default (`Retain`).
+    pub fn deletion_policy_or_default(&self) -> DeletionPolicy {
+        self.deletion_policy.unwrap_or_default()
+    }
+}
+
+/// How the target Secret is created.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum CreationPolicy {
+    /// Create the Secret, owned by the ExternalSecret (the default).
+    #[default]
+    Owner,
+    /// Create the Secret with no owner; it survives the ExternalSecret.
+    Orphan,
+    /// Only merge keys into an existing Secret; never create one.
+    Merge,
+    /// Do not create or update a Secret.
+    None,
+    /// Create the Secret if missing, otherwise merge keys into it.
+    CreateOrMerge,
+}
+
+/// What happens to the target Secret when the remote values are deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the Secret when all its remote values are gone.
+    Delete,
+    /// Remove the vanished keys but keep the Secret.
+    Merge,
+    /// Keep the Secret; a missing remote value is an error (the default).
+    #[default]
+    Retain,
+}
+
+/// A generic (non-Secret) target resource type.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestReference {
+    /// The apiVersion of the target resource, e.g. `v1`.
+    #[schemars(length(min = 1))]
+    pub api_version: String,
+    /// The kind of the target resource, e.g. `ConfigMap`.
+    #[schemars(length(min = 1))]
+    pub kind: String,
+}
+
+/// One remote value stored under one Secret key.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretData {
+    /// The key in the Kubernetes Secret to store the value under.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub secret_key: String,
+    /// Which remote value (and version / property) to fetch.
+    pub remote_ref: ExternalSecretDataRemoteRef,
+    /// Overrides the store this value is fetched from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<StoreSourceRef>,
+}
+
+/// The location of a remote value (ESO `ExternalSecretDataRemoteRef`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretDataRemoteRef {
+    /// The remote key. For Azure: `[secret/|key/|cert/]<name>`; no prefix means `secret/`.
+    pub key: String,
+    /// `Fetch` returns the object's tags (and attributes) instead of its value. Defaults to
+    /// `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "None"))]
+    pub metadata_policy: Option<MetadataPolicy>,
+    /// A property to extract from a JSON value (gjson path), or one tag with `metadataPolicy:
+    /// Fetch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// The version of the remote value; latest when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// How result keys are converted: `Default` or `Unicode` (ignored for `data[]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Default"))]
+    pub conversion_strategy: Option<ConversionStrategy>,
+    /// How values are decoded: `Auto`, `Base64`, `Base64URL` or `None` (default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "None"))]
+    pub decoding_strategy: Option<DecodingStrategy>,
+    /// What to do with values containing NUL bytes: `Ignore` (default) or `Fail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Ignore"))]
+    pub null_byte_policy: Option<NullBytePolicy>,
+}
+
+/// Whether to fetch a value or its metadata.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum MetadataPolicy {
+    /// Fetch the value (the default).
+    #[default]
+    None,
+    /// Fetch the tags and attributes.
+    Fetch,
+}
+
+/// How keys of bulk results are converted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ConversionStrategy {
+    /// Replace characters invalid in Secret keys with `_` (the default).
+    #[default]
+    Default,
+    /// Replace invalid characters with their `_Uxxxx_` unicode escape.
+    Unicode,
+}
+
+/// How fetched values are decoded.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum DecodingStrategy {
+    /// Decode base64 or base64url when the value is valid in one of them.
+    Auto,
+    /// Decode standard base64.
+    Base64,
+    /// Decode URL-safe base64.
+    #[serde(rename = "Base64URL")]
+    Base64Url,
+    /// Keep the value as is (the default).
+    #[default]
+    None,
+}
+
+/// What to do with fetched values containing NUL bytes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum NullBytePolicy {
+    /// Keep them (the default).
+    #[default]
+    Ignore,
+    /// Fail the sync.
+    Fail,
+}
+
+/// Where a value comes from instead of the ExternalSecret's `secretStoreRef`: exactly one of a
+/// store or a generator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum StoreSourceRef {
+    /// Fetch from this store.
+    StoreRef(SecretStoreRef),
+    /// Take values from a generator (not supported by akvsync).
+    GeneratorRef(GeneratorRef),
+}
+
+/// Remote values fetched in bulk.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretDataFromRemoteRef {
+    /// Extract the key/value pairs of one JSON remote value (or its tags with `metadataPolicy:
+    /// Fetch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExternalSecretDataRemoteRef>,
+    /// Find remote secrets by name regexp and/or tags, one key per secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub find: Option<ExternalSecretFind>,
+    /// Rewrites of the resulting keys, applied in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Vec<ExternalSecretRewrite>>,
+    /// Overrides the store these values are fetched from, or names a generator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<StoreSourceRef>,
+}
+
+/// A search for remote secrets (ESO `ExternalSecretFind`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretFind {
+    /// A root path to search from (ignored by Azure Key Vault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Match secrets by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<FindName>,
+    /// Match secrets carrying all these tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// How result keys are converted: `Default` or `Unicode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Default"))]
+    pub conversion_strategy: Option<ConversionStrategy>,
+    /// How values are decoded: `Auto`, `Base64`, `Base64URL` or `None` (default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "None"))]
+    pub decoding_strategy: Option<DecodingStrategy>,
+    /// What to do with values containing NUL bytes: `Ignore` (default) or `Fail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Ignore"))]
+    pub null_byte_policy: Option<NullBytePolicy>,
+}
+
+/// A name filter for `find`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindName {
+    /// An unanchored RE2 regular expression the secret name must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regexp: Option<String>,
+}
+
+/// One rewrite of bulk result keys: exactly one of merge, regexp or transform.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExternalSecretRewrite {
+    /// Merge the values (JSON objects) of several keys into one.
+    Merge(ExternalSecretRewriteMerge),
+    /// Replace key parts matching a regular expression.
+    Regexp(ExternalSecretRewriteRegexp),
+    /// Compute new keys with a template (`.value` is the key).
+    Transform(ExternalSecretRewriteTransform),
+}
+
+/// A regular-expression rewrite (Go `ReplaceAllString`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteRegexp {
+    /// The regular expression (RE2 syntax).
+    pub source: String,
+    /// The replacement, with `$1`-style group references.
+    pub target: String,
+}
+
+/// A template rewrite.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteTransform {
+    /// The template applied to each key; `.value` is the key.
+    pub template: String,
+}
+
+/// A merge rewrite.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewriteMerge {
+    /// The key receiving the merged value. Required with strategy `JSON`, ignored otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub into: Option<String>,
+    /// Keys in priority order for conflict resolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Vec<String>>,
+    /// What to do when a key in `priority` is missing: `Strict` (error, default) or
+    /// `IgnoreNotFound`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Strict"))]
+    pub priority_policy: Option<MergePriorityPolicy>,
+    /// What to do on conflicting keys: `Error` (default) or `Ignore`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Error"))]
+    pub conflict_policy: Option<MergeConflictPolicy>,
+    /// `Extract` (default): merge the keys of the JSON values. `JSON`: merge into one JSON
+    /// value under `into`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Extract"))]
+    pub strategy: Option<MergeStrategy>,
+}
+
+/// Missing priority keys in a merge rewrite.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum MergePriorityPolicy {
+    /// A missing key is an error (the default).
+    #[default]
+    Strict,
+    /// Missing keys are skipped.
+    IgnoreNotFound,
+}
+
+/// Conflicts in a merge rewrite.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum MergeConflictPolicy {
+    /// A conflict is an error (the default).
+    #[default]
+    Error,
+    /// Conflicts are resolved by priority, then order.
+    Ignore,
+}
+
+/// The shape of a merge rewrite's result.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum MergeStrategy {
+    /// Merge the keys of the JSON values into the result (the default).
+    #[default]
+    Extract,
+    /// Merge into a single JSON value under `into`.
+    #[serde(rename = "JSON")]
+    Json,
+}
+
+/// The observed state of an ExternalSecret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretStatus {
+    /// When the values were last fetched and the Secret updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_time: Option<Time>,
+    /// The last synced version: `<generation>-<hash of labels and annotations>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced_resource_version: Option<String>,
+    /// Conditions: `Ready` (reasons `SecretSynced`, `SecretSyncedError`, `SecretDeleted`,
+    /// `SecretMissing`) and `Deleted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+    /// The servicebinding.io binding: the name of the target Secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<LocalObjectReference>,
+}

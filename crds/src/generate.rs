@@ -1,0 +1,46 @@
+//! The CustomResourceDefinitions for every kind in this crate, as objects and as the YAML that
+//! `akvsync crds` prints and `crds/external-secrets.io.yaml` holds.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use crate::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore};
+
+/// The older API version in which SecretStore and ClusterSecretStore are also served, with a
+/// schema identical to `v1` for everything akvsync reads (the `None` conversion strategy is
+/// lossless between them).
+pub const STORE_LEGACY_VERSION: &str = "v1beta1";
+
+/// All CRDs, in a fixed order: ClusterExternalSecret, ClusterSecretStore, ExternalSecret,
+/// PushSecret, SecretStore (alphabetical by kind, as ESO's bundle).
+pub fn all_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        ClusterExternalSecret::crd(),
+        with_legacy_store_version(ClusterSecretStore::crd()),
+        ExternalSecret::crd(),
+        PushSecret::crd(),
+        with_legacy_store_version(SecretStore::crd()),
+    ]
+}
+
+/// All CRDs as one multi-document YAML stream, each document starting with `---`.
+pub fn crds_yaml() -> String {
+    all_crds()
+        .iter()
+        .map(|crd| {
+            let yaml = serde_yaml::to_string(crd)
+                .expect("a CustomResourceDefinition always serializes to YAML");
+            format!("---\n{yaml}")
+        })
+        .collect()
+}
+
+/// Adds the served, non-storage `v1beta1` version next to `v1` (which stays the storage version).
+fn with_legacy_store_version(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut legacy = crd.spec.versions[0].clone();
+    legacy.name = STORE_LEGACY_VERSION.to_owned();
+    legacy.storage = false;
+    legacy.served = true;
+    crd.spec.versions.push(legacy);
+    crd
+}
