@@ -1,2 +1,3 @@
 //! Test worlds for akvsync.
 pub mod azure;
+pub mod kubeapi;

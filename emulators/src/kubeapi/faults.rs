@@ -1,0 +1,275 @@
+//! Runtime fault injection (latency, 5xx, 429 with Retry-After, cut watch streams) and request
+//! counters.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::errors::ApiError;
+
+/// What an injected fault answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultResponse {
+    /// A 5xx (500, 502, 503 or 504) with the Status body the apiserver would send.
+    ServerError(u16),
+    /// 429 TooManyRequests with `Retry-After`, as API Priority and Fairness rejects.
+    TooManyRequests { retry_after_seconds: u64 },
+}
+
+/// Which requests a fault hits; `None` matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct FaultMatch {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`.
+    pub verb: Option<String>,
+    /// Resource (plural, or `plural/subresource`), e.g. `secrets` or `externalsecrets/status`.
+    pub resource: Option<String>,
+    pub user: Option<String>,
+}
+
+/// One injected fault, hitting `count` matching requests (or every one when `None`).
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub matches: FaultMatch,
+    pub response: FaultResponse,
+    pub count: Option<u32>,
+}
+
+#[derive(Default)]
+struct FaultState {
+    latency: Duration,
+    rules: Vec<FaultRule>,
+    watch_event_limit: Option<usize>,
+}
+
+/// The emulator's fault switches; cheap to clone through [`super::KubeEmulator::faults`].
+pub struct Faults {
+    state: Mutex<FaultState>,
+    cut: watch::Sender<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            cut: watch::channel(0).0,
+        }
+    }
+}
+
+impl Faults {
+    /// Delays every request (before authentication) by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// Adds a fault rule; rules are checked in order, the first match wins.
+    pub fn inject(&self, rule: FaultRule) {
+        self.lock().rules.push(rule);
+    }
+
+    /// Fails the next `count` requests matching `matches` with `response`.
+    pub fn fail_next(&self, count: u32, matches: FaultMatch, response: FaultResponse) {
+        self.inject(FaultRule {
+            matches,
+            response,
+            count: Some(count),
+        });
+    }
+
+    /// Removes all rules, latency and watch limits.
+    pub fn clear(&self) {
+        *self.lock() = FaultState::default();
+    }
+
+    /// Cuts every open watch stream now, mid-stream (the connection is aborted).
+    pub fn cut_watches(&self) {
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    /// Cuts each watch stream after it has sent `events` events (`None` to stop).
+    pub fn cut_watches_after(&self, events: Option<usize>) {
+        self.lock().watch_event_limit = events;
+    }
+
+    pub(crate) fn watch_event_limit(&self) -> Option<usize> {
+        self.lock().watch_event_limit
+    }
+
+    pub(crate) fn cut_signal(&self) -> watch::Receiver<u64> {
+        self.cut.subscribe()
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        self.lock().latency
+    }
+
+    /// The injected failure for this request, if a rule matches.
+    pub(crate) fn check(&self, verb: &str, resource: &str, user: &str) -> Option<ApiError> {
+        let mut state = self.lock();
+        let index = state.rules.iter().position(|rule| {
+            rule.matches
+                .verb
+                .as_deref()
+                .is_none_or(|wanted| wanted == verb)
+                && rule
+                    .matches
+                    .resource
+                    .as_deref()
+                    .is_none_or(|wanted| wanted == resource)
+                && rule
+                    .matches
+                    .user
+                    .as_deref()
+                    .is_none_or(|wanted| wanted == user)
+        })?;
+        let rule = &mut state.rules[index];
+        let response = rule.response.clone();
+        if let Some(count) = &mut rule.count {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                state.rules.remove(index);
+            }
+        }
+        Some(match response {
+            FaultResponse::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                let mut error = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests, please try again later.",
+                )
+                .with_details(json!({"retryAfterSeconds": retry_after_seconds}));
+                error.retry_after = Some(retry_after_seconds);
+                error
+            }
+            FaultResponse::ServerError(503) => {
+                let mut error = ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
+                )
+                .with_details(json!({"retryAfterSeconds": 1}));
+                error.retry_after = Some(1);
+                error
+            }
+            FaultResponse::ServerError(504) => ApiError::new(
+                504,
+                "Timeout",
+                "the server was unable to return a response in the time allotted, but may still be processing the request",
+            ),
+            FaultResponse::ServerError(code) => ApiError::new(
+                code,
+                "InternalError",
+                "Internal error occurred: injected fault",
+            ),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Counter key: verb, resource (`plural[/subresource]` or a non-resource path) and user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    pub verb: String,
+    pub resource: String,
+    pub user: String,
+}
+
+/// Live counters.
+#[derive(Default)]
+pub struct Stats {
+    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    secret_writes: AtomicU64,
+    open_watches: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn count_request(&self, verb: &str, resource: &str, user: &str) {
+        let key = RequestKey {
+            verb: verb.into(),
+            resource: resource.into(),
+            user: user.into(),
+        };
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    pub(crate) fn count_secret_write(&self) {
+        self.secret_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn watch_opened(&self) -> WatchGuard<'_> {
+        self.open_watches.fetch_add(1, Ordering::Relaxed);
+        WatchGuard { stats: self }
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self
+                .requests
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+            secret_writes: self.secret_writes.load(Ordering::Relaxed),
+            open_watches: self.open_watches.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Decrements the open-watch gauge when a watch stream ends.
+pub struct WatchGuard<'a> {
+    stats: &'a Stats,
+}
+
+impl Drop for WatchGuard<'_> {
+    fn drop(&mut self) {
+        self.stats.open_watches.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct StatsSnapshot {
+    pub requests: BTreeMap<RequestKey, u64>,
+    /// Successful create/update/patch/delete requests on Secrets (the operator's writes).
+    pub secret_writes: u64,
+    pub open_watches: u64,
+}
+
+impl StatsSnapshot {
+    /// Requests with this verb on this resource, summed over users.
+    pub fn requests_for(&self, verb: &str, resource: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(key, _)| key.verb == verb && key.resource == resource)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Requests by one user, any verb and resource.
+    pub fn requests_by_user(&self, user: &str) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(key, _)| key.user == user)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
