@@ -4,3 +4,4 @@
 //! call through one actor per store, which caches, coalesces and rate-limits it.
 
 pub mod cli;
+pub mod sync;

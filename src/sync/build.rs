@@ -1,0 +1,392 @@
+//! Build the Secret's data from fetched remote values, as ESO's `getProviderSecretData` does:
+//! `dataFrom` entries first, then `data` entries, which win on equal keys.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use akvsync_actors::remote::{ProviderError, RemoteValue};
+use akvsync_crds::{DeletionPolicy, ExternalSecretRewrite, MetadataPolicy};
+use serde_json::value::RawValue;
+
+use super::decode::{convert_key, decode, is_valid_secret_key};
+use super::plan::{DataFromEntry, DataFromSource, Plan, RemoteRead};
+use super::property;
+
+/// What the store actors returned for each entry of a plan, in the plan's order.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub data: Vec<Result<Arc<RemoteValue>, ProviderError>>,
+    pub data_from: Vec<Result<FetchedFrom, ProviderError>>,
+}
+
+#[derive(Debug)]
+pub enum FetchedFrom {
+    Extract(Arc<RemoteValue>),
+    /// Secret name and value of every secret the find matched.
+    Find(Vec<(String, Arc<RemoteValue>)>),
+}
+
+/// The Secret data, and the entries skipped because their remote object is gone.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Built {
+    pub data: BTreeMap<String, Vec<u8>>,
+    /// Messages for ESO's `MissingProviderSecret` events.
+    pub missing: Vec<String>,
+}
+
+/// Options that change how values are read.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildOptions {
+    pub deletion_policy: DeletionPolicy,
+    /// ESO's legacy Azure SDK path (the default, `useAzureSDK: false`) adds `attribute.*`
+    /// entries to fetched metadata; the new SDK path gives tags only.
+    pub metadata_attributes: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("error processing spec.{field} (key: {key}), err: {source}")]
+    Fetch {
+        field: String,
+        key: String,
+        source: ProviderError,
+    },
+    #[error("spec.{field}: property {property} does not exist in key {key}")]
+    MissingProperty {
+        field: String,
+        property: String,
+        key: String,
+    },
+    #[error("spec.{field}: tag {property} does not exist")]
+    MissingTag { field: String, property: String },
+    #[error("spec.{field}: error unmarshalling json data: {message}")]
+    NotAJsonObject { field: String, message: String },
+    #[error("spec.{field}: error applying decoding strategy {strategy} to data: {message}")]
+    Decode {
+        field: String,
+        strategy: String,
+        message: String,
+    },
+    #[error("spec.{field}: secret name collision during conversion: {key}")]
+    KeyCollision { field: String, key: String },
+    #[error(
+        "spec.{field}: invalid key {key:?}: keys may hold letters, digits, '-', '.' and '_' (at most 253)"
+    )]
+    InvalidKey { field: String, key: String },
+    #[error("spec.{field}: invalid rewrite regexp {source_regexp:?}: {message}")]
+    InvalidRewrite {
+        field: String,
+        source_regexp: String,
+        message: String,
+    },
+    #[error("spec.{field}: {what} is not supported by akvsync yet")]
+    Unsupported { field: String, what: &'static str },
+}
+
+/// Assembles the Secret data from `fetched`, which holds one result per plan entry.
+pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Built, BuildError> {
+    let mut built = Built::default();
+    for (entry, result) in plan.data_from.iter().zip(&fetched.data_from) {
+        let field = format!("dataFrom[{}]", entry.index);
+        let fetched = match result {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                let key = match &entry.source {
+                    DataFromSource::Extract(read) => read.raw_key.clone(),
+                    DataFromSource::Find(_) => String::new(),
+                };
+                skip_or_fail(&mut built, options, &field, &key, error)?;
+                continue;
+            }
+        };
+        let map = match (fetched, &entry.source) {
+            (FetchedFrom::Extract(value), DataFromSource::Extract(read)) => {
+                extract_map(value, read, &field, options)?
+            }
+            (FetchedFrom::Find(values), _) => values
+                .iter()
+                .map(|(name, value)| (name.clone(), value.value.expose().to_vec()))
+                .collect(),
+            (FetchedFrom::Extract(_), DataFromSource::Find(_)) => {
+                return Err(BuildError::Unsupported {
+                    field,
+                    what: "an extract result for a find entry",
+                });
+            }
+        };
+        for (key, value) in post_process(map, entry, &field)? {
+            built.data.insert(key, value);
+        }
+    }
+    for (entry, result) in plan.data.iter().zip(&fetched.data) {
+        let field = format!("data[{}]", entry.index);
+        match result {
+            Ok(value) => {
+                let bytes = read_value(value, &entry.remote, &field, options)?;
+                let decoded = decode(&bytes, entry.remote.decoding).map_err(|message| {
+                    BuildError::Decode {
+                        field: field.clone(),
+                        strategy: format!("{:?}", entry.remote.decoding),
+                        message,
+                    }
+                })?;
+                built.data.insert(entry.secret_key.clone(), decoded);
+            }
+            Err(error) => skip_or_fail(&mut built, options, &field, &entry.remote.raw_key, error)?,
+        }
+    }
+    Ok(built)
+}
+
+/// A missing remote object is skipped unless the deletion policy is `Retain`; any other error fails.
+fn skip_or_fail(
+    built: &mut Built,
+    options: BuildOptions,
+    field: &str,
+    key: &str,
+    error: &ProviderError,
+) -> Result<(), BuildError> {
+    if matches!(error, ProviderError::NotFound { .. })
+        && options.deletion_policy != DeletionPolicy::Retain
+    {
+        let key_note = if key.is_empty() {
+            String::new()
+        } else {
+            format!(" (key={key})")
+        };
+        built.missing.push(format!(
+            "secret does not exist at provider using spec.{field}{key_note}"
+        ));
+        return Ok(());
+    }
+    Err(BuildError::Fetch {
+        field: field.to_owned(),
+        key: key.to_owned(),
+        source: error.clone(),
+    })
+}
+
+/// The bytes one `remoteRef` yields: the value or its metadata, through `property`.
+fn read_value(
+    value: &RemoteValue,
+    read: &RemoteRead,
+    field: &str,
+    options: BuildOptions,
+) -> Result<Vec<u8>, BuildError> {
+    if read.metadata == MetadataPolicy::Fetch {
+        return read_metadata(value, &read.property, field, options);
+    }
+    if read.key.kind == akvsync_actors::remote::ObjectKind::Certificate {
+        // Certificates are DER; ESO ignores `property` for them.
+        return Ok(value.value.expose().to_vec());
+    }
+    property::extract(value.value.expose(), &read.property).ok_or_else(|| {
+        BuildError::MissingProperty {
+            field: field.to_owned(),
+            property: read.property.clone(),
+            key: read.raw_key.clone(),
+        }
+    })
+}
+
+/// Tags (and, on ESO's legacy path, `attribute.*`) of an object, as ESO's metadata map.
+fn metadata_map(value: &RemoteValue, options: BuildOptions) -> BTreeMap<String, String> {
+    let mut map = value.tags.clone();
+    if options.metadata_attributes {
+        let attributes = [
+            ("attribute.expires", value.expires),
+            ("attribute.created", value.created),
+            ("attribute.updated", value.updated),
+            ("attribute.notBefore", value.not_before),
+        ];
+        for (name, seconds) in attributes {
+            if let Some(time) =
+                seconds.and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+            {
+                map.insert(
+                    name.to_owned(),
+                    time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                );
+            }
+        }
+    }
+    map
+}
+
+fn read_metadata(
+    value: &RemoteValue,
+    property: &str,
+    field: &str,
+    options: BuildOptions,
+) -> Result<Vec<u8>, BuildError> {
+    let map = metadata_map(value, options);
+    if property.is_empty() {
+        return Ok(go_json(&map).into_bytes());
+    }
+    if let Some(tag) = map.get(property) {
+        return Ok(tag.clone().into_bytes());
+    }
+    let missing = || BuildError::MissingTag {
+        field: field.to_owned(),
+        property: property.to_owned(),
+    };
+    let (tag, path) = property.split_once('.').ok_or_else(missing)?;
+    let tag_value = map.get(tag).ok_or_else(missing)?;
+    property::extract(tag_value.as_bytes(), path).ok_or_else(missing)
+}
+
+/// Go's `json.Marshal` of a string map: sorted keys, `<`, `>` and `&` escaped.
+fn go_json(map: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(map)
+        .expect("a string map serializes")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// `dataFrom.extract`: the secret's JSON object as keys, or with `metadataPolicy: Fetch` its tags.
+fn extract_map(
+    value: &RemoteValue,
+    read: &RemoteRead,
+    field: &str,
+    options: BuildOptions,
+) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
+    if read.metadata == MetadataPolicy::Fetch {
+        return Ok(extract_metadata_map(value, read, options));
+    }
+    let bytes = property::extract(value.value.expose(), &read.property).ok_or_else(|| {
+        BuildError::MissingProperty {
+            field: field.to_owned(),
+            property: read.property.clone(),
+            key: read.raw_key.clone(),
+        }
+    })?;
+    let object: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_slice(&bytes).map_err(|error| BuildError::NotAJsonObject {
+            field: field.to_owned(),
+            message: error.to_string(),
+        })?;
+    Ok(object
+        .into_iter()
+        .map(|(key, raw)| {
+            let text = raw.get();
+            let value = match serde_json::from_str::<String>(text) {
+                Ok(string) => string.into_bytes(),
+                Err(_) => text.as_bytes().to_vec(),
+            };
+            (key, value)
+        })
+        .collect())
+}
+
+/// ESO's `<name>_<tag>` map, expanding tags whose value is a flat JSON object of strings.
+fn extract_metadata_map(
+    value: &RemoteValue,
+    read: &RemoteRead,
+    options: BuildOptions,
+) -> BTreeMap<String, Vec<u8>> {
+    let name = &read.key.name;
+    let mut map = BTreeMap::new();
+    for (tag, tag_value) in metadata_map(value, options) {
+        match serde_json::from_str::<BTreeMap<String, String>>(&tag_value) {
+            Ok(object) => {
+                for (key, inner) in object {
+                    map.insert(format!("{name}_{tag}_{key}"), inner.into_bytes());
+                }
+            }
+            Err(_) => {
+                map.insert(format!("{name}_{tag}"), tag_value.into_bytes());
+            }
+        }
+    }
+    if read.property.is_empty() {
+        return map;
+    }
+    // ESO names the single key after the full `remoteRef.key`; it looks the value up by the
+    // object's name (ESO looks it up by the full key too, which loses prefixed keys' values).
+    let value = map
+        .remove(&format!("{name}_{}", read.property))
+        .unwrap_or_default();
+    BTreeMap::from([(format!("{}_{}", read.raw_key, read.property), value)])
+}
+
+/// Rewrite (or convert) keys, validate them, decode values and apply the null-byte policy.
+fn post_process(
+    map: BTreeMap<String, Vec<u8>>,
+    entry: &DataFromEntry,
+    field: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
+    let mut map = map;
+    if entry.rewrite.is_empty() {
+        let mut converted = BTreeMap::new();
+        for (key, value) in map {
+            let new_key = convert_key(&key, entry.conversion);
+            if converted.insert(new_key.clone(), value).is_some() {
+                return Err(BuildError::KeyCollision {
+                    field: field.to_owned(),
+                    key: new_key,
+                });
+            }
+        }
+        map = converted;
+    } else {
+        for (index, rewrite) in entry.rewrite.iter().enumerate() {
+            map = apply_rewrite(map, rewrite, &format!("{field}.rewrite[{index}]"))?;
+        }
+    }
+    let mut result = BTreeMap::new();
+    for (key, value) in map {
+        if key.is_empty() {
+            continue;
+        }
+        if !is_valid_secret_key(&key) {
+            return Err(BuildError::InvalidKey {
+                field: field.to_owned(),
+                key,
+            });
+        }
+        let decoded = decode(&value, entry.decoding).map_err(|message| BuildError::Decode {
+            field: field.to_owned(),
+            strategy: format!("{:?}", entry.decoding),
+            message,
+        })?;
+        result.insert(key, decoded);
+    }
+    Ok(result)
+}
+
+fn apply_rewrite(
+    map: BTreeMap<String, Vec<u8>>,
+    rewrite: &ExternalSecretRewrite,
+    field: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
+    match rewrite {
+        ExternalSecretRewrite::Regexp(regexp) => {
+            let regex =
+                regex::Regex::new(&regexp.source).map_err(|error| BuildError::InvalidRewrite {
+                    field: field.to_owned(),
+                    source_regexp: regexp.source.clone(),
+                    message: error.to_string(),
+                })?;
+            Ok(map
+                .into_iter()
+                .map(|(key, value)| {
+                    (
+                        regex.replace_all(&key, regexp.target.as_str()).into_owned(),
+                        value,
+                    )
+                })
+                .collect())
+        }
+        ExternalSecretRewrite::Transform(_) => Err(BuildError::Unsupported {
+            field: field.to_owned(),
+            what: "rewrite.transform",
+        }),
+        ExternalSecretRewrite::Merge(_) => Err(BuildError::Unsupported {
+            field: field.to_owned(),
+            what: "rewrite.merge",
+        }),
+    }
+}

@@ -1,0 +1,17 @@
+//! The pure core of a sync: which requests an ExternalSecret makes, and which Secret data its
+//! fetched values yield. No clock, no client, no actor: values in, values out.
+
+pub mod build;
+pub mod decode;
+pub mod hash;
+pub mod plan;
+pub mod property;
+
+#[cfg(test)]
+mod build_tests;
+
+pub use build::{BuildError, BuildOptions, Built, Fetched, FetchedFrom, build};
+pub use plan::{
+    DataEntry, DataFromEntry, DataFromSource, FindFilter, Plan, PlanError, RemoteRead, StoreName,
+    plan,
+};

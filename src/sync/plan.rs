@@ -1,0 +1,339 @@
+//! Resolve references: which store each entry of an ExternalSecret reads from, and what it asks.
+
+use std::collections::BTreeMap;
+
+use akvsync_actors::remote::RemoteKey;
+use akvsync_crds::{
+    ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
+    ExternalSecretSpec, MetadataPolicy, SecretStoreRef, StoreKind, StoreSourceRef,
+};
+use regex::Regex;
+
+/// A store an entry reads from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoreName {
+    pub kind: StoreKind,
+    pub name: String,
+}
+
+/// What a spec asks for, resolved and validated; the actor fetches it and `build` assembles it.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub data: Vec<DataEntry>,
+    pub data_from: Vec<DataFromEntry>,
+}
+
+/// One `spec.data[i]`.
+#[derive(Clone, Debug)]
+pub struct DataEntry {
+    pub index: usize,
+    pub secret_key: String,
+    pub store: StoreName,
+    pub remote: RemoteRead,
+}
+
+/// One `remoteRef` or `extract`: an object, and what to take from it.
+#[derive(Clone, Debug)]
+pub struct RemoteRead {
+    /// `remoteRef.key` as written, for messages and ESO's key naming.
+    pub raw_key: String,
+    pub key: RemoteKey,
+    pub property: String,
+    pub metadata: MetadataPolicy,
+    pub decoding: DecodingStrategy,
+}
+
+/// One `spec.dataFrom[i]`.
+#[derive(Clone, Debug)]
+pub struct DataFromEntry {
+    pub index: usize,
+    pub store: StoreName,
+    pub source: DataFromSource,
+    pub rewrite: Vec<ExternalSecretRewrite>,
+    pub conversion: ConversionStrategy,
+    pub decoding: DecodingStrategy,
+}
+
+#[derive(Clone, Debug)]
+pub enum DataFromSource {
+    Extract(RemoteRead),
+    Find(FindFilter),
+}
+
+/// `dataFrom.find`: enabled secrets whose name matches and whose tags include these.
+#[derive(Clone, Debug)]
+pub struct FindFilter {
+    pub name: Option<Regex>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl FindFilter {
+    pub fn matches(&self, name: &str, tags: &BTreeMap<String, String>) -> bool {
+        self.name.as_ref().is_none_or(|regex| regex.is_match(name))
+            && self
+                .tags
+                .iter()
+                .all(|(key, value)| tags.get(key) == Some(value))
+    }
+}
+
+/// A spec that cannot be synced as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("either data or dataFrom should be specified")]
+    NothingToSync,
+    #[error(
+        "spec.{field}: no store given: set spec.secretStoreRef or the entry's sourceRef.storeRef"
+    )]
+    MissingStore { field: String },
+    #[error("spec.{field}: generatorRef is not supported by akvsync")]
+    GeneratorUnsupported { field: String },
+    #[error("spec.dataFrom[{index}]: exactly one of extract or find must be set")]
+    AmbiguousDataFrom { index: usize },
+    #[error("spec.{field}: unknown Azure Keyvault object Type for {key}")]
+    UnknownObjectType { field: String, key: String },
+    #[error("spec.dataFrom[{index}].find.name.regexp: invalid regular expression: {message}")]
+    InvalidRegexp { index: usize, message: String },
+    #[error("spec.dataFrom[{index}].extract: cannot get use dataFrom to get {what} secret")]
+    ExtractUnsupported { index: usize, what: &'static str },
+}
+
+/// Resolves a spec into a plan: default and per-entry stores, object types, filters.
+pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
+    let data_entries = spec.data.as_deref().unwrap_or_default();
+    let data_from_entries = spec.data_from.as_deref().unwrap_or_default();
+    if data_entries.is_empty() && data_from_entries.is_empty() {
+        return Err(PlanError::NothingToSync);
+    }
+    let default_store = spec.secret_store_ref.as_ref();
+    let mut data = Vec::with_capacity(data_entries.len());
+    for (index, entry) in data_entries.iter().enumerate() {
+        let field = format!("data[{index}]");
+        data.push(DataEntry {
+            index,
+            secret_key: entry.secret_key.clone(),
+            store: resolve_store(default_store, entry.source_ref.as_ref(), &field)?,
+            remote: remote_read(&entry.remote_ref, &field)?,
+        });
+    }
+    let mut data_from = Vec::with_capacity(data_from_entries.len());
+    for (index, entry) in data_from_entries.iter().enumerate() {
+        let field = format!("dataFrom[{index}]");
+        let store = resolve_store(default_store, entry.source_ref.as_ref(), &field)?;
+        let (source, conversion, decoding) = match (&entry.extract, &entry.find) {
+            (Some(extract), None) => {
+                let read = remote_read(extract, &format!("{field}.extract"))?;
+                let what = match read.key.kind {
+                    akvsync_actors::remote::ObjectKind::Secret => None,
+                    akvsync_actors::remote::ObjectKind::Key => Some("key"),
+                    akvsync_actors::remote::ObjectKind::Certificate => Some("certificate"),
+                };
+                if let Some(what) = what {
+                    return Err(PlanError::ExtractUnsupported { index, what });
+                }
+                let conversion = extract.conversion_strategy.unwrap_or_default();
+                let decoding = read.decoding;
+                (DataFromSource::Extract(read), conversion, decoding)
+            }
+            (None, Some(find)) => {
+                let name = find
+                    .name
+                    .as_ref()
+                    .and_then(|name| name.regexp.as_deref())
+                    .map(|regexp| {
+                        Regex::new(regexp).map_err(|error| PlanError::InvalidRegexp {
+                            index,
+                            message: error.to_string(),
+                        })
+                    })
+                    .transpose()?;
+                let filter = FindFilter {
+                    name,
+                    tags: find.tags.clone().unwrap_or_default(),
+                };
+                (
+                    DataFromSource::Find(filter),
+                    find.conversion_strategy.unwrap_or_default(),
+                    find.decoding_strategy.unwrap_or_default(),
+                )
+            }
+            _ => return Err(PlanError::AmbiguousDataFrom { index }),
+        };
+        data_from.push(DataFromEntry {
+            index,
+            store,
+            source,
+            rewrite: entry.rewrite.clone().unwrap_or_default(),
+            conversion,
+            decoding,
+        });
+    }
+    Ok(Plan { data, data_from })
+}
+
+fn resolve_store(
+    default: Option<&SecretStoreRef>,
+    source: Option<&StoreSourceRef>,
+    field: &str,
+) -> Result<StoreName, PlanError> {
+    let chosen = match source {
+        Some(StoreSourceRef::StoreRef(store)) => Some(store),
+        Some(StoreSourceRef::GeneratorRef(_)) => {
+            return Err(PlanError::GeneratorUnsupported {
+                field: field.to_owned(),
+            });
+        }
+        None => default,
+    };
+    match chosen {
+        Some(SecretStoreRef {
+            name: Some(name),
+            kind,
+        }) if !name.is_empty() => Ok(StoreName {
+            kind: kind.unwrap_or_default(),
+            name: name.clone(),
+        }),
+        _ => Err(PlanError::MissingStore {
+            field: field.to_owned(),
+        }),
+    }
+}
+
+fn remote_read(remote: &ExternalSecretDataRemoteRef, field: &str) -> Result<RemoteRead, PlanError> {
+    let key = parse_remote_key(&remote.key, remote.version.as_deref()).ok_or_else(|| {
+        PlanError::UnknownObjectType {
+            field: field.to_owned(),
+            key: remote.key.clone(),
+        }
+    })?;
+    Ok(RemoteRead {
+        raw_key: remote.key.clone(),
+        key,
+        property: remote.property.clone().unwrap_or_default(),
+        metadata: remote.metadata_policy.unwrap_or_default(),
+        decoding: remote.decoding_strategy.unwrap_or_default(),
+    })
+}
+
+/// ESO's `getObjType`: `type/name[/ignored…]`, with `secret` when there is no `/`.
+pub fn parse_remote_key(key: &str, version: Option<&str>) -> Option<RemoteKey> {
+    use akvsync_actors::remote::ObjectKind;
+    let mut tokens = key.split('/');
+    let first = tokens.next().unwrap_or_default();
+    let (kind, name) = match tokens.next() {
+        None => (ObjectKind::Secret, first),
+        Some(name) => {
+            let kind = match first {
+                "secret" => ObjectKind::Secret,
+                "key" => ObjectKind::Key,
+                "cert" => ObjectKind::Certificate,
+                _ => return None,
+            };
+            (kind, name)
+        }
+    };
+    let version = version
+        .filter(|version| !version.is_empty())
+        .map(str::to_owned);
+    Some(RemoteKey::new(kind, name, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use akvsync_actors::remote::ObjectKind;
+
+    fn spec(json: serde_json::Value) -> ExternalSecretSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn object_type_prefixes_follow_eso() {
+        let key = parse_remote_key("cert/tls/ignored", Some("v1")).unwrap();
+        assert_eq!(
+            (key.kind, key.name.as_str(), key.version.as_deref()),
+            (ObjectKind::Certificate, "tls", Some("v1"))
+        );
+        assert_eq!(
+            parse_remote_key("plain", Some("")).unwrap().kind,
+            ObjectKind::Secret
+        );
+        assert_eq!(
+            parse_remote_key("key/k", None).unwrap().kind,
+            ObjectKind::Key
+        );
+        assert!(parse_remote_key("blob/x", None).is_none());
+    }
+
+    #[test]
+    fn entries_use_the_default_store_unless_they_name_their_own() {
+        let plan = plan(&spec(serde_json::json!({
+            "secretStoreRef": {"name": "default", "kind": "SecretStore"},
+            "data": [
+                {"secretKey": "a", "remoteRef": {"key": "a"}},
+                {"secretKey": "b", "remoteRef": {"key": "b"},
+                 "sourceRef": {"storeRef": {"name": "other", "kind": "ClusterSecretStore"}}}
+            ]
+        })))
+        .unwrap();
+        assert_eq!(
+            plan.data[0].store,
+            StoreName {
+                kind: StoreKind::SecretStore,
+                name: "default".into()
+            }
+        );
+        assert_eq!(
+            plan.data[1].store,
+            StoreName {
+                kind: StoreKind::ClusterSecretStore,
+                name: "other".into()
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_specs_are_rejected_with_the_field_named() {
+        let cases = [
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}}),
+                "either data or dataFrom should be specified",
+            ),
+            (
+                serde_json::json!({"data": [{"secretKey": "a", "remoteRef": {"key": "a"}}]}),
+                "spec.data[0]: no store given",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"find": {"name": {"regexp": "("}}}]}),
+                "spec.dataFrom[0].find.name.regexp: invalid regular expression",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "key/k"}}]}),
+                "cannot get use dataFrom to get key secret",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "a", "remoteRef": {"key": "blob/a"}}]}),
+                "unknown Azure Keyvault object Type for blob/a",
+            ),
+        ];
+        for (json, expected) in cases {
+            let error = plan(&spec(json.clone())).unwrap_err().to_string();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn find_filters_match_unanchored_names_and_all_tags() {
+        let filter = FindFilter {
+            name: Some(Regex::new("db-").unwrap()),
+            tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+        };
+        let prod = BTreeMap::from([
+            ("env".to_owned(), "prod".to_owned()),
+            ("x".to_owned(), "y".to_owned()),
+        ]);
+        assert!(filter.matches("app-db-password", &prod));
+        assert!(!filter.matches("app-db-password", &BTreeMap::new()));
+        assert!(!filter.matches("cache", &prod));
+    }
+}
