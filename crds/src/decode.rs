@@ -24,8 +24,14 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, De
 /// Decodes one YAML document into `T`, reporting the path of the first field that does not fit.
 pub fn from_yaml_str<T: DeserializeOwned>(yaml: &str) -> Result<T, DecodeError> {
     let document = serde_yaml::Deserializer::from_str(yaml);
-    serde_path_to_error::deserialize(document).map_err(|error| DecodeError {
-        path: error.path().to_string(),
-        message: error.inner().to_string(),
+    serde_path_to_error::deserialize(document).map_err(|error| {
+        let path = error.path().to_string();
+        // serde_yaml already prefixes its messages with the path; keep it once.
+        let message = error.inner().to_string();
+        let message = message
+            .strip_prefix(&format!("{path}: "))
+            .map(str::to_owned)
+            .unwrap_or(message);
+        DecodeError { path, message }
     })
 }
