@@ -1,5 +1,9 @@
 //! The CustomResourceDefinitions for every kind in this crate, as objects and as the YAML that
 //! `akvsync crds` prints and `crds/external-secrets.io.yaml` holds.
+//!
+//! The committed file is generated, never edited: regenerate it with
+//! `cargo run -q -- crds > crds/external-secrets.io.yaml` (or, without the root CLI,
+//! `cargo run -q -p akvsync-crds --example crdgen > crds/external-secrets.io.yaml`).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -9,6 +9,8 @@
 //! Kinds: [`SecretStore`] and [`ClusterSecretStore`] (`v1`, also served as `v1beta1`),
 //! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] (`v1alpha1`).
 
+#![deny(missing_docs)]
+
 pub mod azurekv;
 pub mod cluster_external_secret;
 pub mod constants;
