@@ -572,7 +572,14 @@ pub fn record_update(
         .cloned()
         .collect();
     let removed: FieldSet = old_leaves.difference(&new_leaves).cloned().collect();
-    let mut entries = read_entries(old);
+    // A write that carries its own managedFields resets them (kubectl's client-side to
+    // server-side apply migration does this); otherwise the stored ones stay the base.
+    let requested = read_entries(Some(new));
+    let mut entries = if requested.is_empty() {
+        read_entries(old)
+    } else {
+        requested
+    };
     for entry in &mut entries {
         entry
             .fields

@@ -415,11 +415,12 @@ fn builtin_columns(kind: &str, group: &str) -> Vec<Column> {
             }),
             Column::path("Message", "string", ".message"),
         ],
-        ("apiextensions.k8s.io", _) => vec![Column::path(
-            "Created At",
-            "date",
-            ".metadata.creationTimestamp",
-        )],
+        ("apiextensions.k8s.io", _) => vec![Column::computed("Created At", "string", |object| {
+            object
+                .pointer("/metadata/creationTimestamp")
+                .cloned()
+                .unwrap_or(Value::Null)
+        })],
         _ => vec![Column::age()],
     }
 }
