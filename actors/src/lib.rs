@@ -6,4 +6,7 @@
 //! crate knows neither Kubernetes nor Azure.
 
 pub mod remote;
+pub mod resource;
+pub mod runtime;
+pub mod schedule;
 pub mod store;

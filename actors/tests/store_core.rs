@@ -1,136 +1,17 @@
 //! StoreCore behaviour with a fake vault and paused time: caching, coalescing, budget, 429 pauses.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use akvsync_actors::remote::{
-    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
-    SecretBytes,
-};
+use akvsync_actors::remote::{ObjectKind, ProviderError, PushRequest, RemoteKey, SecretBytes};
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreCore, StoreMetrics, VaultBudget};
 use futures::future::join_all;
+use support::{FakeVault, HOST};
 use tokio::time::{Instant, timeout};
 
-const HOST: &str = "fake.vault.localhost";
 const TEST_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// A vault in memory that counts calls, answers after a fixed latency and can throttle.
-#[derive(Clone, Default)]
-struct FakeVault {
-    state: Arc<FakeState>,
-}
-
-#[derive(Default)]
-struct FakeState {
-    values: Mutex<HashMap<String, String>>,
-    gets: AtomicUsize,
-    writes: AtomicUsize,
-    call_times: Mutex<Vec<Instant>>,
-    throttle_next: AtomicU32,
-    retry_after: Mutex<Option<Duration>>,
-}
-
-impl FakeVault {
-    fn with(values: &[(&str, &str)]) -> Self {
-        let vault = Self::default();
-        for (name, value) in values {
-            vault.set(name, value);
-        }
-        vault
-    }
-
-    fn set(&self, name: &str, value: &str) {
-        self.state
-            .values
-            .lock()
-            .unwrap()
-            .insert(name.to_owned(), value.to_owned());
-    }
-
-    fn gets(&self) -> usize {
-        self.state.gets.load(Ordering::SeqCst)
-    }
-
-    fn throttle(&self, calls: u32, retry_after: Option<Duration>) {
-        self.state.throttle_next.store(calls, Ordering::SeqCst);
-        *self.state.retry_after.lock().unwrap() = retry_after;
-    }
-
-    fn throttled(&self) -> Option<ProviderError> {
-        let throttle =
-            self.state
-                .throttle_next
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        throttle.is_ok().then(|| ProviderError::Throttled {
-            retry_after: *self.state.retry_after.lock().unwrap(),
-        })
-    }
-}
-
-impl KeyVault for FakeVault {
-    fn vault_host(&self) -> &str {
-        HOST
-    }
-
-    async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
-        self.state.gets.fetch_add(1, Ordering::SeqCst);
-        self.state.call_times.lock().unwrap().push(Instant::now());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if let Some(error) = self.throttled() {
-            return Err(error);
-        }
-        let values = self.state.values.lock().unwrap();
-        match values.get(&key.name) {
-            Some(value) => Ok(RemoteValue {
-                value: SecretBytes::from(value.as_str()),
-                enabled: true,
-                ..Default::default()
-            }),
-            None => Err(ProviderError::NotFound {
-                key: key.to_string(),
-            }),
-        }
-    }
-
-    async fn list_page(
-        &self,
-        _kind: ObjectKind,
-        page: Option<String>,
-    ) -> Result<(Vec<RemoteItem>, Option<String>), ProviderError> {
-        self.state.gets.fetch_add(1, Ordering::SeqCst);
-        let mut names: Vec<String> = self.state.values.lock().unwrap().keys().cloned().collect();
-        names.sort();
-        let start: usize = page.as_deref().map_or(0, |p| p.parse().unwrap());
-        let end = (start + 2).min(names.len());
-        let items = names[start..end]
-            .iter()
-            .map(|name| RemoteItem {
-                name: name.clone(),
-                tags: Default::default(),
-                enabled: true,
-                managed: false,
-            })
-            .collect();
-        Ok((items, (end < names.len()).then(|| end.to_string())))
-    }
-
-    async fn push(&self, request: &PushRequest) -> Result<(), ProviderError> {
-        self.state.writes.fetch_add(1, Ordering::SeqCst);
-        self.set(
-            &request.key.name,
-            std::str::from_utf8(request.value.expose()).unwrap(),
-        );
-        Ok(())
-    }
-
-    async fn delete(&self, key: &RemoteKey) -> Result<(), ProviderError> {
-        self.state.writes.fetch_add(1, Ordering::SeqCst);
-        self.state.values.lock().unwrap().remove(&key.name);
-        Ok(())
-    }
-}
 
 fn store(
     vault: &FakeVault,

@@ -1,12 +1,14 @@
 //! Store components: the per-vault limiter, the single-flight cache, and the store core that
 //! combines them in front of a Key Vault client.
 
+pub mod actor;
 pub mod core;
 pub mod limiter;
 pub mod metrics;
 pub mod single_flight;
 
 pub use self::core::{StoreConfig, StoreCore};
+pub use actor::{Delete, Fetch, List, Push, SetState, StoreActor, StoreRequestError, StoreState};
 pub use limiter::{Access, LimiterRegistry, VaultBudget, VaultLimiter};
 pub use metrics::StoreMetrics;
 pub use single_flight::{Served, SingleFlightCache};

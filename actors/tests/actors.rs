@@ -1,0 +1,176 @@
+//! The actor topology end to end with fakes: resource actors on several arbiters fetch through one
+//! store actor, and one remote call serves them all.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use akvsync_actors::remote::{ObjectKind, RemoteKey};
+use akvsync_actors::resource::{Reconciler, ResourceActor, Trigger, Update};
+use akvsync_actors::runtime::Runtime;
+use akvsync_actors::schedule::{Outcome, Refresh};
+use akvsync_actors::store::{
+    Fetch, LimiterRegistry, SetState, StoreActor, StoreConfig, StoreCore, StoreMetrics, StoreState,
+    VaultBudget,
+};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use support::{FakeVault, HOST};
+use tokio::sync::mpsc;
+
+/// A resource that names the secret it reads.
+struct Wanted {
+    secret: String,
+}
+
+/// Fetches the wanted secret through the store and reports what it got.
+struct FetchingReconciler {
+    store: Addr<StoreActor<FakeVault>>,
+    synced: mpsc::UnboundedSender<(String, Trigger, String)>,
+}
+
+impl Reconciler for FetchingReconciler {
+    type Resource = Wanted;
+
+    fn reconcile(&self, resource: Arc<Wanted>, trigger: Trigger) -> BoxFuture<'static, Outcome> {
+        let store = self.store.clone();
+        let synced = self.synced.clone();
+        async move {
+            let key = RemoteKey::new(ObjectKind::Secret, resource.secret.clone(), None);
+            let fetched = store
+                .send(Fetch {
+                    key,
+                    max_age: Duration::from_secs(3600),
+                })
+                .await;
+            match fetched {
+                Ok(Ok(value)) => {
+                    let value = String::from_utf8(value.value.expose().to_vec()).unwrap();
+                    synced
+                        .send((resource.secret.clone(), trigger, value))
+                        .unwrap();
+                    Outcome::Synced
+                }
+                _ => Outcome::Failed,
+            }
+        }
+        .boxed()
+    }
+
+    fn refresh(&self, _: &Wanted) -> Refresh {
+        Refresh::OnChange
+    }
+
+    fn changed(&self, current: &Wanted, next: &Wanted) -> bool {
+        current.secret != next.secret
+    }
+}
+
+#[test]
+fn resource_actors_on_every_arbiter_share_one_store_call() {
+    let system = actix::System::new();
+    system.block_on(async {
+        let runtime = Runtime::start(2);
+        let vault = FakeVault::with(&[("shared", "value"), ("other", "second")]);
+        let metrics = Arc::new(StoreMetrics::unregistered().unwrap());
+        let limiter = LimiterRegistry::new(VaultBudget::default()).limiter(HOST);
+        let core = Arc::new(StoreCore::new(
+            vault.clone(),
+            limiter,
+            metrics,
+            &StoreConfig::default(),
+        ));
+        let store = runtime.spawn(|_| StoreActor::<FakeVault>::new());
+
+        let (synced, mut results) = mpsc::unbounded_channel();
+        let reconciler = Arc::new(FetchingReconciler {
+            store: store.clone(),
+            synced,
+        });
+        let resources: Vec<_> = (0..10)
+            .map(|_| {
+                let reconciler = Arc::clone(&reconciler);
+                runtime.spawn(move |_| {
+                    ResourceActor::new(
+                        reconciler,
+                        Arc::new(Wanted {
+                            secret: "shared".into(),
+                        }),
+                    )
+                })
+            })
+            .collect();
+        // The store connects after the resources asked: their fetches wait for it.
+        store.send(SetState(StoreState::Ready(core))).await.unwrap();
+
+        let timeout = Duration::from_secs(30);
+        for _ in 0..10 {
+            let (secret, trigger, value) = tokio::time::timeout(timeout, results.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (secret.as_str(), trigger, value.as_str()),
+                ("shared", Trigger::Changed, "value")
+            );
+        }
+        assert_eq!(vault.gets(), 1);
+
+        // An update that changes nothing does not sync; a real change does.
+        resources[0]
+            .send(Update(Arc::new(Wanted {
+                secret: "shared".into(),
+            })))
+            .await
+            .unwrap();
+        resources[0]
+            .send(Update(Arc::new(Wanted {
+                secret: "other".into(),
+            })))
+            .await
+            .unwrap();
+        let (secret, trigger, value) = tokio::time::timeout(timeout, results.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (secret.as_str(), trigger, value.as_str()),
+            ("other", Trigger::Changed, "second")
+        );
+        assert!(
+            results.try_recv().is_err(),
+            "the unchanged update did not sync"
+        );
+        runtime.stop();
+    });
+}
+
+#[test]
+fn a_failed_store_fails_requests_with_its_reason() {
+    let system = actix::System::new();
+    system.block_on(async {
+        let runtime = Runtime::start(1);
+        let store = runtime.spawn(|_| StoreActor::<FakeVault>::new());
+        store
+            .send(SetState(StoreState::Failed(
+                "missing tenantID in store config".into(),
+            )))
+            .await
+            .unwrap();
+        let key = RemoteKey::new(ObjectKind::Secret, "x", None);
+        let result = store
+            .send(Fetch {
+                key,
+                max_age: Duration::ZERO,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "store is not ready: missing tenantID in store config"
+        );
+        runtime.stop();
+    });
+}
