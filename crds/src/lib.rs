@@ -17,6 +17,7 @@ pub mod constants;
 pub mod decode;
 pub mod duration;
 pub mod external_secret;
+pub mod fixtures;
 pub mod generate;
 pub mod meta;
 pub mod push_secret;
