@@ -14,6 +14,7 @@
 pub mod azurekv;
 pub mod cluster_external_secret;
 pub mod constants;
+pub mod data_from;
 pub mod decode;
 pub mod duration;
 pub mod external_secret;
@@ -31,15 +32,17 @@ pub use cluster_external_secret::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretSpec,
     ClusterExternalSecretStatus, ExternalSecretMetadata,
 };
+pub use data_from::{
+    ExternalSecretDataFromRemoteRef, ExternalSecretFind, ExternalSecretRewrite,
+    ExternalSecretRewriteMerge, ExternalSecretRewriteRegexp, ExternalSecretRewriteTransform,
+    FindName, MergeConflictPolicy, MergePriorityPolicy, MergeStrategy,
+};
 pub use decode::DecodeError;
 pub use duration::{GoDurationError, parse_go_duration};
 pub use external_secret::{
     ConversionStrategy, CreationPolicy, DecodingStrategy, DeletionPolicy, ExternalSecret,
-    ExternalSecretData, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef,
-    ExternalSecretFind, ExternalSecretRewrite, ExternalSecretRewriteMerge,
-    ExternalSecretRewriteRegexp, ExternalSecretRewriteTransform, ExternalSecretSpec,
-    ExternalSecretStatus, ExternalSecretTarget, FindName, ManifestReference, MergeConflictPolicy,
-    MergePriorityPolicy, MergeStrategy, MetadataPolicy, NullBytePolicy, RefreshPolicy,
+    ExternalSecretData, ExternalSecretDataRemoteRef, ExternalSecretSpec, ExternalSecretStatus,
+    ExternalSecretTarget, ManifestReference, MetadataPolicy, NullBytePolicy, RefreshPolicy,
     StoreSourceRef, SyncWindow, SyncWindowKind, SyncWindows,
 };
 pub use generate::{all_crds, crds_yaml};

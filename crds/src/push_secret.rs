@@ -7,7 +7,7 @@ use kube::CustomResource;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use crate::external_secret::{ExternalSecretRewriteRegexp, ExternalSecretRewriteTransform};
+use crate::data_from::{ExternalSecretRewriteRegexp, ExternalSecretRewriteTransform};
 use crate::meta::{Condition, GeneratorRef, StoreKind};
 use crate::template::ExternalSecretTemplate;
 
