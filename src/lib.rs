@@ -3,5 +3,6 @@
 //! It reads External Secrets Operator's `external-secrets.io` resources and routes every Key Vault
 //! call through one actor per store, which caches, coalesces and rate-limits it.
 
+pub mod azure;
 pub mod cli;
 pub mod sync;
