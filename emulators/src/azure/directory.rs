@@ -47,7 +47,7 @@ pub enum WorldError {
         name: String,
         /// The data-plane error.
         #[source]
-        source: KvError,
+        source: Box<KvError>,
     },
 }
 
@@ -173,6 +173,8 @@ fn vault_mut<'a>(world: &'a mut World, vault: &str) -> Result<&'a mut Vault, Wor
         .ok_or_else(|| WorldError::UnknownVault(vault.to_string()))
 }
 
+// One argument per part of the data-plane request this replays.
+#[allow(clippy::too_many_arguments)]
 fn run(
     world: &mut World,
     base: &str,
@@ -206,7 +208,7 @@ fn run(
             vault: vault.to_string(),
             kind: kind.noun(),
             name: name.to_string(),
-            source,
+            source: Box::new(source),
         })
 }
 

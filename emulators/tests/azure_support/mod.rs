@@ -120,7 +120,11 @@ pub fn options(emulator: &AzureEmulator, retry: bool) -> ClientOptions {
 }
 
 /// A client-secret credential for `client_id` in `tenant`.
-pub fn credential(emulator: &AzureEmulator, tenant: &str, client_id: &str) -> Arc<dyn TokenCredential> {
+pub fn credential(
+    emulator: &AzureEmulator,
+    tenant: &str,
+    client_id: &str,
+) -> Arc<dyn TokenCredential> {
     ClientSecretCredential::new(
         tenant,
         client_id.to_string(),
@@ -133,7 +137,12 @@ pub fn credential(emulator: &AzureEmulator, tenant: &str, client_id: &str) -> Ar
 }
 
 /// A secret client for `vault` using `credential`.
-pub fn secrets(emulator: &AzureEmulator, vault: &str, credential: Arc<dyn TokenCredential>, retry: bool) -> SecretClient {
+pub fn secrets(
+    emulator: &AzureEmulator,
+    vault: &str,
+    credential: Arc<dyn TokenCredential>,
+    retry: bool,
+) -> SecretClient {
     SecretClient::new(
         &emulator.vault_url(vault),
         credential,
@@ -179,7 +188,9 @@ pub fn admin_certificates(emulator: &AzureEmulator) -> CertificateClient {
 /// Status and error code of an SDK error.
 pub fn status_and_code(error: &azure_core::Error) -> (u16, String) {
     match error.kind() {
-        ErrorKind::HttpResponse { status, error_code, .. } => (u16::from(*status), error_code.clone().unwrap_or_default()),
+        ErrorKind::HttpResponse {
+            status, error_code, ..
+        } => (u16::from(*status), error_code.clone().unwrap_or_default()),
         other => panic!("expected an HTTP error, got {other:?}: {error}"),
     }
 }
@@ -196,9 +207,10 @@ pub fn principal(emulator: &AzureEmulator, client_id: &str) -> PrincipalInfo {
 /// The raw body of an SDK HTTP error.
 pub fn error_body(error: &azure_core::Error) -> serde_json::Value {
     match error.kind() {
-        ErrorKind::HttpResponse { raw_response: Some(raw), .. } => {
-            serde_json::from_slice(raw.body()).expect("error bodies are JSON")
-        }
+        ErrorKind::HttpResponse {
+            raw_response: Some(raw),
+            ..
+        } => serde_json::from_slice(raw.body()).expect("error bodies are JSON"),
         other => panic!("expected an HTTP error with a body, got {other:?}"),
     }
 }
