@@ -25,6 +25,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => anyhow::bail!("`akvsync run` is not built yet"),
         Command::Demo => anyhow::bail!("`akvsync demo` is not built yet"),
-        Command::Crds => anyhow::bail!("`akvsync crds` is not built yet"),
+        Command::Crds => {
+            print!("{}", akvsync_crds::crds_yaml());
+            Ok(())
+        }
     }
 }

@@ -6,9 +6,12 @@ pub mod decode;
 pub mod hash;
 pub mod plan;
 pub mod property;
+pub mod target;
 
 #[cfg(test)]
 mod build_tests;
+#[cfg(test)]
+mod target_tests;
 
 pub use build::{BuildError, BuildOptions, Built, Fetched, FetchedFrom, build};
 pub use plan::{
