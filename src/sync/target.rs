@@ -52,7 +52,10 @@ pub fn target_name(es: &ExternalSecret) -> String {
 
 /// Renders `spec.target` over `provider_data`: ESO's precedence is template data, then
 /// templateFrom, then the provider data (when the merge policy is Merge or nothing is templated).
-pub fn desired_secret(es: &ExternalSecret, provider_data: BTreeMap<String, Vec<u8>>) -> Result<DesiredSecret, TargetError> {
+pub fn desired_secret(
+    es: &ExternalSecret,
+    provider_data: BTreeMap<String, Vec<u8>>,
+) -> Result<DesiredSecret, TargetError> {
     let name = target_name(es);
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
     let es_name = es.metadata.name.clone().unwrap_or_default();
@@ -70,7 +73,10 @@ pub fn desired_secret(es: &ExternalSecret, provider_data: BTreeMap<String, Vec<u
     };
     labels.insert(LABEL_MANAGED.to_owned(), LABEL_MANAGED_VALUE.to_owned());
     let owner = if policy == CreationPolicy::Owner {
-        labels.insert(LABEL_CREATED_BY.to_owned(), hash::created_by(&namespace, &es_name));
+        labels.insert(
+            LABEL_CREATED_BY.to_owned(),
+            hash::created_by(&namespace, &es_name),
+        );
         Some(OwnerReference {
             api_version: "external-secrets.io/v1".to_owned(),
             kind: "ExternalSecret".to_owned(),
@@ -96,16 +102,31 @@ pub fn desired_secret(es: &ExternalSecret, provider_data: BTreeMap<String, Vec<u
     })
 }
 
-type Rendered = (BTreeMap<String, Vec<u8>>, Option<String>, BTreeMap<String, String>, BTreeMap<String, String>);
+type Rendered = (
+    BTreeMap<String, Vec<u8>>,
+    Option<String>,
+    BTreeMap<String, String>,
+    BTreeMap<String, String>,
+);
 
-fn render_template(template: &ExternalSecretTemplate, provider_data: BTreeMap<String, Vec<u8>>) -> Result<Rendered, TargetError> {
+fn render_template(
+    template: &ExternalSecretTemplate,
+    provider_data: BTreeMap<String, Vec<u8>>,
+) -> Result<Rendered, TargetError> {
     let render = |field: String, text: &str| {
-        akvsync_template::render_bytes(text, &provider_data)
-            .map_err(|error| TargetError::Template { field, message: error.to_string() })
+        akvsync_template::render_bytes(text, &provider_data).map_err(|error| {
+            TargetError::Template {
+                field,
+                message: error.to_string(),
+            }
+        })
     };
     let render_string = |field: String, text: &str| {
         render(field.clone(), text).and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|_| TargetError::Template { field, message: "rendered value is not UTF-8".into() })
+            String::from_utf8(bytes).map_err(|_| TargetError::Template {
+                field,
+                message: "rendered value is not UTF-8".into(),
+            })
         })
     };
     let mut data = BTreeMap::new();
@@ -113,30 +134,50 @@ fn render_template(template: &ExternalSecretTemplate, provider_data: BTreeMap<St
     let mut annotations = BTreeMap::new();
     if let Some(metadata) = &template.metadata {
         for (key, value) in metadata.labels.iter().flatten() {
-            labels.insert(key.clone(), render_string(format!("metadata.labels[{key}]"), value)?);
+            labels.insert(
+                key.clone(),
+                render_string(format!("metadata.labels[{key}]"), value)?,
+            );
         }
         for (key, value) in metadata.annotations.iter().flatten() {
-            annotations.insert(key.clone(), render_string(format!("metadata.annotations[{key}]"), value)?);
+            annotations.insert(
+                key.clone(),
+                render_string(format!("metadata.annotations[{key}]"), value)?,
+            );
         }
     }
     for (index, from) in template.template_from.iter().flatten().enumerate() {
         if from.config_map.is_some() {
-            return Err(TargetError::Unsupported { index, what: "configMap" });
+            return Err(TargetError::Unsupported {
+                index,
+                what: "configMap",
+            });
         }
         if from.secret.is_some() {
-            return Err(TargetError::Unsupported { index, what: "secret" });
+            return Err(TargetError::Unsupported {
+                index,
+                what: "secret",
+            });
         }
-        let Some(literal) = &from.literal else { continue };
+        let Some(literal) = &from.literal else {
+            continue;
+        };
         let field = format!("templateFrom[{index}].literal");
         let rendered = render_string(field.clone(), literal)?;
-        let map: BTreeMap<String, String> = serde_yaml::from_str(&rendered)
-            .map_err(|error| TargetError::Template { field: field.clone(), message: format!("rendered literal is not a map of strings: {error}") })?;
+        let map: BTreeMap<String, String> =
+            serde_yaml::from_str(&rendered).map_err(|error| TargetError::Template {
+                field: field.clone(),
+                message: format!("rendered literal is not a map of strings: {error}"),
+            })?;
         match from.target.as_deref().unwrap_or("Data") {
             "Data" => data.extend(map.into_iter().map(|(k, v)| (k, v.into_bytes()))),
             "Labels" => labels.extend(map),
             "Annotations" => annotations.extend(map),
             other => {
-                return Err(TargetError::Template { field, message: format!("unknown target {other}: use Data, Annotations or Labels") });
+                return Err(TargetError::Template {
+                    field,
+                    message: format!("unknown target {other}: use Data, Annotations or Labels"),
+                });
             }
         }
     }
@@ -144,7 +185,10 @@ fn render_template(template: &ExternalSecretTemplate, provider_data: BTreeMap<St
         data.insert(key.clone(), render(format!("data[{key}]"), text)?);
     }
     let templated_data = template.data.as_ref().is_some_and(|d| !d.is_empty())
-        || template.template_from.as_ref().is_some_and(|f| !f.is_empty());
+        || template
+            .template_from
+            .as_ref()
+            .is_some_and(|f| !f.is_empty());
     if template.merge_policy == Some(TemplateMergePolicy::Merge) || !templated_data {
         for (key, value) in provider_data {
             data.entry(key).or_insert(value);
@@ -200,21 +244,45 @@ pub fn decide(desired: &DesiredSecret, existing: Option<&Secret>) -> Decision {
             return Decision::Refuse(if reference.kind == "ExternalSecret" {
                 Refusal::OwnedByAnotherExternalSecret
             } else {
-                Refusal::OwnedByAnotherController { kind: reference.kind.clone(), name: reference.name.clone() }
+                Refusal::OwnedByAnotherController {
+                    kind: reference.kind.clone(),
+                    name: reference.name.clone(),
+                }
             });
         }
     }
-    let merge_existing = matches!(desired.policy, CreationPolicy::Merge | CreationPolicy::CreateOrMerge);
-    let mut data: BTreeMap<String, ByteString> = if merge_existing { existing.data.clone().unwrap_or_default() } else { BTreeMap::new() };
-    data.extend(desired.data.iter().map(|(key, value)| (key.clone(), ByteString(value.clone()))));
+    let merge_existing = matches!(
+        desired.policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
+    let mut data: BTreeMap<String, ByteString> = if merge_existing {
+        existing.data.clone().unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
+    data.extend(
+        desired
+            .data
+            .iter()
+            .map(|(key, value)| (key.clone(), ByteString(value.clone()))),
+    );
 
     let mut updated = existing.clone();
     let metadata = &mut updated.metadata;
-    metadata.labels.get_or_insert_default().extend(desired.labels.clone());
-    metadata.annotations.get_or_insert_default().extend(desired.annotations.clone());
+    metadata
+        .labels
+        .get_or_insert_default()
+        .extend(desired.labels.clone());
+    metadata
+        .annotations
+        .get_or_insert_default()
+        .extend(desired.annotations.clone());
     if let Some(owner) = &desired.owner {
         let references = metadata.owner_references.get_or_insert_default();
-        if !references.iter().any(|reference| reference.uid == owner.uid) {
+        if !references
+            .iter()
+            .any(|reference| reference.uid == owner.uid)
+        {
             references.push(owner.clone());
         }
     }
@@ -246,7 +314,13 @@ fn new_secret(desired: &DesiredSecret) -> Secret {
             ..ObjectMeta::default()
         },
         type_: Some(desired.type_.clone().unwrap_or_else(|| "Opaque".to_owned())),
-        data: Some(desired.data.iter().map(|(key, value)| (key.clone(), ByteString(value.clone()))).collect()),
+        data: Some(
+            desired
+                .data
+                .iter()
+                .map(|(key, value)| (key.clone(), ByteString(value.clone())))
+                .collect(),
+        ),
         immutable: desired.immutable.then_some(true),
         ..Secret::default()
     }

@@ -22,38 +22,65 @@ fn es(target: serde_json::Value) -> ExternalSecret {
 }
 
 fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
 }
 
 fn strings(secret: &Secret) -> BTreeMap<String, String> {
-    secret.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8(v.0.clone()).unwrap())).collect()
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8(v.0.clone()).unwrap()))
+        .collect()
 }
 
 #[test]
 fn an_owned_secret_carries_eso_bookkeeping_and_the_es_metadata() {
-    let desired = desired_secret(&es(serde_json::json!({"name": "app-secret"})), data(&[("password", "p")])).unwrap();
-    let Decision::Create(secret) = decide(&desired, None) else { panic!("expected a create") };
+    let desired = desired_secret(
+        &es(serde_json::json!({"name": "app-secret"})),
+        data(&[("password", "p")]),
+    )
+    .unwrap();
+    let Decision::Create(secret) = decide(&desired, None) else {
+        panic!("expected a create")
+    };
     let labels = secret.metadata.labels.clone().unwrap();
     assert_eq!(labels["reconcile.external-secrets.io/managed"], "true");
     assert_eq!(labels["reconcile.external-secrets.io/created-by"].len(), 56);
     assert_eq!(labels["team"], "a");
     let annotations = secret.metadata.annotations.clone().unwrap();
     assert_eq!(annotations["note"], "x");
-    assert_eq!(annotations["reconcile.external-secrets.io/data-hash"].len(), 56);
+    assert_eq!(
+        annotations["reconcile.external-secrets.io/data-hash"].len(),
+        56
+    );
     let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("ExternalSecret", "uid-1", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("ExternalSecret", "uid-1", Some(true))
+    );
     assert_eq!(secret.metadata.name.as_deref(), Some("app-secret"));
     assert_eq!(secret.type_.as_deref(), Some("Opaque"));
-    assert_eq!(strings(&secret), BTreeMap::from([("password".into(), "p".into())]));
+    assert_eq!(
+        strings(&secret),
+        BTreeMap::from([("password".into(), "p".into())])
+    );
 }
 
 #[test]
 fn an_unchanged_secret_is_not_rewritten() {
     let desired = desired_secret(&es(serde_json::json!({})), data(&[("a", "1")])).unwrap();
-    let Decision::Create(created) = decide(&desired, None) else { panic!() };
+    let Decision::Create(created) = decide(&desired, None) else {
+        panic!()
+    };
     assert_eq!(decide(&desired, Some(&created)), Decision::Unchanged);
     let changed = desired_secret(&es(serde_json::json!({})), data(&[("a", "2")])).unwrap();
-    let Decision::Update(updated) = decide(&changed, Some(&created)) else { panic!() };
+    let Decision::Update(updated) = decide(&changed, Some(&created)) else {
+        panic!()
+    };
     assert_eq!(strings(&updated)["a"], "2");
 }
 
@@ -64,19 +91,28 @@ fn templates_render_data_type_and_metadata() {
         "metadata": {"labels": {"user": "{{ .user }}"}},
         "data": {"username": "{{ .user | upper }}", "url": "postgres://{{ .user }}:{{ .password }}@db"}
     }});
-    let desired = desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+    let desired =
+        desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.type_.as_deref(), Some("kubernetes.io/basic-auth"));
     assert_eq!(desired.labels["user"], "ann");
-    assert!(!desired.labels.contains_key("team"), "a template replaces the copied ES labels");
+    assert!(
+        !desired.labels.contains_key("team"),
+        "a template replaces the copied ES labels"
+    );
     let keys: Vec<_> = desired.data.keys().cloned().collect();
-    assert_eq!(keys, ["url", "username"], "provider keys are dropped under mergePolicy Replace");
+    assert_eq!(
+        keys,
+        ["url", "username"],
+        "provider keys are dropped under mergePolicy Replace"
+    );
     assert_eq!(desired.data["username"], b"ANN");
 }
 
 #[test]
 fn merge_policy_keeps_provider_keys_under_templated_ones() {
     let target = serde_json::json!({"template": {"mergePolicy": "Merge", "data": {"user": "x-{{ .user }}"}}});
-    let desired = desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+    let desired =
+        desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.data["user"], b"x-ann");
     assert_eq!(desired.data["password"], b"pw");
 }
@@ -84,8 +120,13 @@ fn merge_policy_keeps_provider_keys_under_templated_ones() {
 #[test]
 fn an_invalid_template_is_an_error_naming_the_key() {
     let target = serde_json::json!({"template": {"data": {"bad": "{{ .missing }}"}}});
-    let error = desired_secret(&es(target), data(&[("user", "ann")])).unwrap_err().to_string();
-    assert!(error.starts_with("spec.target.template.data[bad]:"), "{error}");
+    let error = desired_secret(&es(target), data(&[("user", "ann")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("spec.target.template.data[bad]:"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -96,21 +137,43 @@ fn creation_policies_decide_over_existing_secrets() {
             namespace: Some("team-a".into()),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([("kept".to_owned(), ByteString(b"old".to_vec()))])),
+        data: Some(BTreeMap::from([(
+            "kept".to_owned(),
+            ByteString(b"old".to_vec()),
+        )])),
         ..Default::default()
     };
-    let merge = desired_secret(&es(serde_json::json!({"creationPolicy": "Merge"})), data(&[("new", "v")])).unwrap();
+    let merge = desired_secret(
+        &es(serde_json::json!({"creationPolicy": "Merge"})),
+        data(&[("new", "v")]),
+    )
+    .unwrap();
     assert_eq!(decide(&merge, None), Decision::Missing);
-    let Decision::Update(merged) = decide(&merge, Some(&existing)) else { panic!() };
-    assert_eq!(strings(&merged).keys().cloned().collect::<Vec<_>>(), ["kept", "new"]);
+    let Decision::Update(merged) = decide(&merge, Some(&existing)) else {
+        panic!()
+    };
+    assert_eq!(
+        strings(&merged).keys().cloned().collect::<Vec<_>>(),
+        ["kept", "new"]
+    );
     assert!(merged.metadata.owner_references.is_none());
 
-    let none = desired_secret(&es(serde_json::json!({"creationPolicy": "None"})), data(&[("new", "v")])).unwrap();
+    let none = desired_secret(
+        &es(serde_json::json!({"creationPolicy": "None"})),
+        data(&[("new", "v")]),
+    )
+    .unwrap();
     assert_eq!(decide(&none, Some(&existing)), Decision::Skip);
 
     let owner = desired_secret(&es(serde_json::json!({})), data(&[("new", "v")])).unwrap();
-    let Decision::Update(adopted) = decide(&owner, Some(&existing)) else { panic!() };
-    assert_eq!(strings(&adopted).keys().cloned().collect::<Vec<_>>(), ["new"], "Owner replaces the data");
+    let Decision::Update(adopted) = decide(&owner, Some(&existing)) else {
+        panic!()
+    };
+    assert_eq!(
+        strings(&adopted).keys().cloned().collect::<Vec<_>>(),
+        ["new"],
+        "Owner replaces the data"
+    );
     assert_eq!(adopted.metadata.owner_references.unwrap()[0].uid, "uid-1");
 }
 
@@ -131,10 +194,27 @@ fn secrets_controlled_by_others_or_immutable_are_refused() {
         },
         ..Default::default()
     };
-    assert_eq!(decide(&desired, Some(&controlled_by("ExternalSecret"))), Decision::Refuse(Refusal::OwnedByAnotherExternalSecret));
-    assert!(matches!(decide(&desired, Some(&controlled_by("Deployment"))), Decision::Refuse(Refusal::OwnedByAnotherController { .. })));
+    assert_eq!(
+        decide(&desired, Some(&controlled_by("ExternalSecret"))),
+        Decision::Refuse(Refusal::OwnedByAnotherExternalSecret)
+    );
+    assert!(matches!(
+        decide(&desired, Some(&controlled_by("Deployment"))),
+        Decision::Refuse(Refusal::OwnedByAnotherController { .. })
+    ));
 
-    let orphan = desired_secret(&es(serde_json::json!({"creationPolicy": "Orphan"})), data(&[("a", "1")])).unwrap();
-    let immutable = Secret { immutable: Some(true), data: Some(BTreeMap::new()), ..Default::default() };
-    assert_eq!(decide(&orphan, Some(&immutable)), Decision::Refuse(Refusal::Immutable));
+    let orphan = desired_secret(
+        &es(serde_json::json!({"creationPolicy": "Orphan"})),
+        data(&[("a", "1")]),
+    )
+    .unwrap();
+    let immutable = Secret {
+        immutable: Some(true),
+        data: Some(BTreeMap::new()),
+        ..Default::default()
+    };
+    assert_eq!(
+        decide(&orphan, Some(&immutable)),
+        Decision::Refuse(Refusal::Immutable)
+    );
 }
