@@ -243,6 +243,11 @@ impl KubeEmulator {
         build_client(&self.url, self.ca_pem.as_deref(), token)
     }
 
+    /// The bearer token of `user`, for raw HTTP clients.
+    pub fn token_for(&self, user: &str) -> Option<&str> {
+        self.shared.users.token_of(user)
+    }
+
     /// A client that authenticates with a bearer token (for example a TokenRequest token).
     pub fn client_with_token(&self, token: &str) -> anyhow::Result<kube::Client> {
         build_client(&self.url, self.ca_pem.as_deref(), token)

@@ -1,0 +1,281 @@
+//! Authentication, RBAC over stored Roles and bindings, ServiceAccount TokenRequest and the OIDC
+//! issuer documents.
+
+mod kube_common;
+
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use kube_common::{create_namespace, start, within};
+use serde_json::{Value, json};
+
+fn status_of(error: kube::Error) -> kube::core::Status {
+    match error {
+        kube::Error::Api(status) => *status,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn get_json(client: &kube::Client, path: &str) -> Value {
+    let request = hyper::Request::get(path).body(Vec::new()).unwrap();
+    within(client.request::<Value>(request)).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_unauthorized() {
+    let emulator = start().await;
+    let client = emulator.client_with_token("not-a-token").unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    let status = status_of(
+        within(secrets.list(&ListParams::default()))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status.code, status.reason.as_str()), (401, "Unauthorized"));
+}
+
+#[tokio::test]
+async fn the_operator_is_forbidden_until_rbac_grants_it_rights() {
+    let emulator = start().await;
+    let operator = emulator.client_as(emulator.operator_user()).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(operator.clone(), "default");
+    let status = status_of(within(secrets.get("x")).await.unwrap_err());
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "secrets \"x\" is forbidden: User \"system:serviceaccount:akvsync-system:akvsync\" cannot get resource \"secrets\" in API group \"\" in the namespace \"default\""
+    );
+    let everywhere: Api<Secret> = Api::all(operator.clone());
+    let status = status_of(
+        within(everywhere.list(&ListParams::default()))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        status
+            .message
+            .ends_with("cannot list resource \"secrets\" in API group \"\" at the cluster scope"),
+        "{}",
+        status.message
+    );
+
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "akvsync"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(emulator.client()).create(&PostParams::default(), &role))
+        .await
+        .unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "akvsync"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "akvsync"},
+        "subjects": [{"kind": "ServiceAccount", "name": "akvsync", "namespace": "akvsync-system"}],
+    }))
+    .unwrap();
+    within(
+        Api::<ClusterRoleBinding>::all(emulator.client()).create(&PostParams::default(), &binding),
+    )
+    .await
+    .unwrap();
+    within(everywhere.list(&ListParams::default()))
+        .await
+        .expect("list is granted");
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}})).unwrap();
+    let status = status_of(
+        within(secrets.create(&PostParams::default(), &secret))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code, 403, "create is not granted");
+
+    create_namespace(&emulator.client(), "team").await;
+    let writer: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "secret-writer"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(emulator.client()).create(&PostParams::default(), &writer))
+        .await
+        .unwrap();
+    let local: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "writer", "namespace": "team"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "secret-writer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "akvsync", "namespace": "akvsync-system"}],
+    }))
+    .unwrap();
+    within(
+        Api::<RoleBinding>::namespaced(emulator.client(), "team")
+            .create(&PostParams::default(), &local),
+    )
+    .await
+    .unwrap();
+    let team: Api<Secret> = Api::namespaced(operator, "team");
+    within(team.create(&PostParams::default(), &secret))
+        .await
+        .expect("create granted in team by a RoleBinding");
+    let status = status_of(
+        within(secrets.create(&PostParams::default(), &secret))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code, 403, "but still not in default");
+}
+
+fn decode_segment(segment: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn token_requests_issue_rs256_tokens_the_jwks_verifies() {
+    let emulator = start().await;
+    create_namespace(&emulator.client(), "apps").await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(emulator.client(), "apps");
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "workload"}})).unwrap();
+    let account = within(accounts.create(&PostParams::default(), &account))
+        .await
+        .unwrap();
+    let request: TokenRequest = serde_json::from_value(
+        json!({"spec": {"audiences": ["api://AzureADTokenExchange"], "expirationSeconds": 3600}}),
+    )
+    .unwrap();
+    let issued =
+        within(accounts.create_token_request("workload", &PostParams::default(), &request))
+            .await
+            .unwrap();
+    let status = issued.status.unwrap();
+    let token = status.token;
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header = decode_segment(parts[0]);
+    let claims = decode_segment(parts[1]);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], emulator.issuer_url());
+    assert_eq!(claims["sub"], "system:serviceaccount:apps:workload");
+    assert_eq!(claims["aud"], json!(["api://AzureADTokenExchange"]));
+    assert_eq!(claims["kubernetes.io"]["namespace"], "apps");
+    assert_eq!(
+        claims["kubernetes.io"]["serviceaccount"]["name"],
+        "workload"
+    );
+    assert_eq!(
+        claims["kubernetes.io"]["serviceaccount"]["uid"],
+        json!(account.metadata.uid)
+    );
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 3600);
+    assert!(claims["nbf"].is_i64() && claims["jti"].is_string());
+
+    let discovery = get_json(&emulator.client(), "/.well-known/openid-configuration").await;
+    assert_eq!(discovery["issuer"], emulator.issuer_url());
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/openid/v1/jwks", emulator.issuer_url())
+    );
+    let jwks = get_json(&emulator.client(), "/openid/v1/jwks").await;
+    assert_eq!(
+        jwks.to_string(),
+        serde_json::from_str::<Value>(&emulator.jwks_json())
+            .unwrap()
+            .to_string()
+    );
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == header["kid"])
+        .expect("the signing key is published");
+    let components = RsaPublicKeyComponents {
+        n: URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap(),
+        e: URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap(),
+    };
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    components
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            signed.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        )
+        .expect("signature verifies");
+    let mut forged = claims.clone();
+    forged["sub"] = json!("system:serviceaccount:apps:admin");
+    let forged_input = format!(
+        "{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged.to_string())
+    );
+    assert!(
+        components
+            .verify(
+                &RSA_PKCS1_2048_8192_SHA256,
+                forged_input.as_bytes(),
+                &URL_SAFE_NO_PAD.decode(parts[2]).unwrap()
+            )
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn token_request_validation_and_missing_accounts() {
+    let emulator = start().await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(emulator.client(), "default");
+    let short: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 599}}))
+            .unwrap();
+    let status = status_of(
+        within(accounts.create_token_request("default", &PostParams::default(), &short))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code, 422);
+    assert!(
+        status
+            .message
+            .contains("may not specify a duration less than 10 minutes"),
+        "{}",
+        status.message
+    );
+    let fine: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": []}})).unwrap();
+    let status = status_of(
+        within(accounts.create_token_request("ghost", &PostParams::default(), &fine))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (404, "serviceaccounts \"ghost\" not found")
+    );
+}
+
+#[tokio::test]
+async fn a_service_account_token_authenticates_as_its_account_under_rbac() {
+    let emulator = start().await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(emulator.client(), "default");
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": []}})).unwrap();
+    let issued = within(accounts.create_token_request("default", &PostParams::default(), &request))
+        .await
+        .unwrap();
+    let client = emulator
+        .client_with_token(&issued.status.unwrap().token)
+        .unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    let status = status_of(
+        within(secrets.list(&ListParams::default()))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code, 403);
+    assert!(
+        status
+            .message
+            .contains("User \"system:serviceaccount:default:default\""),
+        "{}",
+        status.message
+    );
+}
