@@ -66,3 +66,14 @@ pub async fn create_namespace(client: &kube::Client, name: &str) {
         .await
         .expect("namespace created");
 }
+
+/// The ApiResource of the test CRD's storage version.
+pub fn widget_resource() -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    }
+}

@@ -1,0 +1,444 @@
+//! kubectl 1.32 against the emulator: apply (client- and server-side), get with printer
+//! columns, get -w, describe with events, patch, delete with a finalizer, explain. Skipped with
+//! a message when kubectl is not installed.
+
+mod kube_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use akvsync_emulators::kubeapi::KubeEmulator;
+use kube::Api;
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::wait::{await_condition, conditions};
+use kube_common::{start, widgets, within};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn kubectl_installed() -> bool {
+    std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(emulator: &KubeEmulator) -> Self {
+        Self {
+            kubeconfig: emulator
+                .kubeconfig_path(emulator.admin_user())
+                .unwrap()
+                .to_path_buf(),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, arguments: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(arguments)
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs kubectl and returns stdout, failing the test with stderr when it fails.
+    async fn run(&self, arguments: &[&str]) -> String {
+        let output = within(self.command(arguments).output())
+            .await
+            .expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "kubectl {arguments:?} failed:\n{stdout}\n{stderr}"
+        );
+        stdout
+    }
+}
+
+fn write(directory: &Path, name: &str, text: &str) -> String {
+    let path = directory.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn widget_yaml(name: &str, size: u32) -> String {
+    format!(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  size: {size}\n  tags: [a, b]\n"
+    )
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn kubectl_applies_gets_watches_describes_patches_deletes_and_explains() {
+    if !kubectl_installed() {
+        println!("kubectl is not installed: skipping the kubectl test");
+        return;
+    }
+    let emulator = start().await;
+    let kubectl = Kubectl::new(&emulator);
+    let files = tempfile::tempdir().unwrap();
+
+    let output = kubectl
+        .run(&["apply", "-f", &fixture("widgets-crd.yaml")])
+        .await;
+    assert_eq!(
+        output.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"
+    );
+    let crd_output = kubectl.run(&["get", "crd"]).await;
+    assert!(
+        crd_output.starts_with("NAME")
+            && crd_output.contains("CREATED AT")
+            && crd_output.contains("widgets.example.com"),
+        "{crd_output}"
+    );
+
+    let first = write(files.path(), "w1.yaml", &widget_yaml("w1", 3));
+    assert_eq!(
+        kubectl.run(&["apply", "-f", &first]).await.trim(),
+        "widget.example.com/w1 created"
+    );
+    assert_eq!(
+        kubectl.run(&["apply", "-f", &first]).await.trim(),
+        "widget.example.com/w1 unchanged"
+    );
+    let first = write(files.path(), "w1.yaml", &widget_yaml("w1", 4));
+    assert_eq!(
+        kubectl.run(&["apply", "-f", &first]).await.trim(),
+        "widget.example.com/w1 configured"
+    );
+    let second = write(files.path(), "w2.yaml", &widget_yaml("w2", 7));
+    assert_eq!(
+        kubectl
+            .run(&["apply", "--server-side", "-f", &second])
+            .await
+            .trim(),
+        "widget.example.com/w2 serverside-applied"
+    );
+    assert_eq!(
+        kubectl
+            .run(&["apply", "--server-side", "-f", &first])
+            .await
+            .trim(),
+        "widget.example.com/w1 serverside-applied"
+    );
+    let api = widgets(&emulator.client(), "default");
+    let w1 = within(api.get("w1")).await.unwrap();
+    assert_eq!(w1.data["spec"]["size"], 4);
+    assert!(
+        w1.metadata
+            .annotations
+            .unwrap()
+            .contains_key("kubectl.kubernetes.io/last-applied-configuration")
+    );
+    let managers: Vec<String> = within(api.get("w2"))
+        .await
+        .unwrap()
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| entry.manager)
+        .collect();
+    assert_eq!(managers, vec!["kubectl"]);
+
+    let table = kubectl.run(&["get", "widgets"]).await;
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], vec!["NAME", "SIZE", "MODE", "READY", "AGE"]);
+    assert_eq!(&lines[1][..3], &["w1", "4", "Fast"]);
+    assert_eq!(&lines[2][..3], &["w2", "7", "Fast"]);
+    let status =
+        Patch::Merge(json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
+    within(api.patch_status("w1", &PatchParams::default(), &status))
+        .await
+        .unwrap();
+    let short = kubectl.run(&["get", "wg", "w1", "--no-headers"]).await;
+    assert_eq!(
+        &short.split_whitespace().collect::<Vec<_>>()[..4],
+        &["w1", "4", "Fast", "True"]
+    );
+    assert_eq!(
+        kubectl
+            .run(&["get", "examples", "-o", "name"])
+            .await
+            .lines()
+            .count(),
+        2,
+        "the category lists widgets"
+    );
+
+    let mut watch = kubectl
+        .command(&["get", "widgets", "-w", "--request-timeout=30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut watched = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut initial = Vec::new();
+    while initial.len() < 3 {
+        initial.push(
+            within(watched.next_line())
+                .await
+                .unwrap()
+                .expect("watch output"),
+        );
+    }
+    assert!(initial[0].starts_with("NAME"), "{initial:?}");
+    within(api.patch(
+        "w2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"size": 8}})),
+    ))
+    .await
+    .unwrap();
+    let changed = within(watched.next_line())
+        .await
+        .unwrap()
+        .expect("watch event");
+    assert_eq!(
+        &changed.split_whitespace().collect::<Vec<_>>()[..3],
+        &["w2", "8", "Fast"]
+    );
+    within(watch.kill()).await.unwrap();
+
+    let recorder = Recorder::new(
+        emulator.client(),
+        Reporter {
+            controller: "akvsync".into(),
+            instance: None,
+        },
+    );
+    let reference = kube::Resource::object_ref(
+        &within(api.get("w1")).await.unwrap(),
+        &kube_common::widget_resource(),
+    );
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "SyncFailed".into(),
+        note: Some("vault unreachable".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    within(recorder.publish(&event, &reference)).await.unwrap();
+    let described = kubectl.run(&["describe", "widget", "w1"]).await;
+    assert!(described.contains("Name:         w1"), "{described}");
+    assert!(described.contains("Size:  4"), "{described}");
+    let events_section = described
+        .split("Events:")
+        .nth(1)
+        .expect("an Events section");
+    assert!(
+        events_section.contains("Warning")
+            && events_section.contains("SyncFailed")
+            && events_section.contains("vault unreachable"),
+        "{described}"
+    );
+    assert!(events_section.contains("akvsync"), "{described}");
+
+    assert_eq!(
+        kubectl
+            .run(&[
+                "patch",
+                "widget",
+                "w1",
+                "--type",
+                "merge",
+                "-p",
+                r#"{"spec":{"mode":"Slow"}}"#
+            ])
+            .await
+            .trim(),
+        "widget.example.com/w1 patched"
+    );
+    let error = kubectl
+        .command(&[
+            "patch",
+            "widget",
+            "w1",
+            "-p",
+            r#"{"spec":{"mode":"Medium"}}"#,
+            "--type",
+            "merge",
+        ])
+        .output();
+    let error = within(error).await.unwrap();
+    assert!(!error.status.success());
+    assert!(String::from_utf8_lossy(&error.stderr).contains("Unsupported value: \"Medium\""));
+    assert_eq!(
+        within(api.get("w1")).await.unwrap().data["spec"]["mode"],
+        "Slow"
+    );
+
+    kubectl
+        .run(&[
+            "patch",
+            "widget",
+            "w1",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/finalizers","value":["example.com/hold"]}]"#,
+        ])
+        .await;
+    assert_eq!(
+        kubectl
+            .run(&["delete", "widget", "w1", "--wait=false"])
+            .await
+            .trim(),
+        "widget.example.com \"w1\" deleted"
+    );
+    let terminating = within(api.get("w1")).await.expect("held by its finalizer");
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    kubectl
+        .run(&[
+            "patch",
+            "widget",
+            "w1",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+        ])
+        .await;
+    within(await_condition(
+        api.clone(),
+        "w1",
+        conditions::is_deleted(terminating.metadata.uid.as_deref().unwrap()),
+    ))
+    .await
+    .unwrap();
+
+    let explained = kubectl.run(&["explain", "widgets.spec"]).await;
+    assert!(
+        explained.contains("KIND:       Widget") && explained.contains("How big the widget is."),
+        "{explained}"
+    );
+    assert!(explained.contains("enum: Fast, Slow"), "{explained}");
+
+    let secret = write(
+        files.path(),
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\nstringData:\n  user: me\n",
+    );
+    assert_eq!(
+        kubectl.run(&["apply", "-f", &secret]).await.trim(),
+        "secret/creds created"
+    );
+    let secret = write(
+        files.path(),
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: default\nstringData:\n  user: you\n",
+    );
+    assert_eq!(
+        kubectl.run(&["apply", "-f", &secret]).await.trim(),
+        "secret/creds configured"
+    );
+    let secrets = kubectl.run(&["get", "secrets"]).await;
+    assert_eq!(
+        secrets
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>(),
+        vec!["creds", "Opaque", "1"]
+    );
+    let decoded = kubectl
+        .run(&["get", "secret", "creds", "-o", "jsonpath={.data.user}"])
+        .await;
+    assert_eq!(decoded, "eW91");
+}
+
+#[tokio::test]
+async fn kubectl_installs_the_generated_eso_crds_when_present() {
+    if !kubectl_installed() {
+        println!("kubectl is not installed: skipping the kubectl test");
+        return;
+    }
+    let crds_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+    let files: Vec<PathBuf> = std::fs::read_dir(&crds_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if files.is_empty() {
+        println!("no generated CRDs in {}: skipping", crds_dir.display());
+        return;
+    }
+    let emulator = start().await;
+    let kubectl = Kubectl::new(&emulator);
+    for file in &files {
+        kubectl
+            .run(&["apply", "-f", &file.display().to_string()])
+            .await;
+        kubectl
+            .run(&["apply", "--server-side", "-f", &file.display().to_string()])
+            .await;
+    }
+    let resources = kubectl
+        .run(&[
+            "api-resources",
+            "--api-group=external-secrets.io",
+            "--no-headers",
+        ])
+        .await;
+    assert!(
+        resources
+            .lines()
+            .any(|line| line.starts_with("externalsecrets ")),
+        "{resources}"
+    );
+    let store: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "vault"},
+        "spec": {"provider": {"azurekv": {"vaultUrl": "https://example.vault.azure.net", "authType": "ManagedIdentity"}}},
+    }))
+    .unwrap();
+    let discovered = within(kube::discovery::Discovery::new(emulator.client()).run())
+        .await
+        .unwrap();
+    let (resource, _) = discovered
+        .get("external-secrets.io")
+        .unwrap()
+        .recommended_kind("SecretStore")
+        .unwrap();
+    let stores: Api<DynamicObject> = Api::namespaced_with(emulator.client(), "default", &resource);
+    within(stores.create(&Default::default(), &store))
+        .await
+        .unwrap();
+    let header = kubectl.run(&["get", "secretstores"]).await;
+    assert!(
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .starts_with(&["NAME", "AGE", "STATUS"]),
+        "{header}"
+    );
+}
