@@ -78,15 +78,12 @@ fn shortest_digits(f: f64) -> (String, i32) {
     (digits, exp + 1)
 }
 
-fn special_float(f: f64, plus: bool) -> Option<String> {
+/// Go prints infinities with an explicit sign whatever the flags.
+fn special_float(f: f64) -> Option<String> {
     if f.is_nan() {
         Some("NaN".to_string())
     } else if f.is_infinite() {
-        Some(if f > 0.0 {
-            if plus { "+Inf" } else { "+Inf" }.to_string()
-        } else {
-            "-Inf".to_string()
-        })
+        Some(if f > 0.0 { "+Inf" } else { "-Inf" }.to_string())
     } else {
         None
     }
@@ -99,7 +96,7 @@ fn go_exponent(exp: i32) -> String {
 
 /// `strconv.FormatFloat(f, 'g', prec, 64)` (prec `None` = shortest), `%v` for floats.
 pub fn format_float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
-    if let Some(s) = special_float(f, false) {
+    if let Some(s) = special_float(f) {
         return s;
     }
     let neg = f.is_sign_negative() && f != 0.0 || (f == 0.0 && f.is_sign_negative());
@@ -119,7 +116,7 @@ pub fn format_float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
                 d.pop();
             }
             let mut eprec = p as i32;
-            if eprec > d.len() as i32 && d.len() as i32 >= e + 1 {
+            if eprec > d.len() as i32 && d.len() as i32 > e {
                 eprec = d.len() as i32;
             }
             (d, e + 1, eprec)
@@ -159,7 +156,7 @@ pub fn format_float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
 
 /// `%e` with a precision (Go default 6).
 pub fn format_float_e(f: f64, prec: usize, upper: bool) -> String {
-    if let Some(s) = special_float(f, false) {
+    if let Some(s) = special_float(f) {
         return s;
     }
     let s = format!("{:.*e}", prec, f);
@@ -171,7 +168,7 @@ pub fn format_float_e(f: f64, prec: usize, upper: bool) -> String {
 
 /// `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, never an exponent.
 pub fn format_float_f_shortest(f: f64) -> String {
-    if let Some(s) = special_float(f, false) {
+    if let Some(s) = special_float(f) {
         return s;
     }
     format!("{f}")
@@ -447,7 +444,7 @@ fn format_float(out: &mut Vec<u8>, verb: char, spec: Spec, f: f64) {
         'e' => format_float_e(f, spec.prec.unwrap_or(6), false),
         'E' => format_float_e(f, spec.prec.unwrap_or(6), true),
         'f' | 'F' => {
-            if let Some(s) = special_float(f, spec.plus) {
+            if let Some(s) = special_float(f) {
                 s
             } else {
                 format!("{:.*}", spec.prec.unwrap_or(6), f)
@@ -625,7 +622,7 @@ mod tests {
         assert_eq!(format_float_g(0.00001, None, false), "1e-05");
         assert_eq!(format_float_g(-2.25, None, false), "-2.25");
         assert_eq!(format_float_g(0.0, None, false), "0");
-        assert_eq!(format_float_g(3.14159, Some(3), false), "3.14");
+        assert_eq!(format_float_g(1.23456, Some(3), false), "1.23");
         assert_eq!(format_float_g(1e21, None, false), "1e+21");
     }
 
@@ -643,8 +640,8 @@ mod tests {
             ),
             "00042|7   |+3"
         );
-        assert_eq!(s("%.2f", vec![Value::Float(3.14159)]), "3.14");
-        assert_eq!(s("%8.3f|", vec![Value::Float(-3.14159)]), "  -3.142|");
+        assert_eq!(s("%.2f", vec![Value::Float(1.23456)]), "1.23");
+        assert_eq!(s("%8.3f|", vec![Value::Float(-1.23456)]), "  -1.235|");
         assert_eq!(s("%e", vec![Value::Float(1234.5678)]), "1.234568e+03");
         assert_eq!(
             s("%t %v", vec![Value::Bool(true), Value::Nil]),

@@ -99,10 +99,7 @@ fn parses_pkcs8_pkcs1_and_sec1_private_keys() {
     let ec8 = PrivateKey::from_pem(EC_KEY.as_bytes()).unwrap();
     let sec1 = PrivateKey::from_pem(EC_SEC1_KEY.as_bytes()).unwrap();
     assert_eq!(ec8.public_key(), sec1.public_key());
-    assert!(
-        ec8.matches_certificate(&cert(EC_CRT).der().to_vec())
-            .unwrap()
-    );
+    assert!(ec8.matches_certificate(cert(EC_CRT).der()).unwrap());
     assert!(!ec8.matches_certificate(LEAF_CRT_DER()).unwrap());
     assert_eq!(
         PrivateKey::from_pem(LEAF_CRT.as_bytes()).unwrap_err(),

@@ -38,9 +38,7 @@ pub fn decode_one(mut data: &[u8]) -> Option<(PemBlock, &[u8])> {
             continue;
         }
         let after = &data[start + BEGIN.len()..];
-        let Some(line_end) = after.iter().position(|b| *b == b'\n') else {
-            return None;
-        };
+        let line_end = after.iter().position(|b| *b == b'\n')?;
         let header_line = trim_cr(&after[..line_end]);
         let Some(label) = header_line.strip_suffix(DASHES) else {
             data = after;
@@ -126,16 +124,11 @@ pub fn encode_pem(label: &str, der: &[u8]) -> String {
 pub fn filter_pem(pem_type: &str, input: &[u8]) -> Result<String, CryptoError> {
     let mut out = String::new();
     let mut rest = input;
-    loop {
-        match decode_one(rest) {
-            Some((block, next)) => {
-                if block.label.eq_ignore_ascii_case(pem_type) {
-                    out.push_str(&encode_pem(&block.label, &block.der));
-                }
-                rest = next;
-            }
-            None => break,
+    while let Some((block, next)) = decode_one(rest) {
+        if block.label.eq_ignore_ascii_case(pem_type) {
+            out.push_str(&encode_pem(&block.label, &block.der));
         }
+        rest = next;
     }
     if out.is_empty() && !rest.is_empty() {
         return Err(CryptoError::PemJunk);

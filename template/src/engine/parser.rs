@@ -402,16 +402,14 @@ impl Parser<'_> {
             return self.err(pos, format!("missing value for {context}"));
         }
         for (i, cmd) in pipe.cmds.iter().enumerate().skip(1) {
-            match cmd.args.first() {
-                Some(
-                    Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::Str(..),
-                ) => {
-                    return self.err(
-                        cmd.pos,
-                        format!("non executable command in pipeline stage {}", i + 1),
-                    );
-                }
-                _ => {}
+            if let Some(
+                Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::Str(..),
+            ) = cmd.args.first()
+            {
+                return self.err(
+                    cmd.pos,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                );
             }
         }
         Ok(())

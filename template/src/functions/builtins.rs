@@ -1,5 +1,6 @@
-//! Go `text/template` builtins: `and or not len index slice print printf println html js
-//! urlquery eq ne lt le gt ge`. (`call` has nothing to call in ESO's data and is not provided.)
+//! Go `text/template` builtins: `and or not len index print printf println html js urlquery eq
+//! ne lt le gt ge`. `slice` is sprig's (ESO's function map overrides the builtin, see `lists`);
+//! `call` has nothing to call in ESO's data and is not provided.
 
 use super::Registry;
 use super::args;
@@ -23,7 +24,6 @@ pub fn register(r: &mut Registry<'_>) {
     r.fixed("not", 1, |a| Ok(Value::Bool(!a[0].is_true())));
     r.fixed("len", 1, len);
     r.range("index", 1, None, index);
-    r.range("slice", 1, Some(4), slice);
     r.range("print", 0, None, |a| Ok(Value::from(gofmt::sprint(a))));
     r.range("println", 0, None, |a| Ok(Value::from(gofmt::sprintln(a))));
     r.range("printf", 1, None, |a| {
@@ -116,40 +116,6 @@ fn index(a: &[Value]) -> super::FuncResult {
         };
     }
     Ok(item)
-}
-
-fn slice(a: &[Value]) -> super::FuncResult {
-    let len = match &a[0] {
-        Value::Str(s) => s.len(),
-        Value::List(l) => l.len(),
-        Value::Nil => return Err("slice of untyped nil".into()),
-        other => return Err(format!("can't slice item of type {}", other.type_name())),
-    };
-    if matches!(a[0], Value::Str(_)) && a.len() > 3 {
-        return Err("cannot 3-index slice a string".into());
-    }
-    let mut idx = [0usize, len, len];
-    for (n, v) in a[1..].iter().enumerate() {
-        let i = index_int(v)?;
-        if i < 0 || i as usize > len {
-            return Err(format!("index out of range: {i}"));
-        }
-        idx[n] = i as usize;
-    }
-    if a.len() < 3 {
-        idx[1] = len;
-    }
-    if idx[0] > idx[1] {
-        return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
-    }
-    if a.len() == 4 && idx[1] > idx[2] {
-        return Err(format!("invalid slice index: {} > {}", idx[1], idx[2]));
-    }
-    Ok(match &a[0] {
-        Value::Str(s) => Value::str(&s[idx[0]..idx[1]]),
-        Value::List(l) => Value::list(l[idx[0]..idx[1]].to_vec()),
-        _ => unreachable!("checked above"),
-    })
 }
 
 /// `template.HTMLEscapeString`.

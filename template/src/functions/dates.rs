@@ -178,7 +178,8 @@ enum Chunk {
 
 /// Splits a Go layout into chunks, in `time.nextStdChunk`'s precedence.
 fn layout_chunks(layout: &str) -> Vec<Chunk> {
-    const TOKENS: &[(&str, fn() -> Chunk)] = &[
+    type MakeChunk = fn() -> Chunk;
+    const TOKENS: &[(&str, MakeChunk)] = &[
         ("January", || Chunk::MonthLong),
         ("Jan", || Chunk::MonthShort),
         ("Monday", || Chunk::WeekdayLong),

@@ -29,8 +29,8 @@ pub fn register(r: &mut Registry<'_>) {
     r.range("any", 0, None, |a| {
         Ok(Value::Bool(a.iter().any(|v| !is_empty(v))))
     });
-    r.fixed("compact", 1, |a| compact(a));
-    r.fixed("mustCompact", 1, |a| compact(a));
+    r.fixed("compact", 1, compact);
+    r.fixed("mustCompact", 1, compact);
     r.fixed("fromJson", 1, |a| {
         Ok(from_json(bytes(a, 0)?).unwrap_or_default())
     });

@@ -113,8 +113,6 @@ pub fn register(r: &mut Registry<'_>) {
     };
     r.fixed("append", 2, push);
     r.fixed("mustAppend", 2, push);
-    r.fixed("push", 2, push);
-    r.fixed("mustPush", 2, push);
     let prepend: fn(&[Value]) -> FuncResult = |a| {
         let mut l = list_arg(a, 0, "prepend")?;
         l.insert(0, a[1].clone());

@@ -196,7 +196,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len() + 0
+            && i + 2 < bytes.len()
             && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
         {
             out.push(b);
@@ -376,9 +376,12 @@ fn cmp_prerelease(a: &str, b: &str) -> std::cmp::Ordering {
 /// Masterminds constraint syntax: `||` of comma/space-separated AND terms, operators
 /// `= != > < >= <= ~ ^`, wildcards `x X *`, missing parts as wildcards, hyphen ranges.
 fn constraint_matches(constraint: &str, v: &Version) -> Result<bool, String> {
+    let operator_space =
+        regex::Regex::new(r"(>=|=>|<=|=<|!=|>|<|=|~|\^)\s+").map_err(|e| e.to_string())?;
     for alternative in constraint.split("||") {
         let mut ok = true;
         let normalized = alternative.replace(" - ", " HYPHEN ");
+        let normalized = operator_space.replace_all(&normalized, "$1");
         let terms: Vec<&str> = normalized
             .split([',', ' '])
             .filter(|t| !t.trim().is_empty())

@@ -24,8 +24,7 @@ fn compile(a: &[Value]) -> Result<Regex, String> {
 fn first_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("invalid pattern")
         .to_string()
 }
