@@ -146,9 +146,9 @@ fn operation(resource: &ResourceType, action: &str, patch_types: Option<&[&str]>
             })
             .collect();
         operation["requestBody"] = json!({"content": content, "required": true});
-        operation["parameters"]
-            .as_array_mut()
-            .map(|parameters| parameters.push(parameter("force", "query")));
+        if let Some(parameters) = operation["parameters"].as_array_mut() {
+            parameters.push(parameter("force", "query"));
+        }
     } else if action != "get" && action != "delete" {
         operation["requestBody"] =
             json!({"content": {"application/json": {"schema": reference}}, "required": true});

@@ -645,7 +645,7 @@ impl Registry {
             }
         }
         for (_, versions) in &mut groups {
-            versions.sort_by(|left, right| version_priority(right).cmp(&version_priority(left)));
+            versions.sort_by_key(|version| std::cmp::Reverse(version_priority(version)));
         }
         groups
     }

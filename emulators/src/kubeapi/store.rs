@@ -51,6 +51,9 @@ pub struct Change {
     pub previous: Option<Value>,
 }
 
+/// The changes a watch replays, and the receiver of those still to come.
+pub type Resumed = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 /// Why a watch cannot start from a resourceVersion.
 #[derive(Debug)]
 pub struct TooOld {
@@ -199,10 +202,7 @@ impl Store {
     }
 
     /// Changes after `since`, and a receiver for those still to come, atomically.
-    pub fn changes_since(
-        &self,
-        since: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), TooOld> {
+    pub fn changes_since(&self, since: u64) -> Result<Resumed, TooOld> {
         if since < self.oldest_resumable {
             return Err(TooOld {
                 requested: since,
