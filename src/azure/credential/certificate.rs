@@ -160,11 +160,17 @@ impl ClientCertificate {
     fn from_pem(text: &str) -> Result<Self, CertificateError> {
         let blocks =
             pem::parse_many(text).map_err(|e| CertificateError::Malformed(e.to_string()))?;
-        let mut certificates = Vec::new();
+        let certificates: Vec<Vec<u8>> = blocks
+            .iter()
+            .filter(|b| b.tag() == "CERTIFICATE")
+            .map(|b| b.contents().to_vec())
+            .collect();
+        if certificates.is_empty() {
+            return Err(CertificateError::NoCertificate);
+        }
         let mut key = None;
         for block in &blocks {
             match block.tag() {
-                "CERTIFICATE" => certificates.push(block.contents().to_vec()),
                 "PRIVATE KEY" => key = Some(SigningKey::from_pkcs8(block.contents())?),
                 "RSA PRIVATE KEY" => {
                     let rsa = rsa::PrivateKey::from_pkcs1_der(block.contents())
@@ -175,9 +181,6 @@ impl ClientCertificate {
                 "ENCRYPTED PRIVATE KEY" => return Err(CertificateError::EncryptedKey),
                 _ => {}
             }
-        }
-        if certificates.is_empty() {
-            return Err(CertificateError::NoCertificate);
         }
         let key = key.ok_or(CertificateError::NoPrivateKey)?;
         Self::with_matching_leaf(certificates, key)
