@@ -152,7 +152,7 @@ fn ordered_keys(json: &str) -> Vec<&str> {
     let mut keys = Vec::new();
     let mut depth = 0;
     let mut rest = json;
-    while let Some(index) = rest.find(|c| c == '"' || c == '[' || c == ']') {
+    while let Some(index) = rest.find(['"', '[', ']']) {
         let c = rest.as_bytes()[index];
         if c == b'[' {
             depth += 1;

@@ -266,7 +266,6 @@ impl AzureKeyVault {
             content_type: request.content_type.clone(),
             tags: Some(request.tags.clone().into_iter().collect()),
             secret_attributes: attributes,
-            ..Default::default()
         };
         let content = parameters
             .try_into()

@@ -451,7 +451,6 @@ fn build(
             None => ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                 user_assigned_id: identity_id.map(UserAssignedId::ClientId),
                 client_options: network.vault_client_options(),
-                ..Default::default()
             }))
             .map_err(invalid)?,
         },
