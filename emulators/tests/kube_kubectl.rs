@@ -65,6 +65,10 @@ impl Kubectl {
             output.status.success(),
             "kubectl {arguments:?} failed:\n{stdout}\n{stderr}"
         );
+        assert!(
+            !stderr.contains("warning") && !stderr.contains("error"),
+            "kubectl {arguments:?} complained:\n{stderr}"
+        );
         stdout
     }
 }

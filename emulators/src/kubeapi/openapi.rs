@@ -167,20 +167,14 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
         .iter()
         .filter(|resource| resource.group == group && resource.version == version)
     {
-        let patch_types: Vec<&str> = if resource.behavior == Behavior::Custom {
-            vec![
-                "application/apply-patch+yaml",
-                "application/json-patch+json",
-                "application/merge-patch+json",
-            ]
-        } else {
-            vec![
-                "application/apply-patch+yaml",
-                "application/json-patch+json",
-                "application/merge-patch+json",
-                "application/strategic-merge-patch+json",
-            ]
-        };
+        // Strategic merge is accepted for built-in kinds but not advertised: kubectl would then
+        // compute it from these schemas, which do not describe built-in fields; without it,
+        // kubectl uses its compiled-in types, as with a real server's full schemas.
+        let patch_types = [
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json",
+        ];
         let prefix = format!("/{}", group_version_path(group, version));
         let scope = if resource.namespaced {
             "/namespaces/{namespace}"
