@@ -478,16 +478,15 @@ pub fn server_side_apply(
             for path in entry.fields.intersection(&applied) {
                 let live_value = value_at(live, path);
                 let applied_value = value_at(config, path);
-                let differs = match (live_value, applied_value) {
-                    (Some(live_value), Some(applied_value))
-                        if path
-                            .last()
-                            .is_some_and(|last| !matches!(last, PathElement::Field(_))) =>
-                    {
-                        let _ = (live_value, applied_value);
-                        false
-                    }
-                    (live_value, applied_value) => live_value != applied_value,
+                // A list element (by key or value) is the same element when present on both
+                // sides; its fields are compared as their own paths.
+                let element = path
+                    .last()
+                    .is_some_and(|last| !matches!(last, PathElement::Field(_)));
+                let differs = if element {
+                    live_value.is_some() != applied_value.is_some()
+                } else {
+                    live_value != applied_value
                 };
                 if differs {
                     conflicts.push((

@@ -29,6 +29,12 @@ impl ApiError {
         self
     }
 
+    /// Replaces the message (for the few errors whose wording is not the generic one).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     /// `<plural>.<group> "<name>" not found`.
     pub fn not_found(qualified: &str, name: &str) -> Self {
         Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found")).with_details(

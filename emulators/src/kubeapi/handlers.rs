@@ -1133,13 +1133,6 @@ pub fn delete_collection(
     )
 }
 
-impl ApiError {
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = message.into();
-        self
-    }
-}
-
 /// Looks a type up, or 404 as the real server answers for an unknown resource path.
 pub fn resolve(
     registry: &Registry,

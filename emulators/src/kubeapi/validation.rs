@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{FieldCause, json_type};
+use super::errors::FieldCause;
 
 const SUBDOMAIN_MESSAGE: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MESSAGE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
@@ -311,7 +311,6 @@ fn walk_object(
             }
         }
     }
-    let _ = json_type;
 }
 
 #[cfg(test)]
