@@ -5,4 +5,7 @@
 
 pub mod azure;
 pub mod cli;
+pub mod controller;
+pub mod observability;
+pub mod operator;
 pub mod sync;

@@ -49,6 +49,11 @@ pub struct Update<T>(pub Arc<T>);
 #[rtype(result = "()")]
 pub struct SyncNow;
 
+/// Stops the actor: its resource is gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
 /// How many messages an actor's mailbox holds before senders wait: updates are rare, and a full
 /// mailbox means the supervisor slows down rather than drops events.
 pub const RESOURCE_MAILBOX_CAPACITY: usize = 16;
@@ -148,5 +153,13 @@ impl<R: Reconciler> Handler<SyncNow> for ResourceActor<R> {
 
     fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
         self.sync(Trigger::Dependency, ctx);
+    }
+}
+
+impl<R: Reconciler> Handler<Stop> for ResourceActor<R> {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }

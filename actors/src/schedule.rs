@@ -24,6 +24,8 @@ pub enum Refresh {
 pub enum Outcome {
     Synced,
     Failed,
+    /// Nothing was due yet (for example after a restart): look again after this delay.
+    NotDue(Duration),
 }
 
 /// The refresh timer of one resource.
@@ -58,6 +60,10 @@ impl Schedule {
                     Refresh::Every(interval) => Some(jittered(interval)),
                     Refresh::OnChange => None,
                 }
+            }
+            Outcome::NotDue(delay) => {
+                self.consecutive_failures = 0;
+                Some(delay)
             }
             Outcome::Failed => {
                 let exponent = self.consecutive_failures.min(16);
@@ -121,6 +127,17 @@ mod tests {
             schedule.next(Outcome::Failed).unwrap(),
             Duration::from_secs(5)
         ));
+    }
+
+    #[test]
+    fn a_sync_that_was_not_due_waits_exactly_the_given_delay() {
+        let mut schedule = Schedule::new(Refresh::Every(Duration::from_secs(3600)));
+        schedule.next(Outcome::Failed);
+        assert_eq!(
+            schedule.next(Outcome::NotDue(Duration::from_secs(42))),
+            Some(Duration::from_secs(42))
+        );
+        assert_eq!(schedule.consecutive_failures(), 0);
     }
 
     #[test]

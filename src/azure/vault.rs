@@ -38,6 +38,7 @@ pub struct AzureKeyVault {
     keys: KeyClient,
     certificates: CertificateClient,
     jwk_order: JwkFieldOrder,
+    credential: Arc<dyn TokenCredential>,
 }
 
 impl std::fmt::Debug for AzureKeyVault {
@@ -78,7 +79,7 @@ impl AzureKeyVault {
         )?;
         let certificates = CertificateClient::new(
             vault_url,
-            credential,
+            credential.clone(),
             Some(CertificateClientOptions {
                 client_options: options,
                 ..CertificateClientOptions::default()
@@ -91,7 +92,24 @@ impl AzureKeyVault {
             keys,
             certificates,
             jwk_order,
+            credential,
         })
+    }
+
+    /// Proves the credential works by getting a token for the vault's resource (the vault host
+    /// without its first label, as Key Vault's challenge names it). The credential caches the
+    /// token, so the first vault call reuses it.
+    pub async fn validate(&self) -> Result<(), ProviderError> {
+        let resource = self
+            .host
+            .split_once('.')
+            .map_or(self.host.as_str(), |(_, rest)| rest);
+        let scope = format!("https://{resource}/.default");
+        self.credential
+            .get_token(&[scope.as_str()], None)
+            .await
+            .map(|_| ())
+            .map_err(|error| provider_error(&error, "token"))
     }
 
     /// The vault's base URL.

@@ -1,0 +1,94 @@
+//! What every actor of the operator shares: the Kubernetes client, the actor runtime, the
+//! stores, the Azure network settings and credential cache, limiters and metrics.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use akvsync_actors::runtime::Runtime;
+use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
+use kube::runtime::events::{Recorder, Reporter};
+
+use super::stores::Stores;
+use crate::azure::{AzureNetwork, CredentialCache};
+
+/// The field manager and event reporter name of the operator.
+pub const CONTROLLER_NAME: &str = "akvsync";
+
+/// Shared handles; cloning is cheap.
+#[derive(Clone)]
+pub struct Shared {
+    pub kube: kube::Client,
+    pub runtime: Runtime,
+    pub stores: Stores,
+    pub network: AzureNetwork,
+    pub credentials: CredentialCache,
+    pub limiters: LimiterRegistry,
+    pub store_metrics: Arc<StoreMetrics>,
+    pub store_config: StoreConfig,
+    pub recorder: Recorder,
+    pub namespaces: NamespaceLabels,
+}
+
+impl Shared {
+    pub fn new(
+        kube: kube::Client,
+        runtime: Runtime,
+        network: AzureNetwork,
+        limiters: LimiterRegistry,
+        store_metrics: Arc<StoreMetrics>,
+        store_config: StoreConfig,
+        instance: &str,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: CONTROLLER_NAME.to_owned(),
+            instance: Some(instance.to_owned()),
+        };
+        Self {
+            recorder: Recorder::new(kube.clone(), reporter),
+            kube,
+            runtime,
+            stores: Stores::default(),
+            network,
+            credentials: CredentialCache::new(),
+            limiters,
+            store_metrics,
+            store_config,
+            namespaces: NamespaceLabels::default(),
+        }
+    }
+}
+
+/// The labels of every namespace, kept by the supervisor's namespace watch, for
+/// ClusterSecretStore conditions.
+#[derive(Clone, Default)]
+pub struct NamespaceLabels(Arc<RwLock<BTreeMap<String, BTreeMap<String, String>>>>);
+
+impl NamespaceLabels {
+    pub fn get(&self, namespace: &str) -> BTreeMap<String, String> {
+        let mut labels = self
+            .0
+            .read()
+            .expect("namespace labels lock")
+            .get(namespace)
+            .cloned()
+            .unwrap_or_default();
+        labels
+            .entry("kubernetes.io/metadata.name".to_owned())
+            .or_insert_with(|| namespace.to_owned());
+        labels
+    }
+
+    pub fn set(&self, namespace: String, labels: BTreeMap<String, String>) {
+        self.0
+            .write()
+            .expect("namespace labels lock")
+            .insert(namespace, labels);
+    }
+
+    pub fn remove(&self, namespace: &str) {
+        self.0
+            .write()
+            .expect("namespace labels lock")
+            .remove(namespace);
+    }
+}

@@ -1,0 +1,597 @@
+//! The ExternalSecret reconciler: resolve stores, fetch through their actors, build the Secret
+//! with the pure core, apply it, and report status and events. The resource actor schedules it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey};
+use akvsync_actors::resource::{Reconciler, Trigger};
+use akvsync_actors::schedule::{Outcome, Refresh};
+use akvsync_actors::store::{Fetch, List, StoreRequestError};
+use akvsync_crds::constants::{
+    ANNOTATION_DATA_HASH, CONDITION_READY, EVENT_REASON_CREATED, EVENT_REASON_DELETED,
+    EVENT_REASON_MISSING_PROVIDER_SECRET, EVENT_REASON_UPDATE_FAILED, EVENT_REASON_UPDATED,
+    LABEL_MANAGED, REASON_SECRET_DELETED, REASON_SECRET_MISSING, REASON_SECRET_SYNCED,
+    REASON_SECRET_SYNCED_ERROR,
+};
+use akvsync_crds::meta::{LocalObjectReference, find_condition};
+use akvsync_crds::{
+    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy,
+    parse_go_duration,
+};
+use futures::FutureExt;
+use futures::future::{BoxFuture, join_all};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use sha3::{Digest, Sha3_224};
+use tracing::{debug, warn};
+
+use super::context::{CONTROLLER_NAME, Shared};
+use super::status::{carry_transition, same_condition};
+use super::stores::StoreLookupError;
+use crate::sync::target::{Decision, Refusal, TargetError, decide, desired_secret, target_name};
+use crate::sync::{
+    BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
+    StoreName, build, hash, plan,
+};
+
+/// ESO's default `refreshInterval`.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
+
+pub struct ExternalSecretReconciler {
+    shared: Shared,
+}
+
+impl ExternalSecretReconciler {
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Reconciler for ExternalSecretReconciler {
+    type Resource = ExternalSecret;
+
+    fn reconcile(&self, es: Arc<ExternalSecret>, trigger: Trigger) -> BoxFuture<'static, Outcome> {
+        let shared = self.shared.clone();
+        async move { reconcile(&shared, &es, trigger).await }.boxed()
+    }
+
+    fn refresh(&self, es: &ExternalSecret) -> Refresh {
+        refresh_of(es)
+    }
+
+    fn changed(&self, current: &ExternalSecret, next: &ExternalSecret) -> bool {
+        synced_resource_version(current) != synced_resource_version(next)
+    }
+}
+
+/// How an ExternalSecret wants to be refreshed: ESO's policy and interval (`0` means once).
+pub fn refresh_of(es: &ExternalSecret) -> Refresh {
+    match es.spec.refresh_policy.unwrap_or_default() {
+        RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange => Refresh::OnChange,
+        RefreshPolicy::Periodic => match refresh_interval(es) {
+            interval if interval.is_zero() => Refresh::OnChange,
+            interval => Refresh::Every(interval),
+        },
+    }
+}
+
+fn refresh_interval(es: &ExternalSecret) -> Duration {
+    es.spec
+        .refresh_interval
+        .as_deref()
+        .and_then(|text| parse_go_duration(text).ok())
+        .unwrap_or(DEFAULT_REFRESH)
+}
+
+/// ESO's `syncedResourceVersion`: generation and a hash of the labels and annotations, so a
+/// metadata change (such as `force-sync`) is a change too.
+pub fn synced_resource_version(es: &ExternalSecret) -> String {
+    let render = |map: &BTreeMap<String, String>| {
+        let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("map[{}]", pairs.join(" "))
+    };
+    let meta = format!(
+        "{{Annotations:{} Labels:{}}}",
+        render(&es.annotations().clone()),
+        render(&es.labels().clone())
+    );
+    format!(
+        "{}-{}",
+        es.metadata.generation.unwrap_or_default(),
+        hex::encode(Sha3_224::digest(meta.as_bytes()))
+    )
+}
+
+/// Why a sync failed, in the user's terms.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Build(#[from] BuildError),
+    #[error("{0}")]
+    Target(#[from] TargetError),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("unable to delete secret {name}: creationPolicy={policy:?} is not Owner")]
+    DeleteNotOwned {
+        name: String,
+        policy: CreationPolicy,
+    },
+    #[error("could not {operation} secret {name}: {source}")]
+    Kube {
+        operation: &'static str,
+        name: String,
+        source: kube::Error,
+    },
+}
+
+impl SyncError {
+    /// ESO's fixed Ready message for this failure.
+    fn eso_message(&self) -> &'static str {
+        match self {
+            SyncError::Plan(_) | SyncError::Build(_) => "could not get secret data from provider",
+            SyncError::Target(_) => "could not update secret",
+            SyncError::Refused(Refusal::Immutable) => {
+                "could not update secret, target is immutable"
+            }
+            SyncError::Refused(Refusal::OwnedByAnotherExternalSecret) => {
+                "target is owned by another ExternalSecret"
+            }
+            SyncError::Refused(Refusal::OwnedByAnotherController { .. }) => {
+                "failed to take ownership of target secret"
+            }
+            SyncError::DeleteNotOwned { .. } => "could not delete secret",
+            SyncError::Kube {
+                operation: "delete",
+                ..
+            } => "could not delete secret",
+            SyncError::Kube { .. } => "could not update secret",
+        }
+    }
+}
+
+/// What a successful sync did.
+enum Synced {
+    Written { created: bool },
+    Unchanged,
+    Deleted,
+    Retained,
+    Missing,
+    Skipped,
+}
+
+async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
+    if es.meta().deletion_timestamp.is_some() {
+        return Outcome::Synced;
+    }
+    let secrets: Api<Secret> =
+        Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
+    if let Some(outcome) = not_due(es, &secrets, trigger).await {
+        return outcome;
+    }
+    let (result, missing) = sync(shared, es, &secrets).await;
+    for message in &missing {
+        publish(
+            shared,
+            es,
+            EventType::Normal,
+            EVENT_REASON_MISSING_PROVIDER_SECRET,
+            message,
+        )
+        .await;
+    }
+    let (ready, outcome) = match &result {
+        Ok(synced) => {
+            let (condition, event) = match synced {
+                Synced::Written { created } => {
+                    let (reason, note) = if *created {
+                        (EVENT_REASON_CREATED, "secret created")
+                    } else {
+                        (EVENT_REASON_UPDATED, "secret updated")
+                    };
+                    (
+                        Condition::new(
+                            CONDITION_READY,
+                            true,
+                            REASON_SECRET_SYNCED,
+                            "secret synced",
+                        ),
+                        Some((reason, note)),
+                    )
+                }
+                Synced::Unchanged | Synced::Skipped => (
+                    Condition::new(CONDITION_READY, true, REASON_SECRET_SYNCED, "secret synced"),
+                    None,
+                ),
+                Synced::Retained => (
+                    Condition::new(
+                        CONDITION_READY,
+                        true,
+                        REASON_SECRET_SYNCED,
+                        "secret retained due to DeletionPolicy=Retain",
+                    ),
+                    None,
+                ),
+                Synced::Deleted => (
+                    Condition::new(
+                        CONDITION_READY,
+                        false,
+                        REASON_SECRET_DELETED,
+                        "secret deleted due to DeletionPolicy=Delete",
+                    ),
+                    Some((
+                        EVENT_REASON_DELETED,
+                        "secret deleted due to DeletionPolicy=Delete",
+                    )),
+                ),
+                Synced::Missing => (
+                    Condition::new(
+                        CONDITION_READY,
+                        false,
+                        REASON_SECRET_MISSING,
+                        "secret will not be created due to CreationPolicy=Merge",
+                    ),
+                    None,
+                ),
+            };
+            if let Some((reason, note)) = event {
+                publish(shared, es, EventType::Normal, reason, note).await;
+            }
+            (condition, Outcome::Synced)
+        }
+        Err(error) => {
+            warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), %error, "sync failed");
+            publish(
+                shared,
+                es,
+                EventType::Warning,
+                EVENT_REASON_UPDATE_FAILED,
+                &error.to_string(),
+            )
+            .await;
+            let message = format!("{}: {error}", error.eso_message());
+            (
+                Condition::new(CONDITION_READY, false, REASON_SECRET_SYNCED_ERROR, &message),
+                Outcome::Failed,
+            )
+        }
+    };
+    let wrote = matches!(result, Ok(Synced::Written { .. } | Synced::Deleted));
+    write_status(shared, es, ready, wrote).await;
+    outcome
+}
+
+/// ESO's skip rule after a restart: nothing changed, the interval has not passed, and the Secret
+/// is intact — look again when the interval ends.
+async fn not_due(es: &ExternalSecret, secrets: &Api<Secret>, trigger: Trigger) -> Option<Outcome> {
+    if trigger != Trigger::Changed {
+        return None;
+    }
+    let status = es.status.as_ref()?;
+    if status.synced_resource_version.as_deref() != Some(synced_resource_version(es).as_str()) {
+        return None;
+    }
+    let ready = find_condition(
+        status.conditions.as_deref().unwrap_or_default(),
+        CONDITION_READY,
+    )?;
+    if !ready.is_true() {
+        return None;
+    }
+    let refreshed = status.refresh_time.as_ref()?.0;
+    let elapsed =
+        Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(refreshed)).ok()?;
+    let remaining = match (es.spec.refresh_policy.unwrap_or_default(), refresh_of(es)) {
+        (RefreshPolicy::CreatedOnce, _) => None,
+        (_, Refresh::Every(interval)) => Some(interval.checked_sub(elapsed)?),
+        (_, Refresh::OnChange) => None,
+    };
+    let secret = secrets.get_opt(&target_name(es)).await.ok()??;
+    let intact = secret.labels().get(LABEL_MANAGED).is_some()
+        && secret.annotations().get(ANNOTATION_DATA_HASH)
+            == Some(&hash::data_hash(
+                &secret
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect(),
+            ));
+    if !intact {
+        return None;
+    }
+    debug!(name = %es.name_any(), "in sync since the last refresh, not due yet");
+    Some(match remaining {
+        Some(remaining) => Outcome::NotDue(remaining),
+        None => Outcome::Synced,
+    })
+}
+
+async fn sync(
+    shared: &Shared,
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+) -> (Result<Synced, SyncError>, Vec<String>) {
+    let plan = match plan(&es.spec) {
+        Ok(plan) => plan,
+        Err(error) => return (Err(error.into()), Vec::new()),
+    };
+    let namespace = es.namespace().unwrap_or_default();
+    let max_age = match refresh_of(es) {
+        Refresh::Every(interval) => interval,
+        Refresh::OnChange => Duration::ZERO,
+    };
+    let fetched = fetch(shared, &plan, &namespace, max_age).await;
+    let target = es.spec.target.clone().unwrap_or_default();
+    let options = BuildOptions {
+        deletion_policy: target.deletion_policy_or_default(),
+        metadata_attributes: true,
+    };
+    let built = match build(&plan, &fetched, options) {
+        Ok(built) => built,
+        Err(error) => return (Err(error.into()), Vec::new()),
+    };
+    let missing = built.missing.clone();
+    (apply(es, secrets, built.data, &missing).await, missing)
+}
+
+async fn apply(
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+    data: BTreeMap<String, Vec<u8>>,
+    missing: &[String],
+) -> Result<Synced, SyncError> {
+    let target = es.spec.target.clone().unwrap_or_default();
+    let name = target_name(es);
+    if data.is_empty() && !missing.is_empty() {
+        match target.deletion_policy_or_default() {
+            DeletionPolicy::Delete => {
+                let policy = target.creation_policy_or_default();
+                if policy != CreationPolicy::Owner {
+                    return Err(SyncError::DeleteNotOwned { name, policy });
+                }
+                return match secrets.delete(&name, &Default::default()).await {
+                    Ok(_) => Ok(Synced::Deleted),
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(Synced::Deleted),
+                    Err(source) => Err(SyncError::Kube {
+                        operation: "delete",
+                        name,
+                        source,
+                    }),
+                };
+            }
+            DeletionPolicy::Retain => return Ok(Synced::Retained),
+            DeletionPolicy::Merge => {}
+        }
+    }
+    let desired = desired_secret(es, data)?;
+    let existing = secrets
+        .get_opt(&name)
+        .await
+        .map_err(|source| SyncError::Kube {
+            operation: "read",
+            name: name.clone(),
+            source,
+        })?;
+    let params = PostParams {
+        field_manager: Some(field_manager(&es.name_any())),
+        ..PostParams::default()
+    };
+    match decide(&desired, existing.as_ref()) {
+        Decision::Create(secret) => {
+            secrets
+                .create(&params, &secret)
+                .await
+                .map_err(|source| SyncError::Kube {
+                    operation: "create",
+                    name,
+                    source,
+                })?;
+            Ok(Synced::Written { created: true })
+        }
+        Decision::Update(secret) => {
+            secrets
+                .replace(&desired.name, &params, &secret)
+                .await
+                .map_err(|source| SyncError::Kube {
+                    operation: "update",
+                    name,
+                    source,
+                })?;
+            Ok(Synced::Written { created: false })
+        }
+        Decision::Unchanged => Ok(Synced::Unchanged),
+        Decision::Skip => Ok(Synced::Skipped),
+        Decision::Missing => Ok(Synced::Missing),
+        Decision::Refuse(refusal) => Err(refusal.into()),
+    }
+}
+
+/// ESO's field manager: `externalsecrets.external-secrets.io/<name>`, hashed when too long.
+fn field_manager(es_name: &str) -> String {
+    let manager = format!("{}{es_name}", akvsync_crds::constants::FIELD_MANAGER_PREFIX);
+    if manager.len() <= akvsync_crds::constants::FIELD_MANAGER_MAX_LENGTH {
+        return manager;
+    }
+    let digest = hex::encode(Sha3_224::digest(es_name.as_bytes()));
+    let hashed = format!(
+        "{}sha3/{digest}",
+        akvsync_crds::constants::FIELD_MANAGER_PREFIX
+    );
+    hashed
+        .chars()
+        .take(akvsync_crds::constants::FIELD_MANAGER_MAX_LENGTH)
+        .collect()
+}
+
+/// Asks the stores for every value the plan needs, concurrently.
+async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, max_age: Duration) -> Fetched {
+    let labels = shared.namespaces.get(namespace);
+    let data = plan.data.iter().map(|entry| {
+        fetch_one(
+            shared,
+            &entry.store,
+            &entry.remote,
+            namespace,
+            &labels,
+            max_age,
+        )
+    });
+    let data_from = plan.data_from.iter().map(|entry| {
+        let labels = &labels;
+        async move {
+            match &entry.source {
+                DataFromSource::Extract(read) => {
+                    fetch_one(shared, &entry.store, read, namespace, labels, max_age)
+                        .await
+                        .map(FetchedFrom::Extract)
+                }
+                DataFromSource::Find(filter) => {
+                    let actor = shared
+                        .stores
+                        .actor_for(
+                            shared,
+                            entry.store.kind,
+                            &entry.store.name,
+                            namespace,
+                            labels,
+                        )
+                        .map_err(lookup_error)?;
+                    let items = actor
+                        .send(List {
+                            kind: ObjectKind::Secret,
+                            max_age,
+                        })
+                        .await
+                        .map_err(mailbox_error)?
+                        .map_err(request_error)?;
+                    let wanted = items
+                        .iter()
+                        .filter(|item| item.enabled && filter.matches(&item.name, &item.tags));
+                    let fetches = wanted.map(|item| {
+                        let actor = actor.clone();
+                        let key = RemoteKey::new(ObjectKind::Secret, item.name.clone(), None);
+                        async move {
+                            let value = actor
+                                .send(Fetch { key, max_age })
+                                .await
+                                .map_err(mailbox_error)?
+                                .map_err(request_error)?;
+                            Ok::<_, ProviderError>((item.name.clone(), value))
+                        }
+                    });
+                    let found: Result<Vec<_>, _> = join_all(fetches).await.into_iter().collect();
+                    found.map(FetchedFrom::Find)
+                }
+            }
+        }
+    });
+    let (data, data_from) = futures::join!(join_all(data), join_all(data_from));
+    Fetched { data, data_from }
+}
+
+async fn fetch_one(
+    shared: &Shared,
+    store: &StoreName,
+    read: &RemoteRead,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    max_age: Duration,
+) -> Result<Arc<akvsync_actors::remote::RemoteValue>, ProviderError> {
+    let actor = shared
+        .stores
+        .actor_for(shared, store.kind, &store.name, namespace, labels)
+        .map_err(lookup_error)?;
+    actor
+        .send(Fetch {
+            key: read.key.clone(),
+            max_age,
+        })
+        .await
+        .map_err(mailbox_error)?
+        .map_err(request_error)
+}
+
+fn lookup_error(error: StoreLookupError) -> ProviderError {
+    ProviderError::Invalid {
+        message: error.to_string(),
+    }
+}
+
+fn mailbox_error(error: actix::MailboxError) -> ProviderError {
+    ProviderError::Transient {
+        message: format!("store actor unavailable: {error}"),
+    }
+}
+
+fn request_error(error: StoreRequestError) -> ProviderError {
+    match error {
+        StoreRequestError::Provider(error) => error,
+        StoreRequestError::NotReady(message) => ProviderError::Invalid {
+            message: format!("store is not ready: {message}"),
+        },
+    }
+}
+
+async fn publish(shared: &Shared, es: &ExternalSecret, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1024).collect()),
+        action: "Sync".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = shared.recorder.publish(&event, &es.object_ref(&())).await {
+        debug!(%error, "could not publish event");
+    }
+}
+
+/// Patches the status when the Ready condition, the synced version or the binding changed, or
+/// the Secret was written; refreshTime records the last write or status change.
+async fn write_status(shared: &Shared, es: &ExternalSecret, ready: Condition, wrote: bool) {
+    let current = es.status.clone().unwrap_or_default();
+    let conditions = current.conditions.clone().unwrap_or_default();
+    let previous = find_condition(&conditions, CONDITION_READY);
+    let version = synced_resource_version(es);
+    let binding = LocalObjectReference {
+        name: Some(target_name(es)),
+    };
+    let unchanged = same_condition(previous, &ready)
+        && current.synced_resource_version.as_deref() == Some(version.as_str())
+        && current.binding.as_ref() == Some(&binding)
+        && !wrote;
+    if unchanged {
+        return;
+    }
+    let ready = carry_transition(previous, ready);
+    let mut conditions: Vec<Condition> = conditions
+        .into_iter()
+        .filter(|c| c.type_ != CONDITION_READY)
+        .collect();
+    conditions.push(ready);
+    let status = ExternalSecretStatus {
+        refresh_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+        synced_resource_version: Some(version),
+        conditions: Some(conditions),
+        binding: Some(binding),
+    };
+    let api: Api<ExternalSecret> =
+        Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": status });
+    if let Err(error) = api
+        .patch_status(
+            &es.name_any(),
+            &PatchParams::apply(CONTROLLER_NAME),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        warn!(name = %es.name_any(), %error, "could not write status");
+    }
+}

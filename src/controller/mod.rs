@@ -1,0 +1,9 @@
+//! The operator's controllers: a supervisor that watches resources and runs one actor per
+//! store and per ExternalSecret, and the reconcilers those actors schedule.
+
+pub mod context;
+pub mod external_secret;
+pub mod namespaces;
+pub mod status;
+pub mod stores;
+pub mod supervisor;

@@ -1,0 +1,333 @@
+//! The stores the operator knows and their actors: one store actor per SecretStore, per
+//! ClusterSecretStore, and per (ClusterSecretStore, namespace) for referent authentication.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::Addr;
+use akvsync_actors::store::{SetState, StoreActor, StoreCore, StoreState};
+use akvsync_crds::{ClusterSecretStoreCondition, SecretStoreSpec, StoreKind};
+use tracing::{info, warn};
+
+use super::context::Shared;
+use super::namespaces::namespace_allowed;
+use crate::azure::{AzureKeyVault, StoreError, StoreSource};
+
+/// How long a store whose connection failed for a transient reason waits before trying again.
+const RECONNECT_AFTER: Duration = Duration::from_secs(30);
+
+/// A store resource as last seen: `(kind, namespace, name)`, namespace empty for cluster stores.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoreId {
+    pub kind: StoreKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// One store actor: the store, and the consumer namespace for referent cluster stores.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ActorKey {
+    pub store: StoreId,
+    pub consumer_namespace: Option<String>,
+}
+
+/// What the operator knows of one store resource.
+#[derive(Clone)]
+pub struct StoreResource {
+    pub source: Result<StoreSource, StoreError>,
+    pub conditions: Vec<ClusterSecretStoreCondition>,
+    /// The resource version the actors were built from.
+    pub version: String,
+}
+
+pub type VaultActor = Addr<StoreActor<AzureKeyVault>>;
+
+/// Why a resource cannot use a store.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreLookupError {
+    #[error("could not get {kind:?} {name:?}: not found")]
+    NotFound { kind: StoreKind, name: String },
+    #[error(
+        "using cluster store {name:?} is not allowed from namespace {namespace:?}: denied by spec.conditions"
+    )]
+    NamespaceDenied { name: String, namespace: String },
+    #[error("cluster store {name:?}: {message}")]
+    InvalidConditions { name: String, message: String },
+}
+
+#[derive(Default)]
+struct Registry {
+    resources: HashMap<StoreId, StoreResource>,
+    actors: HashMap<ActorKey, VaultActor>,
+}
+
+/// The stores and their actors, shared by the supervisor and the resource actors.
+#[derive(Clone, Default)]
+pub struct Stores {
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl Stores {
+    /// Records a store's latest spec and rebuilds the clients of its actors when it changed.
+    pub fn upsert(
+        &self,
+        shared: &Shared,
+        id: StoreId,
+        spec: &SecretStoreSpec,
+        version: String,
+        conditions: Vec<ClusterSecretStoreCondition>,
+    ) {
+        let namespace = (id.kind == StoreKind::SecretStore).then(|| id.namespace.clone());
+        let source = StoreSource::from_spec(id.kind, id.name.clone(), namespace, spec);
+        let unsupported: Vec<&str> = spec.provider.unsupported_providers().collect();
+        let source = match source {
+            Err(_) if !unsupported.is_empty() => Err(StoreError::Validation(format!(
+                "provider {} is not supported by akvsync: only azurekv is",
+                unsupported.join(", ")
+            ))),
+            source => source,
+        };
+        let resource = StoreResource {
+            source,
+            conditions,
+            version,
+        };
+        let to_connect: Vec<(ActorKey, VaultActor)> = {
+            let mut registry = self.registry.lock().expect("store registry lock");
+            let unchanged = registry
+                .resources
+                .get(&id)
+                .is_some_and(|known| known.version == resource.version);
+            registry.resources.insert(id.clone(), resource.clone());
+            if unchanged {
+                return;
+            }
+            let mut actors: Vec<_> = registry
+                .actors
+                .iter()
+                .filter(|(key, _)| key.store == id)
+                .map(|(k, a)| (k.clone(), a.clone()))
+                .collect();
+            let referent = resource.source.as_ref().is_ok_and(StoreSource::is_referent);
+            if actors.is_empty() && !referent {
+                // Stores connect eagerly so their status tells whether they work.
+                let key = ActorKey {
+                    store: id.clone(),
+                    consumer_namespace: None,
+                };
+                let actor = shared.runtime.spawn(|_| StoreActor::new());
+                registry.actors.insert(key.clone(), actor.clone());
+                actors.push((key, actor));
+            }
+            actors
+        };
+        for (key, actor) in to_connect {
+            self.connect(shared, key, resource.source.clone(), actor);
+        }
+    }
+
+    /// Forgets a deleted store and stops its actors.
+    pub fn remove(&self, id: &StoreId) {
+        let mut registry = self.registry.lock().expect("store registry lock");
+        registry.resources.remove(id);
+        registry.actors.retain(|key, actor| {
+            let keep = &key.store != id;
+            if !keep {
+                actor.do_send(SetState(StoreState::Failed(format!(
+                    "{:?} {} was deleted",
+                    id.kind, id.name
+                ))));
+            }
+            keep
+        });
+    }
+
+    /// The actor serving `kind/name` to a resource in `namespace`, starting it if needed.
+    pub fn actor_for(
+        &self,
+        shared: &Shared,
+        kind: StoreKind,
+        name: &str,
+        namespace: &str,
+        namespace_labels: &BTreeMap<String, String>,
+    ) -> Result<VaultActor, StoreLookupError> {
+        let id = StoreId {
+            kind,
+            namespace: if kind == StoreKind::SecretStore {
+                namespace.to_owned()
+            } else {
+                String::new()
+            },
+            name: name.to_owned(),
+        };
+        let (key, actor, source) =
+            {
+                let mut registry = self.registry.lock().expect("store registry lock");
+                let resource = registry.resources.get(&id).cloned().ok_or_else(|| {
+                    StoreLookupError::NotFound {
+                        kind,
+                        name: name.to_owned(),
+                    }
+                })?;
+                if kind == StoreKind::ClusterSecretStore {
+                    let allowed =
+                        namespace_allowed(&resource.conditions, namespace, namespace_labels)
+                            .map_err(|message| StoreLookupError::InvalidConditions {
+                                name: name.to_owned(),
+                                message,
+                            })?;
+                    if !allowed {
+                        return Err(StoreLookupError::NamespaceDenied {
+                            name: name.to_owned(),
+                            namespace: namespace.to_owned(),
+                        });
+                    }
+                }
+                let referent = resource.source.as_ref().is_ok_and(StoreSource::is_referent);
+                let key = ActorKey {
+                    store: id,
+                    consumer_namespace: referent.then(|| namespace.to_owned()),
+                };
+                if let Some(actor) = registry.actors.get(&key) {
+                    return Ok(actor.clone());
+                }
+                let actor = shared.runtime.spawn(|_| StoreActor::new());
+                registry.actors.insert(key.clone(), actor.clone());
+                (key, actor, resource.source)
+            };
+        self.connect(shared, key, source, actor.clone());
+        Ok(actor)
+    }
+
+    /// Store ids whose actors read credentials from Secret `namespace/name`.
+    pub fn referencing_secret(&self, namespace: &str, name: &str) -> Vec<StoreId> {
+        let registry = self.registry.lock().expect("store registry lock");
+        let mut ids = HashSet::new();
+        for (key, _) in registry.actors.iter() {
+            let Some(Ok(source)) = registry
+                .resources
+                .get(&key.store)
+                .map(|r| r.source.as_ref())
+            else {
+                continue;
+            };
+            let ref_namespace = key
+                .consumer_namespace
+                .as_deref()
+                .or(source.namespace.as_deref());
+            if referenced_secrets(source).iter().any(|(ns, secret)| {
+                secret == name && ns.as_deref().or(ref_namespace) == Some(namespace)
+            }) {
+                ids.insert(key.store.clone());
+            }
+        }
+        ids.into_iter().collect()
+    }
+
+    /// Rebuilds the clients of every actor of `id`, as after a credential rotation.
+    pub fn reconnect(&self, shared: &Shared, id: &StoreId) {
+        let (actors, source) = {
+            let registry = self.registry.lock().expect("store registry lock");
+            let Some(resource) = registry.resources.get(id) else {
+                return;
+            };
+            let actors: Vec<_> = registry
+                .actors
+                .iter()
+                .filter(|(key, _)| &key.store == id)
+                .map(|(k, a)| (k.clone(), a.clone()))
+                .collect();
+            (actors, resource.source.clone())
+        };
+        for (key, actor) in actors {
+            self.connect(shared, key, source.clone(), actor);
+        }
+    }
+
+    /// Builds the store's client off the actor, then hands the actor its new state.
+    fn connect(
+        &self,
+        shared: &Shared,
+        key: ActorKey,
+        source: Result<StoreSource, StoreError>,
+        actor: VaultActor,
+    ) {
+        let shared = shared.clone();
+        actix::spawn(async move {
+            let result = match source {
+                Ok(source) => {
+                    crate::azure::connect(
+                        &source,
+                        key.consumer_namespace.as_deref(),
+                        shared.kube.clone(),
+                        &shared.network,
+                        &shared.credentials,
+                    )
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            let result = match result {
+                Ok(vault) => match vault.validate().await {
+                    Ok(()) => Ok(vault),
+                    Err(error) => Err(StoreError::Credential {
+                        message: format!("unable to validate store: {error}"),
+                        transient: error.is_transient(),
+                    }),
+                },
+                Err(error) => Err(error),
+            };
+            let outcome = match result {
+                Ok(vault) => {
+                    info!(store = %key.store.name, namespace = %key.store.namespace, "store connected");
+                    let limiter = shared
+                        .limiters
+                        .limiter(akvsync_actors::remote::KeyVault::vault_host(&vault));
+                    let core = StoreCore::new(
+                        vault,
+                        limiter,
+                        Arc::clone(&shared.store_metrics),
+                        &shared.store_config,
+                    );
+                    actor.do_send(SetState(StoreState::Ready(Arc::new(core))));
+                    Ok(())
+                }
+                Err(error) => {
+                    warn!(store = %key.store.name, namespace = %key.store.namespace, %error, "store cannot connect");
+                    actor.do_send(SetState(StoreState::Failed(error.to_string())));
+                    if error.is_transient() {
+                        let stores = shared.stores.clone();
+                        let retry_shared = shared.clone();
+                        let id = key.store.clone();
+                        actix::spawn(async move {
+                            tokio::time::sleep(RECONNECT_AFTER).await;
+                            stores.reconnect(&retry_shared, &id);
+                        });
+                    }
+                    Err(error)
+                }
+            };
+            if key.consumer_namespace.is_none() {
+                super::status::write_store_status(&shared, &key.store, &outcome).await;
+            }
+        });
+    }
+}
+
+/// The credential Secrets a store reads: `(namespace if given, name)`.
+fn referenced_secrets(source: &StoreSource) -> Vec<(Option<String>, String)> {
+    let Some(auth) = &source.provider.auth_secret_ref else {
+        return Vec::new();
+    };
+    [
+        &auth.client_id,
+        &auth.client_secret,
+        &auth.client_certificate,
+        &auth.tenant_id,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|selector| Some((selector.namespace.clone(), selector.name.clone()?)))
+    .collect()
+}

@@ -1,0 +1,342 @@
+//! The whole operator against both emulators: a tenant with a vault and a service principal, the
+//! CRDs installed, and the operator running on its own thread.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use akvsync::azure::{MapEnv, NetworkSettings};
+use akvsync::operator::{self, KubeSource, OperatorConfig, OperatorHandle};
+use akvsync_crds::{ExternalSecret, SecretStore};
+use akvsync_emulators::azure::{
+    AzureConfig, AzureEmulator, Grant, PrincipalInfo, PrincipalSpec, SecretOptions,
+};
+use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+
+/// Every wait in these tests is bounded by this.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub const TENANT: &str = "tenant-a";
+pub const VAULT: &str = "vault1";
+pub const CLIENT_SECRET: &str = "sp-client-secret";
+pub const NAMESPACE: &str = "team-a";
+
+pub async fn timed<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, future)
+        .await
+        .expect("the operation timed out")
+}
+
+/// Polls `check` until it returns `Some`, failing after [`TIMEOUT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub struct World {
+    pub azure: AzureEmulator,
+    pub kube: KubeEmulator,
+    pub app: PrincipalInfo,
+    pub operator: Option<OperatorHandle>,
+}
+
+impl World {
+    /// Both emulators, CRDs installed, namespace [`NAMESPACE`] with the principal's credentials
+    /// in Secret `azure-creds`, and a SecretStore `vault` using them. The operator is not started.
+    pub async fn new() -> World {
+        let azure = timed(AzureEmulator::start(AzureConfig::default()))
+            .await
+            .expect("start the Azure emulator");
+        let kube = timed(KubeEmulator::start(KubeConfig::default()))
+            .await
+            .expect("start the Kubernetes emulator");
+        azure.add_tenant(TENANT).unwrap();
+        azure.add_vault(VAULT, TENANT).unwrap();
+        let app = azure
+            .add_principal(TENANT, PrincipalSpec::with_secret("app", CLIENT_SECRET))
+            .unwrap();
+        azure.grant(VAULT, &app.client_id, Grant::all()).unwrap();
+        let world = World {
+            azure,
+            kube,
+            app,
+            operator: None,
+        };
+        let crds: Api<CustomResourceDefinition> = Api::all(world.kube.client());
+        for crd in akvsync_crds::all_crds() {
+            timed(crds.create(&PostParams::default(), &crd))
+                .await
+                .expect("install CRD");
+        }
+        world.namespace(NAMESPACE).await;
+        let client_id = world.app.client_id.clone();
+        world
+            .secret(
+                NAMESPACE,
+                "azure-creds",
+                &[("client-id", &client_id), ("client-secret", CLIENT_SECRET)],
+            )
+            .await;
+        world
+            .apply_yaml(&world.store_yaml(NAMESPACE, "vault", TENANT))
+            .await;
+        world
+    }
+
+    pub fn operator_config(&self) -> OperatorConfig {
+        OperatorConfig {
+            kube: KubeSource::Kubeconfig(
+                self.kube
+                    .kubeconfig_path("admin")
+                    .expect("admin kubeconfig")
+                    .to_owned(),
+            ),
+            network: NetworkSettings {
+                extra_ca_pem: Some(self.azure.ca_pem().to_owned()),
+                authority_host: Some(self.azure.authority_host()),
+                managed_identity_endpoint: None,
+                env: Arc::new(MapEnv::default()),
+            },
+            workers: 2,
+            ..OperatorConfig::default()
+        }
+    }
+
+    /// Starts the operator and waits until its watches have synced.
+    pub async fn start_operator(&mut self) {
+        self.start_operator_with(self.operator_config()).await;
+    }
+
+    pub async fn start_operator_with(&mut self, config: OperatorConfig) {
+        let mut handle = operator::spawn(config).expect("start the operator");
+        timed(handle.synced()).await.expect("watches sync");
+        self.operator = Some(handle);
+    }
+
+    pub fn stop_operator(&mut self) {
+        if let Some(operator) = self.operator.take() {
+            operator.stop().expect("stop the operator");
+        }
+    }
+
+    pub fn store_yaml(&self, namespace: &str, name: &str, tenant: &str) -> String {
+        format!(
+            r#"apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  provider:
+    azurekv:
+      vaultUrl: "{url}"
+      tenantId: "{tenant}"
+      authSecretRef:
+        clientId:
+          name: azure-creds
+          key: client-id
+        clientSecret:
+          name: azure-creds
+          key: client-secret
+"#,
+            url = self.azure.vault_url(VAULT)
+        )
+    }
+
+    pub fn set_secret(&self, name: &str, value: &str) {
+        self.azure
+            .set_secret(VAULT, name, value, SecretOptions::default())
+            .expect("set vault secret");
+    }
+
+    pub async fn namespace(&self, name: &str) {
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        timed(Api::<Namespace>::all(self.kube.client()).create(&PostParams::default(), &namespace))
+            .await
+            .expect("create namespace");
+    }
+
+    pub async fn secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        let api = Api::<Secret>::namespaced(self.kube.client(), namespace);
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        timed(api.patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&secret),
+        ))
+        .await
+        .expect("apply secret");
+    }
+
+    /// Server-side applies one manifest given as YAML (a typed external-secrets.io object or a
+    /// core Secret/Namespace).
+    pub async fn apply_yaml(&self, yaml: &str) {
+        let object: kube::api::DynamicObject = serde_yaml::from_str(yaml).expect("parse manifest");
+        let types = object.types.clone().expect("apiVersion and kind");
+        let (group, version) = types
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", types.api_version.as_str()));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, &types.kind);
+        let resource = kube::api::ApiResource::from_gvk(&gvk);
+        let api: Api<kube::api::DynamicObject> = match object.namespace() {
+            Some(namespace) => Api::namespaced_with(self.kube.client(), &namespace, &resource),
+            None => Api::all_with(self.kube.client(), &resource),
+        };
+        timed(api.patch(
+            &object.name_any(),
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&object),
+        ))
+        .await
+        .expect("apply manifest");
+    }
+
+    pub async fn delete_external_secret(&self, namespace: &str, name: &str) {
+        let api = Api::<ExternalSecret>::namespaced(self.kube.client(), namespace);
+        timed(api.delete(name, &DeleteParams::default()))
+            .await
+            .expect("delete ExternalSecret");
+    }
+
+    pub async fn k8s_secret(&self, namespace: &str, name: &str) -> Option<Secret> {
+        timed(Api::<Secret>::namespaced(self.kube.client(), namespace).get_opt(name))
+            .await
+            .expect("get secret")
+    }
+
+    pub async fn external_secret(&self, namespace: &str, name: &str) -> ExternalSecret {
+        timed(Api::<ExternalSecret>::namespaced(self.kube.client(), namespace).get(name))
+            .await
+            .expect("get ExternalSecret")
+    }
+
+    pub async fn secret_store(&self, namespace: &str, name: &str) -> SecretStore {
+        timed(Api::<SecretStore>::namespaced(self.kube.client(), namespace).get(name))
+            .await
+            .expect("get SecretStore")
+    }
+
+    /// Waits until Secret `name` holds `key` = `value`.
+    pub async fn wait_for_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Secret {
+        eventually(
+            &format!("secret {namespace}/{name} to hold {key}"),
+            || async {
+                let secret = self.k8s_secret(namespace, name).await?;
+                let data = secret.data.as_ref()?.get(key)?;
+                (data.0 == value.as_bytes()).then_some(secret)
+            },
+        )
+        .await
+    }
+
+    /// Waits until the ExternalSecret's Ready condition has `status` and returns its reason and message.
+    pub async fn wait_for_ready(
+        &self,
+        namespace: &str,
+        name: &str,
+        status: &str,
+    ) -> (String, String) {
+        eventually(
+            &format!("ExternalSecret {namespace}/{name} Ready={status}"),
+            || async {
+                let es = self.external_secret(namespace, name).await;
+                let condition = es
+                    .status?
+                    .conditions?
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (condition.status == status).then(|| {
+                    (
+                        condition.reason.unwrap_or_default(),
+                        condition.message.unwrap_or_default(),
+                    )
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until the SecretStore's Ready condition has `status` and returns its message.
+    pub async fn wait_for_store(&self, namespace: &str, name: &str, status: &str) -> String {
+        eventually(
+            &format!("SecretStore {namespace}/{name} Ready={status}"),
+            || async {
+                let store = self.secret_store(namespace, name).await;
+                let condition = store
+                    .status?
+                    .conditions?
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (condition.status == status).then(|| condition.message.unwrap_or_default())
+            },
+        )
+        .await
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop_operator();
+    }
+}
+
+/// An ExternalSecret reading `data` entries (secretKey, remote key) from store `vault`.
+pub fn external_secret_yaml(
+    namespace: &str,
+    name: &str,
+    refresh: &str,
+    data: &[(&str, &str)],
+) -> String {
+    let entries: String = data
+        .iter()
+        .map(|(secret_key, remote)| {
+            format!("    - secretKey: {secret_key}\n      remoteRef:\n        key: {remote}\n")
+        })
+        .collect();
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  refreshInterval: {refresh}\n  secretStoreRef:\n    name: vault\n    kind: SecretStore\n  target:\n    name: {name}\n  data:\n{entries}"
+    )
+}
