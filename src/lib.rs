@@ -6,6 +6,7 @@
 pub mod azure;
 pub mod cli;
 pub mod controller;
+pub mod demo;
 pub mod observability;
 pub mod operator;
 pub mod sync;

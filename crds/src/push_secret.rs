@@ -144,7 +144,7 @@ pub struct PushSecretData {
     pub match_: PushSecretMatch,
     /// Provider-specific metadata (free-form). For Azure: a `PushSecretMetadata` object with
     /// `spec.expirationDate`, `spec.contentType` and `spec.tags`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preserve_unknown_fields")]
     pub metadata: Option<serde_json::Value>,
     /// How the remote key is converted: `None` (default) or `ReverseUnicode`.
@@ -203,7 +203,7 @@ pub struct PushSecretDataTo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<Vec<PushSecretRewrite>>,
     /// Provider-specific metadata (free-form), as in `data[].metadata`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preserve_unknown_fields")]
     pub metadata: Option<serde_json::Value>,
     /// How the remote keys are converted: `None` (default) or `ReverseUnicode`.

@@ -1,6 +1,10 @@
 //! Command line: `akvsync run`, `akvsync demo`, `akvsync crds`.
 
+mod run;
+
 use clap::{Parser, Subcommand};
+
+pub use run::{RunArgs, shutdown_signal};
 
 /// Syncs Azure Key Vault secrets, keys and certificates into Kubernetes Secrets, and back.
 #[derive(Debug, Parser)]
@@ -13,9 +17,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator against the cluster in the kubeconfig or the in-cluster config.
-    Run,
+    Run(RunArgs),
     /// Start embedded Key Vault and Kubernetes emulators, apply the examples and run the operator.
-    Demo,
+    Demo(crate::demo::DemoArgs),
     /// Print the CustomResourceDefinitions akvsync serves, as YAML.
     Crds,
 }
@@ -23,8 +27,8 @@ pub enum Command {
 /// Runs one command to completion.
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run => anyhow::bail!("`akvsync run` is not built yet"),
-        Command::Demo => anyhow::bail!("`akvsync demo` is not built yet"),
+        Command::Run(args) => run::run(args),
+        Command::Demo(args) => crate::demo::run(args),
         Command::Crds => {
             print!("{}", akvsync_crds::crds_yaml());
             Ok(())

@@ -1,0 +1,109 @@
+//! `akvsync run`: the operator's flags and its process lifecycle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use akvsync_actors::store::{StoreConfig, StoreMetrics, VaultBudget};
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
+use crate::operator::{self, KubeSource, OperatorConfig};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig to use instead of the in-cluster config or `KUBECONFIG`.
+    #[arg(long, env = "AKVSYNC_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// A PEM file of extra CA certificates to trust for Azure endpoints (for example an
+    /// emulator's or a proxy's), in addition to the system roots.
+    #[arg(long, env = "AKVSYNC_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
+    /// Entra ID authority host to use instead of the store's cloud (tests and emulators).
+    #[arg(long, env = "AKVSYNC_AUTHORITY_HOST")]
+    pub authority_host: Option<String>,
+    /// Managed-identity endpoint (App Service form) to use instead of IMDS.
+    #[arg(long, env = "AKVSYNC_IDENTITY_ENDPOINT", requires = "identity_header")]
+    pub identity_endpoint: Option<String>,
+    /// The secret header value the managed-identity endpoint expects.
+    #[arg(long, env = "AKVSYNC_IDENTITY_HEADER", requires = "identity_endpoint")]
+    pub identity_header: Option<String>,
+    /// Actor threads (arbiters); 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Key Vault reads per 10 s per vault; the default is half of Key Vault's limit.
+    #[arg(long, default_value_t = VaultBudget::default().reads_per_10s)]
+    pub reads_per_10s: u32,
+    /// Key Vault writes per 10 s per vault; the default is half of Key Vault's limit.
+    #[arg(long, default_value_t = VaultBudget::default().writes_per_10s)]
+    pub writes_per_10s: u32,
+    /// Turns off the shared cache, coalescing and limiter: ESO's call pattern, for benchmarks.
+    #[arg(long)]
+    pub naive: bool,
+}
+
+impl RunArgs {
+    pub fn operator_config(&self) -> anyhow::Result<OperatorConfig> {
+        let extra_ca_pem = self
+            .extra_ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+            })
+            .transpose()?;
+        let managed_identity_endpoint = match (&self.identity_endpoint, &self.identity_header) {
+            (Some(url), Some(header)) => Some(ManagedIdentityEndpoint {
+                url: url.clone(),
+                header: header.clone().into(),
+            }),
+            _ => None,
+        };
+        Ok(OperatorConfig {
+            kube: self
+                .kubeconfig
+                .clone()
+                .map_or(KubeSource::Infer, KubeSource::Kubeconfig),
+            network: NetworkSettings {
+                extra_ca_pem,
+                authority_host: self.authority_host.clone(),
+                managed_identity_endpoint,
+                ..NetworkSettings::default()
+            },
+            workers: self.workers,
+            budget: VaultBudget {
+                reads_per_10s: self.reads_per_10s,
+                writes_per_10s: self.writes_per_10s,
+            },
+            store: StoreConfig {
+                naive: self.naive,
+                ..StoreConfig::default()
+            },
+            ..OperatorConfig::default()
+        })
+    }
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = args.operator_config()?;
+    let metrics = Arc::new(StoreMetrics::unregistered()?);
+    let (synced, _) = tokio::sync::watch::channel(false);
+    operator::run(config, metrics, synced, shutdown_signal())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
