@@ -99,8 +99,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         kube.url()
     );
     println!(
-        "{:<12} {:<32} {:<6} {:<18} {}",
-        "NAMESPACE", "EXTERNALSECRET", "READY", "REASON", "SECRET (KEYS)"
+        "{:<12} {:<32} {:<6} {:<18} SECRET (KEYS)",
+        "NAMESPACE", "EXTERNALSECRET", "READY", "REASON"
     );
 
     let deadline = tokio::time::Instant::now() + args.timeout;

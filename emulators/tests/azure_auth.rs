@@ -340,7 +340,6 @@ async fn workload_identity_federated_token_works_and_wrong_subject_is_refused() 
             client_id: Some(app.client_id.clone()),
             tenant_id: Some(TENANT.into()),
             token_file_path: Some(path),
-            ..Default::default()
         }))
         .unwrap()
     };

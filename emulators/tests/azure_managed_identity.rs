@@ -107,7 +107,6 @@ async fn child_reads_with_managed_identity() {
         let credential = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
             user_assigned_id: user.map(UserAssignedId::ClientId),
             client_options: options(),
-            ..Default::default()
         }))
         .unwrap();
         let client = SecretClient::new(

@@ -1,0 +1,286 @@
+//! Creation and deletion policies, missing and disabled remote secrets, cluster store
+//! conditions and throttling, end to end against both emulators.
+
+mod operator_world;
+
+use akvsync_crds::ExternalSecret;
+use akvsync_emulators::azure::Limits;
+use kube::Api;
+use operator_world::{NAMESPACE, VAULT, World, eventually, external_secret_yaml, timed};
+
+fn with_target(yaml: &str, target: &str) -> String {
+    let (head, tail) = yaml.split_once("  target:\n").expect("a target block");
+    let (name_line, rest) = tail.split_once('\n').expect("target name");
+    format!("{head}  target:\n{name_line}\n{target}{rest}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policies_decide_what_a_removed_remote_secret_does() {
+    let mut world = World::new().await;
+    for name in ["kept", "gone"] {
+        world.set_secret(name, "value");
+    }
+    world.start_operator().await;
+    for (es, policy) in [
+        ("retain", "Retain"),
+        ("delete", "Delete"),
+        ("merge", "Merge"),
+    ] {
+        let yaml = external_secret_yaml(NAMESPACE, es, "1s", &[("kept", "kept"), ("gone", "gone")]);
+        world
+            .apply_yaml(&with_target(
+                &yaml,
+                &format!("    deletionPolicy: {policy}\n"),
+            ))
+            .await;
+        world.wait_for_value(NAMESPACE, es, "gone", "value").await;
+    }
+    world.azure.delete_secret(VAULT, "gone").unwrap();
+
+    // Retain: the sync fails and the Secret keeps every key.
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "retain", "False").await;
+    assert_eq!(reason, "SecretSyncedError");
+    assert!(message.contains("spec.data[1] (key: gone)"), "{message}");
+    let retained = world.k8s_secret(NAMESPACE, "retain").await.unwrap();
+    assert!(retained.data.unwrap().contains_key("gone"));
+
+    // Delete and Merge: the missing entry is skipped and its key leaves the Secret.
+    for es in ["delete", "merge"] {
+        eventually(&format!("{es} to drop the removed key"), || async {
+            let data = world.k8s_secret(NAMESPACE, es).await?.data?;
+            (!data.contains_key("gone") && data.contains_key("kept")).then_some(())
+        })
+        .await;
+    }
+
+    // Delete with nothing left deletes the Secret.
+    world.azure.delete_secret(VAULT, "kept").unwrap();
+    eventually("the Delete policy to delete the Secret", || async {
+        world
+            .k8s_secret(NAMESPACE, "delete")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let (reason, _) = world.wait_for_ready(NAMESPACE, "delete", "False").await;
+    assert_eq!(reason, "SecretDeleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_policies_own_orphan_merge_or_leave_the_secret() {
+    let mut world = World::new().await;
+    world.set_secret("v", "remote");
+    world
+        .secret(NAMESPACE, "existing", &[("local", "kept")])
+        .await;
+    world.start_operator().await;
+
+    let merge = with_target(
+        &external_secret_yaml(NAMESPACE, "existing", "1h", &[("v", "v")]),
+        "    creationPolicy: Merge\n",
+    );
+    world.apply_yaml(&merge).await;
+    let merged = world
+        .wait_for_value(NAMESPACE, "existing", "v", "remote")
+        .await;
+    assert!(
+        merged.data.as_ref().unwrap().contains_key("local"),
+        "Merge keeps the Secret's own keys"
+    );
+    assert!(merged.metadata.owner_references.is_none());
+
+    let merge_missing = with_target(
+        &external_secret_yaml(NAMESPACE, "absent", "1h", &[("v", "v")]),
+        "    creationPolicy: Merge\n",
+    );
+    world.apply_yaml(&merge_missing).await;
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "absent", "False").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "SecretMissing",
+            "secret will not be created due to CreationPolicy=Merge"
+        )
+    );
+
+    let orphan = with_target(
+        &external_secret_yaml(NAMESPACE, "orphan", "1h", &[("v", "v")]),
+        "    creationPolicy: Orphan\n",
+    );
+    world.apply_yaml(&orphan).await;
+    let orphaned = world
+        .wait_for_value(NAMESPACE, "orphan", "v", "remote")
+        .await;
+    assert!(orphaned.metadata.owner_references.is_none());
+
+    let none = with_target(
+        &external_secret_yaml(NAMESPACE, "none", "1h", &[("v", "v")]),
+        "    creationPolicy: None\n",
+    );
+    world.apply_yaml(&none).await;
+    world.wait_for_ready(NAMESPACE, "none", "True").await;
+    assert!(world.k8s_secret(NAMESPACE, "none").await.is_none());
+
+    // A Secret controlled by something else is never overwritten.
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "first",
+            "1h",
+            &[("v", "v")],
+        ))
+        .await;
+    world
+        .wait_for_value(NAMESPACE, "first", "v", "remote")
+        .await;
+    let second = external_secret_yaml(NAMESPACE, "second", "1h", &[("other", "v")])
+        .replace("    name: second\n  data", "    name: first\n  data");
+    world.apply_yaml(&second).await;
+    let (_, message) = world.wait_for_ready(NAMESPACE, "second", "False").await;
+    assert!(
+        message.contains("target is owned by another ExternalSecret"),
+        "{message}"
+    );
+    let first = world.k8s_secret(NAMESPACE, "first").await.unwrap();
+    assert!(!first.data.unwrap().contains_key("other"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_secret_is_an_error_that_keeps_the_synced_secret() {
+    let mut world = World::new().await;
+    world.set_secret("toggle", "on");
+    world.start_operator().await;
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "toggle",
+            "1s",
+            &[("v", "toggle")],
+        ))
+        .await;
+    world.wait_for_value(NAMESPACE, "toggle", "v", "on").await;
+    world.azure.disable_secret(VAULT, "toggle", None).unwrap();
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "toggle", "False").await;
+    assert_eq!(reason, "SecretSyncedError");
+    assert!(message.contains("access denied"), "{message}");
+    assert_eq!(
+        world
+            .k8s_secret(NAMESPACE, "toggle")
+            .await
+            .unwrap()
+            .data
+            .unwrap()["v"]
+            .0,
+        b"on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_store_serves_only_the_namespaces_its_conditions_allow() {
+    let mut world = World::new().await;
+    world.set_secret("v", "shared");
+    world.namespace("denied").await;
+    let cluster_store = world
+        .store_yaml(NAMESPACE, "cluster", operator_world::TENANT)
+        .replace("kind: SecretStore", "kind: ClusterSecretStore")
+        .replace(&format!("  namespace: {NAMESPACE}\n"), "")
+        .replace(
+            "          key: client-id",
+            &format!("          key: client-id\n          namespace: {NAMESPACE}"),
+        )
+        .replace(
+            "          key: client-secret",
+            &format!("          key: client-secret\n          namespace: {NAMESPACE}"),
+        )
+        .replace(
+            "spec:\n",
+            &format!("spec:\n  conditions:\n    - namespaces: [\"{NAMESPACE}\"]\n"),
+        );
+    world.apply_yaml(&cluster_store).await;
+    world.start_operator().await;
+    for namespace in [NAMESPACE, "denied"] {
+        let yaml = external_secret_yaml(namespace, "from-cluster", "1h", &[("v", "v")]).replace(
+            "name: vault\n    kind: SecretStore",
+            "name: cluster\n    kind: ClusterSecretStore",
+        );
+        world.apply_yaml(&yaml).await;
+    }
+    world
+        .wait_for_value(NAMESPACE, "from-cluster", "v", "shared")
+        .await;
+    let (_, message) = world
+        .wait_for_ready("denied", "from-cluster", "False")
+        .await;
+    assert!(
+        message.contains("not allowed from namespace \"denied\""),
+        "{message}"
+    );
+    assert!(world.k8s_secret("denied", "from-cluster").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_vault_changes_no_secret_and_sees_bounded_requests() {
+    let mut world = World::new().await;
+    for index in 0..20 {
+        world.set_secret(&format!("s{index}"), "steady");
+    }
+    world.start_operator().await;
+    for index in 0..20 {
+        let name = format!("es{index}");
+        world
+            .apply_yaml(&external_secret_yaml(
+                NAMESPACE,
+                &name,
+                "2s",
+                &[("v", &format!("s{index}"))],
+            ))
+            .await;
+    }
+    for index in 0..20 {
+        world
+            .wait_for_value(NAMESPACE, &format!("es{index}"), "v", "steady")
+            .await;
+    }
+    let writes_before = world.kube.stats().secret_writes;
+    // A storm: 10 reads per 10 s, 429 with Retry-After beyond that.
+    world
+        .azure
+        .set_vault_limits(
+            VAULT,
+            Limits {
+                reads: 10,
+                writes: 10,
+                window_ms: 10_000,
+                retry_after: true,
+            },
+        )
+        .unwrap();
+    world.azure.reset_stats();
+    eventually("429s to be answered", || async {
+        (world.azure.stats().throttled(VAULT) > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let stats = world.azure.stats();
+    // The limiter pauses the whole vault on a 429: each pause lets at most a handful through.
+    assert!(
+        stats.throttled(VAULT) <= 10,
+        "{} requests were throttled",
+        stats.throttled(VAULT)
+    );
+    assert_eq!(
+        world.kube.stats().secret_writes,
+        writes_before,
+        "no Secret was written during the storm"
+    );
+    let api: Api<ExternalSecret> = Api::namespaced(world.kube.client(), NAMESPACE);
+    for index in 0..20 {
+        let secret = world
+            .k8s_secret(NAMESPACE, &format!("es{index}"))
+            .await
+            .expect("the Secret survives");
+        assert_eq!(secret.data.unwrap()["v"].0, b"steady");
+        timed(api.get(&format!("es{index}"))).await.unwrap();
+    }
+}
