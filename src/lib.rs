@@ -9,4 +9,5 @@ pub mod controller;
 pub mod demo;
 pub mod observability;
 pub mod operator;
+pub mod push;
 pub mod sync;

@@ -1,0 +1,420 @@
+//! Plan a push: render `spec.template` over the source data, then turn every `data[]` entry
+//! and every expanded `dataTo[]` entry into one [`PushItem`] (what to write to which remote
+//! object, with which metadata), as ESO's PushSecret controller and Azure provider do.
+
+use std::collections::BTreeMap;
+
+use akvsync_actors::remote::{ObjectKind, RemoteKey, SecretBytes};
+use akvsync_crds::{
+    ExternalSecretTemplate, PushConversionStrategy, PushSecretData, PushSecretDataTo,
+    PushSecretMatch, PushSecretRemoteRef, PushSecretRewrite, PushSecretSpec, PushSecretStoreRef,
+};
+
+use super::PushError;
+use super::metadata::{PushMetadata, parse_metadata};
+
+/// One remote object to write, fully resolved. Its `Debug` never shows the value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PushItem {
+    /// `"<remoteKey>[/<property>]"`: the key of this entry in `status.syncedPushSecrets`.
+    pub status_key: String,
+    /// The remote object, at its latest version (`version` is always `None`).
+    pub remote: RemoteKey,
+    /// The bytes selected from the source: a key's raw value, or the JSON of the whole Secret.
+    /// For `key/` a PEM private key and for `cert/` a PKCS#12 or PEM: [`super::prepare_write`]
+    /// converts them.
+    pub value: SecretBytes,
+    /// `metadata.spec.contentType` (secrets only).
+    pub content_type: Option<String>,
+    /// User tags from the metadata, without `managed-by`.
+    pub tags: BTreeMap<String, String>,
+    /// `metadata.spec.expirationDate` as Unix seconds (secrets only).
+    pub expires: Option<i64>,
+    /// For items from `dataTo`: only stores this reference selects receive the item. `None`
+    /// (from `data[]`): every store of `spec.secretStoreRefs`.
+    pub store_filter: Option<PushSecretStoreRef>,
+    /// The entry as ESO records it in `status.syncedPushSecrets` (for `dataTo`, the synthesised
+    /// per-key entry).
+    pub source: PushSecretData,
+}
+
+/// Plans the writes of a PushSecret from its source Secret's data (`source`: key → bytes).
+///
+/// The template is applied to an in-memory copy first (source keys stay, template keys are
+/// added or overwritten, template metadata is ignored). Then each `data[]` entry yields one
+/// item; `dataTo[]` entries yield one item per matched key, or one bundle item with
+/// `remoteKey`. Explicit `data[]` wins over `dataTo` for the same source key; two items for the
+/// same remote key are an error (for `dataTo` entries with different `storeRef`s only when the
+/// references are equal: use [`check_duplicates`] on the items of one store to be exact).
+pub fn plan_push(
+    spec: &PushSecretSpec,
+    source: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<PushItem>, PushError> {
+    let data = match &spec.template {
+        Some(template) => apply_template(template, source)?,
+        None => source.clone(),
+    };
+    let mut explicit = Vec::new();
+    for entry in spec.data.iter().flatten() {
+        explicit.push(plan_data(entry, &data)?);
+    }
+    let mut bulk = Vec::new();
+    for (index, entry) in spec.data_to.iter().flatten().enumerate() {
+        let items = plan_data_to(entry, &data).map_err(|error| wrap_data_to(index, error))?;
+        bulk.extend(items);
+    }
+    let explicit_keys: Vec<&str> = explicit
+        .iter()
+        .filter_map(|item| item.source.match_.secret_key.as_deref())
+        .collect();
+    bulk.retain(|item| {
+        item.source
+            .match_
+            .secret_key
+            .as_deref()
+            .is_none_or(|key| !explicit_keys.contains(&key))
+    });
+    let mut items = bulk;
+    items.extend(explicit);
+    check_overlaps(&items)?;
+    Ok(items)
+}
+
+/// Fails when two items write the same remote key (ESO compares `remoteKey` and `property`).
+/// Call it on the items one store receives.
+pub fn check_duplicates(items: &[&PushItem]) -> Result<(), PushError> {
+    let mut seen: BTreeMap<&str, &PushItem> = BTreeMap::new();
+    for item in items {
+        if let Some(first) = seen.insert(&item.status_key, item) {
+            return Err(duplicate(first, item));
+        }
+    }
+    Ok(())
+}
+
+fn check_overlaps(items: &[PushItem]) -> Result<(), PushError> {
+    for (index, item) in items.iter().enumerate() {
+        for earlier in &items[..index] {
+            let may_share_a_store = match (&earlier.store_filter, &item.store_filter) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if may_share_a_store && earlier.status_key == item.status_key {
+                return Err(duplicate(earlier, item));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duplicate(first: &PushItem, second: &PushItem) -> PushError {
+    PushError::DuplicateRemoteKey {
+        remote_key: second.status_key.clone(),
+        first: first.source.match_.secret_key.clone().unwrap_or_default(),
+        second: second.source.match_.secret_key.clone().unwrap_or_default(),
+    }
+}
+
+fn wrap_data_to(index: usize, error: PushError) -> PushError {
+    match error {
+        PushError::ExpandDataTo { message, .. } => PushError::ExpandDataTo { index, message },
+        other => PushError::ExpandDataTo {
+            index,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn plan_data(
+    entry: &PushSecretData,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<PushItem, PushError> {
+    let converted = reverse_keys(entry.conversion_strategy.unwrap_or_default(), data)?;
+    let value = match entry.match_.secret_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => converted
+            .get(key)
+            .cloned()
+            .ok_or_else(|| PushError::MissingSourceKey {
+                key: key.to_owned(),
+            })?,
+        None => whole_secret_json(&converted),
+    };
+    let metadata = parse_metadata(entry.metadata.as_ref())?;
+    let remote = parse_remote_key(&entry.match_.remote_ref.remote_key)?;
+    Ok(item(entry.clone(), remote, value, metadata, None))
+}
+
+fn item(
+    source: PushSecretData,
+    remote: RemoteKey,
+    value: Vec<u8>,
+    metadata: PushMetadata,
+    store_filter: Option<PushSecretStoreRef>,
+) -> PushItem {
+    PushItem {
+        status_key: status_key(&source),
+        remote,
+        value: SecretBytes::from(value),
+        content_type: metadata.content_type,
+        tags: metadata.tags,
+        expires: metadata.expires,
+        store_filter,
+        source,
+    }
+}
+
+/// The key of a data entry in `status.syncedPushSecrets`: `"<remoteKey>[/<property>]"`.
+pub fn status_key(data: &PushSecretData) -> String {
+    let remote = &data.match_.remote_ref;
+    match remote.property.as_deref().filter(|p| !p.is_empty()) {
+        Some(property) => format!("{}/{property}", remote.remote_key),
+        None => remote.remote_key.clone(),
+    }
+}
+
+/// ESO's `getObjType` for push: `[type/]name[/ignored…]`; `secret` without a prefix. The name
+/// must be a valid Key Vault object name.
+pub fn parse_remote_key(remote_key: &str) -> Result<RemoteKey, PushError> {
+    let mut tokens = remote_key.split('/');
+    let first = tokens.next().unwrap_or_default();
+    let (kind, name) = match tokens.next() {
+        None => (ObjectKind::Secret, first),
+        Some(name) => {
+            let kind = match first {
+                "secret" => ObjectKind::Secret,
+                "key" => ObjectKind::Key,
+                "cert" => ObjectKind::Certificate,
+                other => {
+                    return Err(PushError::UnsupportedObjectType {
+                        object_type: other.to_owned(),
+                    });
+                }
+            };
+            (kind, name)
+        }
+    };
+    let valid = (1..=127).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid {
+        return Err(PushError::InvalidRemoteName {
+            remote_key: remote_key.to_owned(),
+            name: name.to_owned(),
+        });
+    }
+    Ok(RemoteKey::new(kind, name, None))
+}
+
+/// The whole Secret as ESO's `esutils.JSONMarshal` writes it: a compact object with sorted
+/// keys, values as strings, HTML characters not escaped.
+pub fn whole_secret_json(data: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let strings: BTreeMap<&str, String> = data
+        .iter()
+        .map(|(key, value)| (key.as_str(), String::from_utf8_lossy(value).into_owned()))
+        .collect();
+    let json = serde_json::to_string(&strings).unwrap_or_else(|_| "{}".to_owned());
+    // Go escapes these two even with HTML escaping off; serde_json does not.
+    json.replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+        .into_bytes()
+}
+
+/// `conversionStrategy: ReverseUnicode` turns `_Uxxxx_` back into the character in every
+/// source key (ESO's `esutils.ReverseKeys`).
+pub fn reverse_keys(
+    strategy: PushConversionStrategy,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Vec<u8>>, PushError> {
+    if strategy == PushConversionStrategy::None {
+        return Ok(data.clone());
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in data {
+        let converted = reverse_unicode(key);
+        if out.insert(converted.clone(), value.clone()).is_some() {
+            return Err(PushError::ConvertSourceKeys { key: converted });
+        }
+    }
+    Ok(out)
+}
+
+fn reverse_unicode(key: &str) -> String {
+    static ESCAPE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new("_U([0-9a-fA-F]{4})_").expect("the pattern is valid")
+    });
+    ESCAPE
+        .replace_all(key, |captures: &regex::Captures<'_>| {
+            u32::from_str_radix(&captures[1], 16)
+                .ok()
+                .and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_else(|| captures[0].to_owned())
+        })
+        .into_owned()
+}
+
+fn plan_data_to(
+    entry: &PushSecretDataTo,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<PushItem>, PushError> {
+    let expand = |message: String| PushError::ExpandDataTo { index: 0, message };
+    let store = entry
+        .store_ref
+        .clone()
+        .ok_or_else(|| expand("storeRef is required".to_owned()))?;
+    if store.name.as_deref().is_none_or(str::is_empty) && store.label_selector.is_none() {
+        return Err(expand(
+            "storeRef must specify either name or labelSelector".to_owned(),
+        ));
+    }
+    let bundle = entry.remote_key.as_deref().filter(|k| !k.is_empty());
+    let rewrites = entry.rewrite.as_deref().unwrap_or_default();
+    if bundle.is_some() && !rewrites.is_empty() {
+        return Err(expand(
+            "remoteKey and rewrite are mutually exclusive: rewrite renames per-key remote keys, remoteKey bundles all keys into one".to_owned(),
+        ));
+    }
+    let strategy = entry.conversion_strategy.unwrap_or_default();
+    let converted = reverse_keys(strategy, data)
+        .map_err(|error| expand(format!("conversion failed: {error}")))?;
+    let pattern = entry
+        .match_
+        .as_ref()
+        .and_then(|m| m.regexp.as_deref())
+        .filter(|p| !p.is_empty());
+    let matched: BTreeMap<String, Vec<u8>> = match pattern {
+        None => converted,
+        Some(pattern) => {
+            let regex = regex::Regex::new(pattern).map_err(|error| {
+                expand(format!(
+                    "match failed: failed to compile regexp pattern {pattern:?}: {error}"
+                ))
+            })?;
+            converted
+                .into_iter()
+                .filter(|(key, _)| regex.is_match(key))
+                .collect()
+        }
+    };
+    if matched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let metadata = parse_metadata(entry.metadata.as_ref())?;
+    let data_entry = |secret_key: Option<String>, remote_key: String| PushSecretData {
+        match_: PushSecretMatch {
+            secret_key,
+            remote_ref: PushSecretRemoteRef {
+                remote_key,
+                property: None,
+            },
+        },
+        metadata: entry.metadata.clone(),
+        conversion_strategy: entry.conversion_strategy,
+    };
+    if let Some(remote_key) = bundle {
+        let remote = parse_remote_key(remote_key)?;
+        let source = data_entry(None, remote_key.to_owned());
+        let value = whole_secret_json(&matched);
+        return Ok(vec![item(source, remote, value, metadata, Some(store))]);
+    }
+    let mut items = Vec::new();
+    let mut remote_keys: BTreeMap<String, String> = BTreeMap::new();
+    for (source_key, value) in matched {
+        let mut remote_key = source_key.clone();
+        for (index, rewrite) in rewrites.iter().enumerate() {
+            remote_key = apply_rewrite(rewrite, &remote_key).map_err(|message| {
+                expand(format!(
+                    "rewrite failed: rewrite[{index}] on key {remote_key:?}: {message}"
+                ))
+            })?;
+        }
+        if remote_key.is_empty() {
+            return Err(expand(format!(
+                "empty remote key produced for source key {source_key:?}"
+            )));
+        }
+        if let Some(first) = remote_keys.insert(remote_key.clone(), source_key.clone()) {
+            return Err(expand(format!(
+                "duplicate remote key {remote_key:?} from source key {source_key:?} (conflicts with {first})"
+            )));
+        }
+        let remote = parse_remote_key(&remote_key)?;
+        let source = data_entry(Some(source_key), remote_key);
+        items.push(item(
+            source,
+            remote,
+            value,
+            metadata.clone(),
+            Some(store.clone()),
+        ));
+    }
+    Ok(items)
+}
+
+fn apply_rewrite(rewrite: &PushSecretRewrite, key: &str) -> Result<String, String> {
+    match rewrite {
+        PushSecretRewrite::Regexp(regexp) => {
+            let regex = regex::Regex::new(&regexp.source)
+                .map_err(|error| format!("invalid regexp: {error}"))?;
+            Ok(regex.replace_all(key, regexp.target.as_str()).into_owned())
+        }
+        PushSecretRewrite::Transform(transform) => {
+            let mut values = akvsync_template::Values::new();
+            values.insert("value".to_owned(), key.as_bytes().to_vec());
+            akvsync_template::render(&transform.template, &values)
+                .map_err(|error| format!("template exec: {error}"))
+        }
+    }
+}
+
+/// Renders `spec.template` over a copy of the source data: template keys (from `templateFrom`
+/// literals, then `data`) are added to or overwrite the source keys. Metadata, `type` and
+/// `mergePolicy` do not apply to a push.
+pub fn apply_template(
+    template: &ExternalSecretTemplate,
+    source: &BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Vec<u8>>, PushError> {
+    let render = |field: String, text: &str| {
+        akvsync_template::render_bytes(text, source).map_err(|error| PushError::RenderTemplate {
+            field,
+            message: error.to_string(),
+        })
+    };
+    let mut data = source.clone();
+    for (index, from) in template.template_from.iter().flatten().enumerate() {
+        if from.config_map.is_some() {
+            return Err(PushError::UnsupportedTemplate {
+                index,
+                what: "configMap",
+            });
+        }
+        if from.secret.is_some() {
+            return Err(PushError::UnsupportedTemplate {
+                index,
+                what: "secret",
+            });
+        }
+        let Some(literal) = &from.literal else {
+            continue;
+        };
+        let field = format!("templateFrom[{index}].literal");
+        if !from
+            .target
+            .as_deref()
+            .is_none_or(|target| target.eq_ignore_ascii_case("data"))
+        {
+            // Labels and annotations of a Secret that is never written: nothing to do.
+            continue;
+        }
+        let rendered = render(field.clone(), literal)?;
+        let map: BTreeMap<String, String> =
+            serde_yaml::from_slice(&rendered).map_err(|error| PushError::RenderTemplate {
+                field: field.clone(),
+                message: format!("rendered literal is not a map of strings: {error}"),
+            })?;
+        data.extend(map.into_iter().map(|(k, v)| (k, v.into_bytes())));
+    }
+    for (key, text) in template.data.iter().flatten() {
+        data.insert(key.clone(), render(format!("data[{key}]"), text)?);
+    }
+    Ok(data)
+}
