@@ -78,6 +78,18 @@ impl NamespaceLabels {
         labels
     }
 
+    /// Every known namespace and its labels.
+    pub fn all(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let namespaces = self.0.read().expect("namespace labels lock").clone();
+        namespaces
+            .into_iter()
+            .map(|(name, _)| {
+                let labels = self.get(&name);
+                (name, labels)
+            })
+            .collect()
+    }
+
     pub fn set(&self, namespace: String, labels: BTreeMap<String, String>) {
         self.0
             .write()

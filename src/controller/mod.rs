@@ -1,6 +1,7 @@
 //! The operator's controllers: a supervisor that watches resources and runs one actor per
 //! store and per ExternalSecret, and the reconcilers those actors schedule.
 
+pub mod cluster_external_secret;
 pub mod context;
 pub mod external_secret;
 pub mod namespaces;

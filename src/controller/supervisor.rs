@@ -1,32 +1,144 @@
 //! The supervisor: runs the watches, keeps the registry of live ExternalSecret actors, routes
 //! changes to them, and keeps the stores and namespace labels current.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use akvsync_actors::resource::{ResourceActor, Stop, Update};
-use akvsync_crds::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
+use akvsync_actors::resource::{Reconciler, ResourceActor, Stop, SyncNow, Update};
+use akvsync_actors::runtime::Runtime;
+use akvsync_crds::{
+    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore, StoreKind,
+};
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent, watcher};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::cluster_external_secret::ClusterExternalSecretReconciler;
 use super::context::Shared;
 use super::external_secret::ExternalSecretReconciler;
 use super::stores::StoreId;
 
-type EsActor = Addr<ResourceActor<ExternalSecretReconciler>>;
+/// The live actors of one kind of resource, keyed by namespace and name.
+pub struct Actors<R: Reconciler> {
+    kind: &'static str,
+    reconciler: Arc<R>,
+    actors: HashMap<(String, String), Addr<ResourceActor<R>>>,
+    /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
+    relisting: Option<HashSet<(String, String)>>,
+}
+
+impl<R> Actors<R>
+where
+    R: Reconciler,
+    R::Resource: kube::Resource + Clone + std::fmt::Debug,
+{
+    fn new(kind: &'static str, reconciler: R) -> Self {
+        Self {
+            kind,
+            reconciler: Arc::new(reconciler),
+            actors: HashMap::new(),
+            relisting: None,
+        }
+    }
+
+    /// Routes one watch event; returns true when the initial list is complete.
+    fn handle(
+        &mut self,
+        runtime: &Runtime,
+        event: WatchEvent<DeserializeGuard<R::Resource>>,
+    ) -> bool {
+        match event {
+            WatchEvent::Init => self.relisting = Some(HashSet::new()),
+            WatchEvent::InitDone => {
+                if let Some(seen) = self.relisting.take() {
+                    let gone: Vec<_> = self
+                        .actors
+                        .keys()
+                        .filter(|key| !seen.contains(*key))
+                        .cloned()
+                        .collect();
+                    for key in gone {
+                        if let Some(actor) = self.actors.remove(&key) {
+                            actor.do_send(Stop);
+                        }
+                    }
+                }
+                return true;
+            }
+            WatchEvent::Apply(DeserializeGuard(object))
+            | WatchEvent::InitApply(DeserializeGuard(object)) => match object {
+                Ok(resource) => {
+                    let key = (
+                        resource.namespace().unwrap_or_default(),
+                        resource.name_any(),
+                    );
+                    if let Some(seen) = &mut self.relisting {
+                        seen.insert(key.clone());
+                    }
+                    let resource = Arc::new(resource);
+                    match self.actors.get(&key) {
+                        Some(actor) if actor.connected() => actor.do_send(Update(resource)),
+                        _ => {
+                            let reconciler = Arc::clone(&self.reconciler);
+                            let actor =
+                                runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
+                            self.actors.insert(key, actor);
+                        }
+                    }
+                }
+                Err(invalid) => warn!(
+                    kind = self.kind,
+                    namespace = %invalid.metadata.namespace.clone().unwrap_or_default(),
+                    name = %invalid.metadata.name.clone().unwrap_or_default(),
+                    error = %invalid.error,
+                    "ignoring an object that does not parse"
+                ),
+            },
+            WatchEvent::Delete(DeserializeGuard(object)) => {
+                let meta = match &object {
+                    Ok(resource) => resource.meta().clone(),
+                    Err(invalid) => invalid.metadata.clone(),
+                };
+                let key = (
+                    meta.namespace.unwrap_or_default(),
+                    meta.name.unwrap_or_default(),
+                );
+                if let Some(actor) = self.actors.remove(&key) {
+                    actor.do_send(Stop);
+                }
+            }
+        }
+        false
+    }
+
+    /// Asks every actor to sync now.
+    fn sync_all(&self) {
+        for actor in self.actors.values() {
+            actor.do_send(SyncNow);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+}
 
 /// One change from any of the supervisor's watches.
 pub enum Change {
     SecretStore(WatchEvent<DeserializeGuard<SecretStore>>),
     ClusterSecretStore(WatchEvent<DeserializeGuard<ClusterSecretStore>>),
     ExternalSecret(WatchEvent<DeserializeGuard<ExternalSecret>>),
+    ClusterExternalSecret(WatchEvent<DeserializeGuard<ClusterExternalSecret>>),
     Namespace(WatchEvent<PartialObjectMeta<Namespace>>),
     Secret(WatchEvent<PartialObjectMeta<Secret>>),
     WatchFailed(&'static str, String),
@@ -43,22 +155,24 @@ const WATCHES: [&str; 5] = [
 
 pub struct Supervisor {
     shared: Shared,
-    reconciler: Arc<ExternalSecretReconciler>,
-    external_secrets: HashMap<(String, String), EsActor>,
-    /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
-    relisting: Option<HashSet<(String, String)>>,
+    external_secrets: Actors<ExternalSecretReconciler>,
+    cluster_external_secrets: Actors<ClusterExternalSecretReconciler>,
     synced_watches: HashSet<&'static str>,
     synced: watch::Sender<bool>,
 }
 
 impl Supervisor {
     pub fn new(shared: Shared, synced: watch::Sender<bool>) -> Self {
-        let reconciler = Arc::new(ExternalSecretReconciler::new(shared.clone()));
         Self {
+            external_secrets: Actors::new(
+                "ExternalSecret",
+                ExternalSecretReconciler::new(shared.clone()),
+            ),
+            cluster_external_secrets: Actors::new(
+                "ClusterExternalSecret",
+                ClusterExternalSecretReconciler::new(shared.clone()),
+            ),
             shared,
-            reconciler,
-            external_secrets: HashMap::new(),
-            relisting: None,
             synced_watches: HashSet::new(),
             synced,
         }
@@ -97,6 +211,16 @@ impl Supervisor {
                 .map(Change::ExternalSecret)
                 .unwrap_or_else(|e| Change::WatchFailed("externalsecrets", e.to_string()))
         });
+        let cluster_external_secrets = watcher(
+            Api::<DeserializeGuard<ClusterExternalSecret>>::all(client.clone()),
+            config.clone(),
+        )
+        .default_backoff()
+        .map(|event| {
+            event
+                .map(Change::ClusterExternalSecret)
+                .unwrap_or_else(|e| Change::WatchFailed("clusterexternalsecrets", e.to_string()))
+        });
         let namespaces = watcher(
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             config.clone(),
@@ -120,6 +244,7 @@ impl Supervisor {
             cluster_stores.boxed(),
             secrets.boxed(),
             external_secrets.boxed(),
+            cluster_external_secrets.boxed(),
         ])
         .boxed()
     }
@@ -184,68 +309,6 @@ impl Supervisor {
         }
     }
 
-    fn external_secret_changed(&mut self, event: WatchEvent<DeserializeGuard<ExternalSecret>>) {
-        match event {
-            WatchEvent::Init => self.relisting = Some(HashSet::new()),
-            WatchEvent::InitDone => {
-                if let Some(seen) = self.relisting.take() {
-                    let gone: Vec<_> = self
-                        .external_secrets
-                        .keys()
-                        .filter(|key| !seen.contains(*key))
-                        .cloned()
-                        .collect();
-                    for key in gone {
-                        if let Some(actor) = self.external_secrets.remove(&key) {
-                            actor.do_send(Stop);
-                        }
-                    }
-                }
-                self.watch_synced("externalsecrets");
-            }
-            WatchEvent::Apply(DeserializeGuard(object))
-            | WatchEvent::InitApply(DeserializeGuard(object)) => match object {
-                Ok(es) => {
-                    let key = (es.namespace().unwrap_or_default(), es.name_any());
-                    if let Some(seen) = &mut self.relisting {
-                        seen.insert(key.clone());
-                    }
-                    let es = Arc::new(es);
-                    match self.external_secrets.get(&key) {
-                        Some(actor) if actor.connected() => actor.do_send(Update(es)),
-                        _ => {
-                            let reconciler = Arc::clone(&self.reconciler);
-                            let actor = self
-                                .shared
-                                .runtime
-                                .spawn(move |_| ResourceActor::new(reconciler, es));
-                            self.external_secrets.insert(key, actor);
-                        }
-                    }
-                }
-                Err(invalid) => warn!(
-                    namespace = %invalid.metadata.namespace.clone().unwrap_or_default(),
-                    name = %invalid.metadata.name.clone().unwrap_or_default(),
-                    error = %invalid.error,
-                    "ignoring an ExternalSecret that does not parse"
-                ),
-            },
-            WatchEvent::Delete(DeserializeGuard(object)) => {
-                let meta = match &object {
-                    Ok(es) => es.metadata.clone(),
-                    Err(invalid) => invalid.metadata.clone(),
-                };
-                let key = (
-                    meta.namespace.unwrap_or_default(),
-                    meta.name.unwrap_or_default(),
-                );
-                if let Some(actor) = self.external_secrets.remove(&key) {
-                    actor.do_send(Stop);
-                }
-            }
-        }
-    }
-
     fn secret_changed(&mut self, event: WatchEvent<PartialObjectMeta<Secret>>) {
         match event {
             WatchEvent::Apply(secret) => {
@@ -266,19 +329,24 @@ impl Supervisor {
 
     fn namespace_changed(&mut self, event: WatchEvent<PartialObjectMeta<Namespace>>) {
         match event {
-            WatchEvent::Apply(namespace) | WatchEvent::InitApply(namespace) => {
-                let labels: BTreeMap<String, String> = namespace.labels().clone();
-                self.shared.namespaces.set(namespace.name_any(), labels);
+            WatchEvent::InitApply(namespace) => {
+                self.shared
+                    .namespaces
+                    .set(namespace.name_any(), namespace.labels().clone());
             }
-            WatchEvent::Delete(namespace) => self.shared.namespaces.remove(&namespace.name_any()),
+            WatchEvent::Apply(namespace) => {
+                self.shared
+                    .namespaces
+                    .set(namespace.name_any(), namespace.labels().clone());
+                self.cluster_external_secrets.sync_all();
+            }
+            WatchEvent::Delete(namespace) => {
+                self.shared.namespaces.remove(&namespace.name_any());
+                self.cluster_external_secrets.sync_all();
+            }
             WatchEvent::Init => {}
             WatchEvent::InitDone => self.watch_synced("namespaces"),
         }
-    }
-
-    /// How many ExternalSecret actors are alive.
-    pub fn external_secret_actors(&self) -> usize {
-        self.external_secrets.len()
     }
 }
 
@@ -325,7 +393,19 @@ impl StreamHandler<Change> for Supervisor {
             Change::ClusterSecretStore(event) => {
                 self.store_changed(StoreKind::ClusterSecretStore, "clustersecretstores", event)
             }
-            Change::ExternalSecret(event) => self.external_secret_changed(event),
+            Change::ExternalSecret(event) => {
+                if self.external_secrets.handle(&self.shared.runtime, event) {
+                    self.watch_synced("externalsecrets");
+                }
+            }
+            Change::ClusterExternalSecret(event) => {
+                if self
+                    .cluster_external_secrets
+                    .handle(&self.shared.runtime, event)
+                {
+                    self.watch_synced("clusterexternalsecrets");
+                }
+            }
             Change::Namespace(event) => self.namespace_changed(event),
             Change::Secret(event) => self.secret_changed(event),
             Change::WatchFailed(watch, error) => {
@@ -344,6 +424,6 @@ impl Handler<CountExternalSecrets> for Supervisor {
     type Result = usize;
 
     fn handle(&mut self, _: CountExternalSecrets, _: &mut Context<Self>) -> usize {
-        self.external_secret_actors()
+        self.external_secrets.len()
     }
 }

@@ -1,0 +1,283 @@
+//! The ClusterExternalSecret reconciler: one ExternalSecret per selected namespace, owned by the
+//! ClusterExternalSecret, and removed from namespaces that stop matching.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use akvsync_actors::resource::{Reconciler, Trigger};
+use akvsync_actors::schedule::{Outcome, Refresh};
+use akvsync_crds::constants::{ANNOTATION_FORCE_SYNC, CONDITION_READY};
+use akvsync_crds::meta::find_condition;
+use akvsync_crds::{
+    ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus,
+    Condition, ExternalSecret, parse_go_duration,
+};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use tracing::warn;
+
+use super::context::{CONTROLLER_NAME, Shared};
+use super::namespaces::selector_matches;
+use super::status::{carry_transition, same_condition};
+
+/// ESO's default CES refresh.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
+/// The field manager of the ExternalSecrets a ClusterExternalSecret writes.
+const FIELD_MANAGER: &str = "akvsync-clusterexternalsecret";
+
+pub struct ClusterExternalSecretReconciler {
+    shared: Shared,
+}
+
+impl ClusterExternalSecretReconciler {
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Reconciler for ClusterExternalSecretReconciler {
+    type Resource = ClusterExternalSecret;
+
+    fn reconcile(
+        &self,
+        ces: Arc<ClusterExternalSecret>,
+        _: Trigger,
+    ) -> BoxFuture<'static, Outcome> {
+        let shared = self.shared.clone();
+        async move { reconcile(&shared, &ces).await }.boxed()
+    }
+
+    fn refresh(&self, ces: &ClusterExternalSecret) -> Refresh {
+        let interval = ces
+            .spec
+            .refresh_time
+            .as_deref()
+            .and_then(|t| parse_go_duration(t).ok())
+            .unwrap_or(DEFAULT_REFRESH);
+        if interval.is_zero() {
+            Refresh::OnChange
+        } else {
+            Refresh::Every(interval)
+        }
+    }
+
+    fn changed(&self, current: &ClusterExternalSecret, next: &ClusterExternalSecret) -> bool {
+        current.metadata.generation != next.metadata.generation
+            || current.labels() != next.labels()
+            || current.annotations() != next.annotations()
+    }
+}
+
+/// The namespaces a ClusterExternalSecret selects: by name, or by any of its selectors.
+pub fn selected_namespaces(
+    ces: &ClusterExternalSecret,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeSet<String> {
+    let names: BTreeSet<&String> = ces.spec.namespaces.iter().flatten().collect();
+    let selectors: Vec<_> = ces
+        .spec
+        .namespace_selector
+        .iter()
+        .chain(ces.spec.namespace_selectors.iter().flatten())
+        .collect();
+    namespaces
+        .iter()
+        .filter(|(name, labels)| {
+            names.contains(name)
+                || selectors
+                    .iter()
+                    .any(|selector| selector_matches(selector, labels))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+async fn reconcile(shared: &Shared, ces: &ClusterExternalSecret) -> Outcome {
+    if ces.meta().deletion_timestamp.is_some() {
+        return Outcome::Synced;
+    }
+    let es_name = ces
+        .spec
+        .external_secret_name
+        .clone()
+        .unwrap_or_else(|| ces.name_any());
+    let selected = selected_namespaces(ces, &shared.namespaces.all());
+    let mut provisioned = Vec::new();
+    let mut failed = Vec::new();
+    for namespace in &selected {
+        match provision(shared, ces, namespace, &es_name).await {
+            Ok(()) => provisioned.push(namespace.clone()),
+            Err(reason) => failed.push(ClusterExternalSecretNamespaceFailure {
+                namespace: namespace.clone(),
+                reason: Some(reason),
+            }),
+        }
+    }
+    let previously: Vec<String> = ces
+        .status
+        .as_ref()
+        .and_then(|s| s.provisioned_namespaces.clone())
+        .unwrap_or_default();
+    for namespace in previously.iter().filter(|ns| !selected.contains(*ns)) {
+        if let Err(reason) = remove(shared, ces, namespace, &es_name).await {
+            failed.push(ClusterExternalSecretNamespaceFailure {
+                namespace: namespace.clone(),
+                reason: Some(reason),
+            });
+        }
+    }
+    let ready = if failed.is_empty() {
+        Condition {
+            reason: None,
+            message: None,
+            ..Condition::new(CONDITION_READY, true, "", "")
+        }
+    } else {
+        Condition {
+            reason: None,
+            ..Condition::new(CONDITION_READY, false, "", "one or more namespaces failed")
+        }
+    };
+    let outcome = if failed.is_empty() {
+        Outcome::Synced
+    } else {
+        Outcome::Failed
+    };
+    write_status(shared, ces, es_name, provisioned, failed, ready).await;
+    outcome
+}
+
+/// Creates or updates the namespace's ExternalSecret, unless someone else owns one by that name.
+async fn provision(
+    shared: &Shared,
+    ces: &ClusterExternalSecret,
+    namespace: &str,
+    name: &str,
+) -> Result<(), String> {
+    let api: Api<ExternalSecret> = Api::namespaced(shared.kube.clone(), namespace);
+    let existing = api
+        .get_opt(name)
+        .await
+        .map_err(|error| format!("could not get ExternalSecret: {error}"))?;
+    let uid = ces.uid().unwrap_or_default();
+    if let Some(existing) = existing
+        && !existing
+            .owner_references()
+            .iter()
+            .any(|owner| owner.uid == uid)
+    {
+        return Err("external secret already exists in namespace".to_owned());
+    }
+    let metadata = ces
+        .spec
+        .external_secret_metadata
+        .clone()
+        .unwrap_or_default();
+    let mut annotations = metadata.annotations.unwrap_or_default();
+    if let Some(force) = ces.annotations().get(ANNOTATION_FORCE_SYNC) {
+        annotations.insert(ANNOTATION_FORCE_SYNC.to_owned(), force.clone());
+    }
+    let owner = ces
+        .controller_owner_ref(&())
+        .ok_or("the ClusterExternalSecret has no uid yet")?;
+    let desired = serde_json::json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": metadata.labels.unwrap_or_default(),
+            "annotations": annotations,
+            "ownerReferences": [owner],
+        },
+        "spec": ces.spec.external_secret_spec,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired),
+    )
+    .await
+    .map(drop)
+    .map_err(|error| format!("could not apply ExternalSecret: {error}"))
+}
+
+/// Deletes the ExternalSecret of a namespace that no longer matches, if this CES owns it.
+async fn remove(
+    shared: &Shared,
+    ces: &ClusterExternalSecret,
+    namespace: &str,
+    name: &str,
+) -> Result<(), String> {
+    let api: Api<ExternalSecret> = Api::namespaced(shared.kube.clone(), namespace);
+    let Some(existing) = api
+        .get_opt(name)
+        .await
+        .map_err(|error| format!("could not get ExternalSecret: {error}"))?
+    else {
+        return Ok(());
+    };
+    let uid = ces.uid().unwrap_or_default();
+    if existing
+        .owner_references()
+        .iter()
+        .any(|owner| owner.uid == uid)
+    {
+        api.delete(name, &Default::default())
+            .await
+            .map_err(|error| format!("could not delete ExternalSecret: {error}"))?;
+    }
+    Ok(())
+}
+
+async fn write_status(
+    shared: &Shared,
+    ces: &ClusterExternalSecret,
+    es_name: String,
+    mut provisioned: Vec<String>,
+    failed: Vec<ClusterExternalSecretNamespaceFailure>,
+    ready: Condition,
+) {
+    provisioned.sort();
+    let current = ces.status.clone().unwrap_or_default();
+    let conditions = current.conditions.clone().unwrap_or_default();
+    let previous = find_condition(&conditions, CONDITION_READY);
+    let failed = (!failed.is_empty()).then_some(failed);
+    let provisioned = (!provisioned.is_empty()).then_some(provisioned);
+    if same_condition(previous, &ready)
+        && current.provisioned_namespaces == provisioned
+        && current.failed_namespaces == failed
+        && current.external_secret_name.as_deref() == Some(es_name.as_str())
+    {
+        return;
+    }
+    let ready = carry_transition(previous, ready);
+    let status = ClusterExternalSecretStatus {
+        external_secret_name: Some(es_name),
+        failed_namespaces: failed,
+        provisioned_namespaces: provisioned,
+        conditions: Some(vec![ready]),
+    };
+    let api: Api<ClusterExternalSecret> = Api::all(shared.kube.clone());
+    let patch = serde_json::json!({ "status": status });
+    // A merge patch keeps absent lists; set them explicitly to null when empty.
+    let mut patch = patch;
+    for field in ["failedNamespaces", "provisionedNamespaces"] {
+        if patch["status"].get(field).is_none() {
+            patch["status"][field] = serde_json::Value::Null;
+        }
+    }
+    if let Err(error) = api
+        .patch_status(
+            &ces.name_any(),
+            &PatchParams::apply(CONTROLLER_NAME),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        warn!(name = %ces.name_any(), %error, "could not write ClusterExternalSecret status");
+    }
+}
