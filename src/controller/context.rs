@@ -80,10 +80,16 @@ impl NamespaceLabels {
 
     /// Every known namespace and its labels.
     pub fn all(&self) -> BTreeMap<String, BTreeMap<String, String>> {
-        let namespaces = self.0.read().expect("namespace labels lock").clone();
-        namespaces
+        let names: Vec<String> = self
+            .0
+            .read()
+            .expect("namespace labels lock")
+            .keys()
+            .cloned()
+            .collect();
+        names
             .into_iter()
-            .map(|(name, _)| {
+            .map(|name| {
                 let labels = self.get(&name);
                 (name, labels)
             })
