@@ -30,6 +30,17 @@ pub mod metadata;
 mod plan;
 mod write;
 
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests_cert;
+#[cfg(test)]
+mod tests_key;
+#[cfg(test)]
+mod tests_plan;
+#[cfg(test)]
+mod tests_write;
+
 use akvsync_crds::UpdatePolicy;
 
 pub use error::{Operation, PushError};
