@@ -9,10 +9,39 @@ use super::PushError;
 
 /// What to import and the leaf certificate that identifies it.
 pub(crate) struct ImportCertificate {
-    /// Password-less PKCS#12 with the key and the chain.
-    pub pfx: Vec<u8>,
     /// DER of the leaf: Key Vault's `cer` of the imported certificate.
     pub leaf_der: Vec<u8>,
+    pfx: Pfx,
+}
+
+enum Pfx {
+    /// The pushed value already is a password-less PKCS#12 with its key.
+    AsGiven(Vec<u8>),
+    /// PEM input, converted only when a write is needed (PKCS#12 encryption is not free).
+    FromPem(Box<PemParts>),
+}
+
+struct PemParts {
+    key: PrivateKey,
+    leaf: Certificate,
+    chain: Vec<Certificate>,
+}
+
+impl ImportCertificate {
+    /// The password-less PKCS#12 to import.
+    pub fn into_pfx(self, name: &str) -> Result<Vec<u8>, PushError> {
+        match self.pfx {
+            Pfx::AsGiven(pfx) => Ok(pfx),
+            Pfx::FromPem(parts) => {
+                write_pkcs12(&parts.key, &parts.leaf, &parts.chain, "").map_err(|error| {
+                    PushError::BuildPkcs12 {
+                        name: name.to_owned(),
+                        message: error.to_string(),
+                    }
+                })
+            }
+        }
+    }
 }
 
 /// Parses a certificate push value. A password-less PKCS#12 with a private key is sent as it is;
@@ -30,8 +59,8 @@ pub(crate) fn import_certificate(name: &str, value: &[u8]) -> Result<ImportCerti
                 });
             }
             return Ok(ImportCertificate {
-                pfx: value.to_vec(),
                 leaf_der: leaf.der().to_vec(),
+                pfx: Pfx::AsGiven(value.to_vec()),
             });
         }
         Err(error) => error,
@@ -78,17 +107,19 @@ pub(crate) fn import_certificate(name: &str, value: &[u8]) -> Result<ImportCerti
     };
     let key = PrivateKey::from_pkcs8_der(&key_block.der).map_err(build_error)?;
     let ordered = order_chain(certs, Some(&key)).map_err(build_error)?;
-    let (leaf, chain) = ordered
-        .split_first()
-        .expect("order_chain keeps every certificate");
+    let mut ordered = ordered.into_iter();
+    let leaf = ordered.next().expect("order_chain keeps every certificate");
     if !key.matches_certificate(leaf.der()).map_err(build_error)? {
         return Err(PushError::CertificateKeyMismatch {
             name: name.to_owned(),
         });
     }
-    let pfx = write_pkcs12(&key, leaf, chain, "").map_err(build_error)?;
     Ok(ImportCertificate {
-        pfx,
         leaf_der: leaf.der().to_vec(),
+        pfx: Pfx::FromPem(Box::new(PemParts {
+            key,
+            leaf,
+            chain: ordered.collect(),
+        })),
     })
 }

@@ -318,10 +318,18 @@ fn plan_data_to(
     }
     let mut items = Vec::new();
     let mut remote_keys: BTreeMap<String, String> = BTreeMap::new();
+    let rewrites = rewrites
+        .iter()
+        .enumerate()
+        .map(|(index, rewrite)| {
+            Rewrite::compile(rewrite)
+                .map_err(|message| expand(format!("rewrite failed: rewrite[{index}]: {message}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     for (source_key, value) in matched {
         let mut remote_key = source_key.clone();
         for (index, rewrite) in rewrites.iter().enumerate() {
-            remote_key = apply_rewrite(rewrite, &remote_key).map_err(|message| {
+            remote_key = rewrite.apply(&remote_key).map_err(|message| {
                 expand(format!(
                     "rewrite failed: rewrite[{index}] on key {remote_key:?}: {message}"
                 ))
@@ -350,18 +358,33 @@ fn plan_data_to(
     Ok(items)
 }
 
-fn apply_rewrite(rewrite: &PushSecretRewrite, key: &str) -> Result<String, String> {
-    match rewrite {
-        PushSecretRewrite::Regexp(regexp) => {
-            let regex = regex::Regex::new(&regexp.source)
-                .map_err(|error| format!("invalid regexp: {error}"))?;
-            Ok(regex.replace_all(key, regexp.target.as_str()).into_owned())
-        }
-        PushSecretRewrite::Transform(transform) => {
-            let mut values = akvsync_template::Values::new();
-            values.insert("value".to_owned(), key.as_bytes().to_vec());
-            akvsync_template::render(&transform.template, &values)
-                .map_err(|error| format!("template exec: {error}"))
+/// A `dataTo` rewrite, compiled once for all keys.
+enum Rewrite<'a> {
+    Regexp(regex::Regex, &'a str),
+    Transform(&'a str),
+}
+
+impl<'a> Rewrite<'a> {
+    fn compile(rewrite: &'a PushSecretRewrite) -> Result<Self, String> {
+        Ok(match rewrite {
+            PushSecretRewrite::Regexp(regexp) => Rewrite::Regexp(
+                regex::Regex::new(&regexp.source)
+                    .map_err(|error| format!("invalid regexp: {error}"))?,
+                &regexp.target,
+            ),
+            PushSecretRewrite::Transform(transform) => Rewrite::Transform(&transform.template),
+        })
+    }
+
+    fn apply(&self, key: &str) -> Result<String, String> {
+        match self {
+            Rewrite::Regexp(regex, target) => Ok(regex.replace_all(key, *target).into_owned()),
+            Rewrite::Transform(template) => {
+                let mut values = akvsync_template::Values::new();
+                values.insert("value".to_owned(), key.as_bytes().to_vec());
+                akvsync_template::render(template, &values)
+                    .map_err(|error| format!("template exec: {error}"))
+            }
         }
     }
 }

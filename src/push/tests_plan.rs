@@ -453,6 +453,14 @@ fn invalid_data_to_entries_are_errors_naming_the_entry() {
         plan_error(bad_regexp, &data)
             .starts_with("dataTo[0]: match failed: failed to compile regexp pattern \"(\"")
     );
+    let bad_rewrite = data_to(serde_json::json!({
+        "storeRef": store("s"),
+        "rewrite": [{"regexp": {"source": "[", "target": ""}}],
+    }));
+    assert!(
+        plan_error(bad_rewrite, &data)
+            .starts_with("dataTo[0]: rewrite failed: rewrite[0]: invalid regexp: ")
+    );
     let empty = data_to(serde_json::json!({
         "storeRef": store("s"),
         "rewrite": [{"regexp": {"source": ".*", "target": ""}}],

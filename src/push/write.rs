@@ -96,9 +96,12 @@ pub fn prepare_write(
             let unchanged = existing.is_some_and(|existing| {
                 existing.tags == tags && existing.value.expose() == certificate.leaf_der
             });
-            Ok(decide(unchanged, || PushRequest {
+            if unchanged {
+                return Ok(WriteDecision::Unchanged);
+            }
+            Ok(WriteDecision::Write(PushRequest {
                 key: item.remote.clone(),
-                value: SecretBytes::from(certificate.pfx),
+                value: SecretBytes::from(certificate.into_pfx(name)?),
                 content_type: None,
                 tags,
                 expires: None,
