@@ -24,6 +24,7 @@
 //! [`IF_NOT_EXISTS_SUFFIX`] to the Ready message.
 
 mod cert;
+mod data_to;
 mod error;
 mod key;
 pub mod metadata;
