@@ -79,31 +79,30 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
 
 /// Every PromQL expression of a dashboard: panel targets and `label_values(metric, …)` queries.
 fn dashboard_expressions(dashboard: &Value) -> Vec<String> {
-    fn walk(value: &Value, found: &mut Vec<String>) {
+    fn walk(value: &Value, label_values: &Regex, found: &mut Vec<String>) {
         match value {
             Value::Object(map) => {
                 for (key, value) in map {
                     match (key.as_str(), value) {
                         ("expr", Value::String(expression)) => found.push(expression.clone()),
-                        ("query" | "definition", Value::String(query))
-                            if query.contains("label_values(") =>
-                        {
-                            let metric = Regex::new(r"label_values\(\s*([^,)]+)")
-                                .expect("pattern")
+                        ("query" | "definition", Value::String(query)) => found.extend(
+                            label_values
                                 .captures(query)
-                                .map(|captures| captures[1].trim().to_owned());
-                            found.extend(metric);
-                        }
-                        _ => walk(value, found),
+                                .map(|captures| captures[1].trim().to_owned()),
+                        ),
+                        _ => walk(value, label_values, found),
                     }
                 }
             }
-            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| walk(item, label_values, found)),
             _ => {}
         }
     }
+    let label_values = Regex::new(r"label_values\(\s*([^,)]+)").expect("pattern");
     let mut found = Vec::new();
-    walk(dashboard, &mut found);
+    walk(dashboard, &label_values, &mut found);
     found
 }
 
