@@ -5,6 +5,7 @@ pub mod cluster_external_secret;
 pub mod context;
 pub mod external_secret;
 pub mod namespaces;
+pub mod push_secret;
 pub mod status;
 pub mod stores;
 pub mod supervisor;

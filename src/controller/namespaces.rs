@@ -61,6 +61,26 @@ pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, Stri
             .all(|expression| expression_matches(expression, labels))
 }
 
+/// A label selector in the `key=value,key in (a,b)` form list calls take.
+pub fn label_selector_string(selector: &LabelSelector) -> String {
+    let mut parts: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    for expression in selector.match_expressions.iter().flatten() {
+        let values = expression.values.clone().unwrap_or_default().join(",");
+        parts.push(match expression.operator.as_str() {
+            "In" => format!("{} in ({values})", expression.key),
+            "NotIn" => format!("{} notin ({values})", expression.key),
+            "Exists" => expression.key.clone(),
+            _ => format!("!{}", expression.key),
+        });
+    }
+    parts.join(",")
+}
+
 fn expression_matches(
     expression: &LabelSelectorRequirement,
     labels: &BTreeMap<String, String>,

@@ -11,8 +11,9 @@ use akvsync_crds::{ClusterSecretStoreCondition, SecretStoreSpec, StoreKind};
 use tracing::{info, warn};
 
 use super::context::Shared;
-use super::namespaces::namespace_allowed;
+use super::namespaces::{namespace_allowed, selector_matches};
 use crate::azure::{AzureKeyVault, StoreError, StoreSource};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 /// How long a store whose connection failed for a transient reason waits before trying again.
 const RECONNECT_AFTER: Duration = Duration::from_secs(30);
@@ -37,6 +38,8 @@ pub struct ActorKey {
 pub struct StoreResource {
     pub source: Result<StoreSource, StoreError>,
     pub conditions: Vec<ClusterSecretStoreCondition>,
+    /// The store's labels, for PushSecret store selectors.
+    pub labels: BTreeMap<String, String>,
     /// The resource version the actors were built from.
     pub version: String,
 }
@@ -77,6 +80,7 @@ impl Stores {
         spec: &SecretStoreSpec,
         version: String,
         conditions: Vec<ClusterSecretStoreCondition>,
+        labels: BTreeMap<String, String>,
     ) {
         let namespace = (id.kind == StoreKind::SecretStore).then(|| id.namespace.clone());
         let source = StoreSource::from_spec(id.kind, id.name.clone(), namespace, spec);
@@ -91,6 +95,7 @@ impl Stores {
         let resource = StoreResource {
             source,
             conditions,
+            labels,
             version,
         };
         let to_connect: Vec<(ActorKey, VaultActor)> = {
@@ -125,6 +130,28 @@ impl Stores {
         for (key, actor) in to_connect {
             self.connect(shared, key, resource.source.clone(), actor);
         }
+    }
+
+    /// The names of the stores of `kind` (SecretStores in `namespace`) whose labels match `selector`.
+    pub fn matching(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Vec<String> {
+        let registry = self.registry.lock().expect("store registry lock");
+        let mut names: Vec<String> = registry
+            .resources
+            .iter()
+            .filter(|(id, resource)| {
+                id.kind == kind
+                    && (kind == StoreKind::ClusterSecretStore || id.namespace == namespace)
+                    && selector_matches(selector, &resource.labels)
+            })
+            .map(|(id, _)| id.name.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// Forgets a deleted store and stops its actors.

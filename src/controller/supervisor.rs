@@ -8,10 +8,12 @@ use actix::prelude::*;
 use akvsync_actors::resource::{Reconciler, ResourceActor, Stop, SyncNow, Update};
 use akvsync_actors::runtime::Runtime;
 use akvsync_crds::{
-    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore, StoreKind,
+    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
+    SecretStore, StoreKind,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent, watcher};
@@ -22,6 +24,8 @@ use tracing::{info, warn};
 use super::cluster_external_secret::ClusterExternalSecretReconciler;
 use super::context::Shared;
 use super::external_secret::ExternalSecretReconciler;
+use super::namespaces::selector_matches;
+use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
 
 /// The live actors of one kind of resource, keyed by namespace and name.
@@ -117,6 +121,13 @@ where
         false
     }
 
+    /// Asks one actor to sync now.
+    fn sync(&self, key: &(String, String)) {
+        if let Some(actor) = self.actors.get(key) {
+            actor.do_send(SyncNow);
+        }
+    }
+
     /// Asks every actor to sync now.
     fn sync_all(&self) {
         for actor in self.actors.values() {
@@ -139,24 +150,36 @@ pub enum Change {
     ClusterSecretStore(WatchEvent<DeserializeGuard<ClusterSecretStore>>),
     ExternalSecret(WatchEvent<DeserializeGuard<ExternalSecret>>),
     ClusterExternalSecret(WatchEvent<DeserializeGuard<ClusterExternalSecret>>),
+    PushSecret(WatchEvent<DeserializeGuard<PushSecret>>),
     Namespace(WatchEvent<PartialObjectMeta<Namespace>>),
     Secret(WatchEvent<PartialObjectMeta<Secret>>),
     WatchFailed(&'static str, String),
 }
 
 /// The watches that have listed everything once; the supervisor is synced when all have.
-const WATCHES: [&str; 5] = [
+const WATCHES: [&str; 7] = [
     "secretstores",
     "clustersecretstores",
     "externalsecrets",
+    "clusterexternalsecrets",
+    "pushsecrets",
     "namespaces",
     "secrets",
 ];
+
+/// Where a PushSecret reads from.
+enum PushSource {
+    Name(String),
+    Selector(LabelSelector),
+}
 
 pub struct Supervisor {
     shared: Shared,
     external_secrets: Actors<ExternalSecretReconciler>,
     cluster_external_secrets: Actors<ClusterExternalSecretReconciler>,
+    push_secrets: Actors<PushSecretReconciler>,
+    /// The source Secret of each PushSecret, to push again when it changes.
+    push_sources: HashMap<(String, String), PushSource>,
     synced_watches: HashSet<&'static str>,
     synced: watch::Sender<bool>,
 }
@@ -172,6 +195,8 @@ impl Supervisor {
                 "ClusterExternalSecret",
                 ClusterExternalSecretReconciler::new(shared.clone()),
             ),
+            push_secrets: Actors::new("PushSecret", PushSecretReconciler::new(shared.clone())),
+            push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
             synced,
@@ -221,6 +246,16 @@ impl Supervisor {
                 .map(Change::ClusterExternalSecret)
                 .unwrap_or_else(|e| Change::WatchFailed("clusterexternalsecrets", e.to_string()))
         });
+        let push_secrets = watcher(
+            Api::<DeserializeGuard<PushSecret>>::all(client.clone()),
+            config.clone(),
+        )
+        .default_backoff()
+        .map(|event| {
+            event
+                .map(Change::PushSecret)
+                .unwrap_or_else(|e| Change::WatchFailed("pushsecrets", e.to_string()))
+        });
         let namespaces = watcher(
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             config.clone(),
@@ -245,11 +280,13 @@ impl Supervisor {
             secrets.boxed(),
             external_secrets.boxed(),
             cluster_external_secrets.boxed(),
+            push_secrets.boxed(),
         ])
         .boxed()
     }
 
     fn watch_synced(&mut self, watch: &'static str) {
+        debug_assert!(WATCHES.contains(&watch), "unknown watch {watch}");
         self.synced_watches.insert(watch);
         if self.synced_watches.len() == WATCHES.len() && !*self.synced.borrow() {
             info!("all watches synced");
@@ -281,6 +318,7 @@ impl Supervisor {
                         store.spec_of(),
                         version,
                         store.conditions_of(),
+                        store.labels().clone(),
                     );
                 }
                 Err(invalid) => warn!(
@@ -321,9 +359,62 @@ impl Supervisor {
                     info!(store = %id.name, secret = %secret.name_any(), "credential secret changed, reconnecting store");
                     self.shared.stores.reconnect(&self.shared, &id);
                 }
+                self.push_sources_changed(&secret);
             }
-            WatchEvent::Delete(_) | WatchEvent::Init | WatchEvent::InitApply(_) => {}
+            WatchEvent::Delete(secret) => self.push_sources_changed(&secret),
+            WatchEvent::Init | WatchEvent::InitApply(_) => {}
             WatchEvent::InitDone => self.watch_synced("secrets"),
+        }
+    }
+
+    /// Pushes again from every PushSecret that reads `secret`.
+    fn push_sources_changed(&self, secret: &PartialObjectMeta<Secret>) {
+        let namespace = secret.namespace().unwrap_or_default();
+        let name = secret.name_any();
+        for (key, source) in &self.push_sources {
+            let reads = key.0 == namespace
+                && match source {
+                    PushSource::Name(source) => *source == name,
+                    PushSource::Selector(selector) => selector_matches(selector, secret.labels()),
+                };
+            if reads {
+                self.push_secrets.sync(key);
+            }
+        }
+    }
+
+    fn push_secret_changed(&mut self, event: WatchEvent<DeserializeGuard<PushSecret>>) {
+        match &event {
+            WatchEvent::Apply(DeserializeGuard(Ok(push)))
+            | WatchEvent::InitApply(DeserializeGuard(Ok(push))) => {
+                let key = (push.namespace().unwrap_or_default(), push.name_any());
+                let source = match &push.spec.selector {
+                    PushSecretSelector::Secret(secret) => match (&secret.name, &secret.selector) {
+                        (Some(name), _) => Some(PushSource::Name(name.clone())),
+                        (None, Some(selector)) => Some(PushSource::Selector(selector.clone())),
+                        (None, None) => None,
+                    },
+                    PushSecretSelector::GeneratorRef(_) => None,
+                };
+                match source {
+                    Some(source) => self.push_sources.insert(key, source),
+                    None => self.push_sources.remove(&key),
+                };
+            }
+            WatchEvent::Delete(DeserializeGuard(object)) => {
+                let meta = match object {
+                    Ok(push) => push.metadata.clone(),
+                    Err(invalid) => invalid.metadata.clone(),
+                };
+                self.push_sources.remove(&(
+                    meta.namespace.unwrap_or_default(),
+                    meta.name.unwrap_or_default(),
+                ));
+            }
+            _ => {}
+        }
+        if self.push_secrets.handle(&self.shared.runtime, event) {
+            self.watch_synced("pushsecrets");
         }
     }
 
@@ -398,6 +489,7 @@ impl StreamHandler<Change> for Supervisor {
                     self.watch_synced("externalsecrets");
                 }
             }
+            Change::PushSecret(event) => self.push_secret_changed(event),
             Change::ClusterExternalSecret(event) => {
                 if self
                     .cluster_external_secrets

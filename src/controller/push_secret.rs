@@ -1,0 +1,535 @@
+//! The PushSecret reconciler: read the source Secret, plan the writes with the pure core, and
+//! write, skip or delete each remote object through the store actors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use akvsync_actors::remote::{ProviderError, RemoteValue};
+use akvsync_actors::resource::{Reconciler, Trigger};
+use akvsync_actors::schedule::{Outcome, Refresh};
+use akvsync_actors::store::{Delete, Fetch, Push, StoreRequestError};
+use akvsync_crds::constants::{
+    CONDITION_READY, EVENT_REASON_UPDATE_FAILED, FINALIZER_PUSH_SECRET, REASON_PUSH_ERRORED,
+    REASON_PUSH_SOURCE_DELETED, REASON_PUSH_SYNCED,
+};
+use akvsync_crds::meta::find_condition;
+use akvsync_crds::{
+    Condition, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretSelector,
+    PushSecretStatus, StoreKind, UpdatePolicy, parse_go_duration,
+};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use tracing::{debug, warn};
+
+use super::context::Shared;
+use super::status::{carry_transition, same_condition};
+use super::stores::VaultActor;
+use crate::push::{
+    DeleteDecision, PushError, PushItem, WriteDecision, plan_push, prepare_delete, prepare_write,
+    set_secret_failed_message, synced_message,
+};
+
+const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
+
+pub struct PushSecretReconciler {
+    shared: Shared,
+}
+
+impl PushSecretReconciler {
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Reconciler for PushSecretReconciler {
+    type Resource = PushSecret;
+
+    fn reconcile(&self, push: Arc<PushSecret>, _: Trigger) -> BoxFuture<'static, Outcome> {
+        let shared = self.shared.clone();
+        async move { reconcile(&shared, &push).await }.boxed()
+    }
+
+    fn refresh(&self, push: &PushSecret) -> Refresh {
+        let interval = push
+            .spec
+            .refresh_interval
+            .as_deref()
+            .and_then(|t| parse_go_duration(t).ok())
+            .unwrap_or(DEFAULT_REFRESH);
+        if interval.is_zero() {
+            Refresh::OnChange
+        } else {
+            Refresh::Every(interval)
+        }
+    }
+
+    fn changed(&self, current: &PushSecret, next: &PushSecret) -> bool {
+        current.metadata.generation != next.metadata.generation
+            || current.labels() != next.labels()
+            || current.annotations() != next.annotations()
+            || current.metadata.deletion_timestamp != next.metadata.deletion_timestamp
+    }
+}
+
+/// `status.syncedPushSecrets`: `"<Kind>/<store>"` → status key → the entry pushed.
+type Synced = BTreeMap<String, BTreeMap<String, PushSecretData>>;
+
+/// A failure, with ESO's condition reason.
+struct Failure {
+    reason: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn errored(message: impl Into<String>) -> Self {
+        Self {
+            reason: REASON_PUSH_ERRORED,
+            message: message.into(),
+        }
+    }
+}
+
+async fn reconcile(shared: &Shared, push: &PushSecret) -> Outcome {
+    let api: Api<PushSecret> =
+        Api::namespaced(shared.kube.clone(), &push.namespace().unwrap_or_default());
+    let delete_policy =
+        push.spec.deletion_policy.unwrap_or_default() == PushSecretDeletionPolicy::Delete;
+    let previous: Synced = push
+        .status
+        .as_ref()
+        .and_then(|s| s.synced_push_secrets.clone())
+        .unwrap_or_default();
+    if push.meta().deletion_timestamp.is_some() {
+        return finalize(shared, push, &api, &previous).await;
+    }
+    if let Err(error) = ensure_finalizer(&api, push, delete_policy).await {
+        warn!(name = %push.name_any(), %error, "could not update the PushSecret's finalizers");
+        return Outcome::Failed;
+    }
+    let result = sync(shared, push, &previous, delete_policy).await;
+    let (ready, synced, outcome) = match result {
+        Ok(synced) => {
+            let message = synced_message(push.spec.update_policy.unwrap_or_default());
+            (
+                Condition::new(CONDITION_READY, true, REASON_PUSH_SYNCED, &message),
+                Some(synced),
+                Outcome::Synced,
+            )
+        }
+        Err((failure, synced)) => {
+            publish(
+                shared,
+                push,
+                EventType::Warning,
+                EVENT_REASON_UPDATE_FAILED,
+                &failure.message,
+            )
+            .await;
+            let outcome = if failure.reason == REASON_PUSH_SOURCE_DELETED {
+                Outcome::Synced
+            } else {
+                Outcome::Failed
+            };
+            (
+                Condition::new(CONDITION_READY, false, failure.reason, &failure.message),
+                synced,
+                outcome,
+            )
+        }
+    };
+    write_status(&api, push, ready, synced).await;
+    outcome
+}
+
+/// Pushes every item to every store; returns what is synced now, or the failure and what is
+/// synced so far (entries that were written stay recorded, so a later delete finds them).
+async fn sync(
+    shared: &Shared,
+    push: &PushSecret,
+    previous: &Synced,
+    delete_policy: bool,
+) -> Result<Synced, (Failure, Option<Synced>)> {
+    let namespace = push.namespace().unwrap_or_default();
+    let source = match read_source(shared, push).await {
+        Ok(Some(source)) => source,
+        Ok(None) => {
+            if delete_policy && !previous.is_empty() {
+                let cleaned = delete_entries(shared, &namespace, previous, &Synced::new()).await;
+                return Err(match cleaned {
+                    Ok(()) => (
+                        Failure {
+                            reason: REASON_PUSH_SOURCE_DELETED,
+                            message: "source secret deleted; provider secrets cleaned up".into(),
+                        },
+                        Some(Synced::new()),
+                    ),
+                    Err(message) => (Failure::errored(message), None),
+                });
+            }
+            return Err((Failure::errored("source secret not found"), None));
+        }
+        Err(message) => return Err((Failure::errored(message), None)),
+    };
+    let items = plan_push(&push.spec, &source)
+        .map_err(|error| (Failure::errored(error.to_string()), None))?;
+    let stores = resolve_stores(shared, push);
+    let if_not_exists = push.spec.update_policy.unwrap_or_default() == UpdatePolicy::IfNotExists;
+    let mut synced = Synced::new();
+    for (kind, store_name) in &stores {
+        let store_key = format!("{}/{store_name}", kind_name(*kind));
+        let labels = shared.namespaces.get(&namespace);
+        let actor = match shared
+            .stores
+            .actor_for(shared, *kind, store_name, &namespace, &labels)
+        {
+            Ok(actor) => actor,
+            Err(error) => {
+                return Err((
+                    Failure::errored(error.to_string()),
+                    Some(merge(previous, synced)),
+                ));
+            }
+        };
+        let entries = synced.entry(store_key).or_default();
+        for item in items
+            .iter()
+            .filter(|item| applies_to(item, *kind, store_name))
+        {
+            if let Err(error) = write_item(&actor, item, if_not_exists).await {
+                let secret_key = item.source.match_.secret_key.clone().unwrap_or_default();
+                let message = set_secret_failed_message(&secret_key, store_name, &error);
+                return Err((Failure::errored(message), Some(merge(previous, synced))));
+            }
+            entries.insert(item.status_key.clone(), item.source.clone());
+        }
+    }
+    if delete_policy
+        && let Err(message) = delete_entries(shared, &namespace, previous, &synced).await
+    {
+        return Err((Failure::errored(message), Some(merge(previous, synced))));
+    }
+    Ok(synced)
+}
+
+/// What a failed sync records: the new entries, plus old ones not yet cleaned up.
+fn merge(previous: &Synced, mut synced: Synced) -> Synced {
+    for (store, entries) in previous {
+        let target = synced.entry(store.clone()).or_default();
+        for (key, data) in entries {
+            target.entry(key.clone()).or_insert_with(|| data.clone());
+        }
+    }
+    synced
+}
+
+/// Why a remote write did not happen.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("{0}")]
+    Push(#[from] PushError),
+    #[error("{0}")]
+    Store(#[from] StoreRequestError),
+    #[error("store actor unavailable: {0}")]
+    Mailbox(#[from] actix::MailboxError),
+}
+
+async fn write_item(
+    actor: &VaultActor,
+    item: &PushItem,
+    if_not_exists: bool,
+) -> Result<(), WriteError> {
+    let existing = fetch_latest(actor, item).await?;
+    if if_not_exists && existing.is_some() {
+        return Ok(());
+    }
+    match prepare_write(item, existing.as_deref())? {
+        WriteDecision::Write(request) => Ok(actor.send(Push(request)).await??),
+        WriteDecision::Unchanged => Ok(()),
+    }
+}
+
+async fn fetch_latest(
+    actor: &VaultActor,
+    item: &PushItem,
+) -> Result<Option<Arc<RemoteValue>>, WriteError> {
+    match actor
+        .send(Fetch {
+            key: item.remote.clone(),
+            max_age: Duration::ZERO,
+        })
+        .await?
+    {
+        Ok(value) => Ok(Some(value)),
+        Err(StoreRequestError::Provider(ProviderError::NotFound { .. })) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes the remote objects recorded in `previous` that `current` no longer holds.
+async fn delete_entries(
+    shared: &Shared,
+    namespace: &str,
+    previous: &Synced,
+    current: &Synced,
+) -> Result<(), String> {
+    let labels = shared.namespaces.get(namespace);
+    for (store_key, entries) in previous {
+        let Some((kind, store_name)) = parse_store_key(store_key) else {
+            continue;
+        };
+        let kept = current.get(store_key);
+        for (status_key, data) in entries {
+            if kept.is_some_and(|kept| kept.contains_key(status_key)) {
+                continue;
+            }
+            let remote = crate::push::parse_remote_key(&data.match_.remote_ref.remote_key)
+                .map_err(|e| e.to_string())?;
+            let actor = shared
+                .stores
+                .actor_for(shared, kind, store_name, namespace, &labels)
+                .map_err(|e| e.to_string())?;
+            let existing = match actor
+                .send(Fetch {
+                    key: remote.clone(),
+                    max_age: Duration::ZERO,
+                })
+                .await
+            {
+                Ok(Ok(value)) => Some(value),
+                Ok(Err(StoreRequestError::Provider(ProviderError::NotFound { .. }))) => None,
+                Ok(Err(error)) => return Err(format!("error getting {remote}: {error}")),
+                Err(error) => return Err(format!("store actor unavailable: {error}")),
+            };
+            match prepare_delete(&remote, existing.as_deref()).map_err(|e| e.to_string())? {
+                DeleteDecision::AlreadyGone => {}
+                DeleteDecision::Delete(key) => match actor.send(Delete(key)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(format!("error deleting {remote}: {error}")),
+                    Err(error) => return Err(format!("store actor unavailable: {error}")),
+                },
+            }
+        }
+    }
+    Ok(())
+}
+
+/// On deletion with `deletionPolicy: Delete`, removes every remote object, then the finalizer.
+async fn finalize(
+    shared: &Shared,
+    push: &PushSecret,
+    api: &Api<PushSecret>,
+    previous: &Synced,
+) -> Outcome {
+    if !push.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET) {
+        return Outcome::Synced;
+    }
+    let namespace = push.namespace().unwrap_or_default();
+    if push.spec.deletion_policy.unwrap_or_default() == PushSecretDeletionPolicy::Delete
+        && let Err(message) = delete_entries(shared, &namespace, previous, &Synced::new()).await
+    {
+        publish(
+            shared,
+            push,
+            EventType::Warning,
+            EVENT_REASON_UPDATE_FAILED,
+            &message,
+        )
+        .await;
+        return Outcome::Failed;
+    }
+    let finalizers: Vec<&String> = push
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_PUSH_SECRET)
+        .collect();
+    let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": push.resource_version()}});
+    match api
+        .patch(
+            &push.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Outcome::Synced,
+        Err(error) => {
+            warn!(name = %push.name_any(), %error, "could not remove the PushSecret finalizer");
+            Outcome::Failed
+        }
+    }
+}
+
+/// ESO keeps a finalizer only while `deletionPolicy` is Delete.
+async fn ensure_finalizer(
+    api: &Api<PushSecret>,
+    push: &PushSecret,
+    wanted: bool,
+) -> Result<(), kube::Error> {
+    let has = push.finalizers().iter().any(|f| f == FINALIZER_PUSH_SECRET);
+    if has == wanted {
+        return Ok(());
+    }
+    let mut finalizers: Vec<String> = push
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER_PUSH_SECRET)
+        .cloned()
+        .collect();
+    if wanted {
+        finalizers.push(FINALIZER_PUSH_SECRET.to_owned());
+    }
+    let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": push.resource_version()}});
+    api.patch(
+        &push.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(drop)
+}
+
+/// The source Secret's data; `None` when a named source does not exist.
+async fn read_source(
+    shared: &Shared,
+    push: &PushSecret,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
+    let secrets: Api<Secret> =
+        Api::namespaced(shared.kube.clone(), &push.namespace().unwrap_or_default());
+    let to_map = |secret: Secret| -> BTreeMap<String, Vec<u8>> {
+        secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    };
+    match &push.spec.selector {
+        PushSecretSelector::GeneratorRef(_) => {
+            Err("spec.selector.generatorRef is not supported by akvsync".into())
+        }
+        PushSecretSelector::Secret(source) => match (&source.name, &source.selector) {
+            (Some(name), _) => match secrets.get_opt(name).await {
+                Ok(secret) => Ok(secret.map(to_map)),
+                Err(error) => Err(format!("could not get source secret {name}: {error}")),
+            },
+            (None, Some(selector)) => {
+                let selector = super::namespaces::label_selector_string(selector);
+                let list = secrets
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map_err(|error| format!("could not list source secrets: {error}"))?;
+                match list.items.len() {
+                    0 => Ok(None),
+                    1 => Ok(list.items.into_iter().next().map(to_map)),
+                    found => Err(format!(
+                        "spec.selector.secret.selector matches {found} Secrets; akvsync pushes from exactly one"
+                    )),
+                }
+            }
+            (None, None) => Err("spec.selector.secret needs a name or a selector".into()),
+        },
+    }
+}
+
+/// The stores `secretStoreRefs` names, by name or label selector.
+fn resolve_stores(shared: &Shared, push: &PushSecret) -> Vec<(StoreKind, String)> {
+    let namespace = push.namespace().unwrap_or_default();
+    let mut stores = BTreeSet::new();
+    for reference in &push.spec.secret_store_refs {
+        let kind = reference.kind.unwrap_or_default();
+        match (&reference.name, &reference.label_selector) {
+            (Some(name), _) => {
+                stores.insert((kind_name(kind), name.clone()));
+            }
+            (None, Some(selector)) => {
+                for name in shared.stores.matching(kind, &namespace, selector) {
+                    stores.insert((kind_name(kind), name));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    stores
+        .into_iter()
+        .filter_map(|(kind, name)| {
+            parse_store_key(&format!("{kind}/{name}")).map(|(kind, _)| (kind, name))
+        })
+        .collect()
+}
+
+/// Whether a `dataTo` item's store reference (if any) names this store.
+fn applies_to(item: &PushItem, kind: StoreKind, name: &str) -> bool {
+    item.store_filter.as_ref().is_none_or(|filter| {
+        filter.kind.unwrap_or_default() == kind && filter.name.as_deref().is_none_or(|n| n == name)
+    })
+}
+
+fn kind_name(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::SecretStore => "SecretStore",
+        StoreKind::ClusterSecretStore => "ClusterSecretStore",
+    }
+}
+
+fn parse_store_key(key: &str) -> Option<(StoreKind, &str)> {
+    match key.split_once('/')? {
+        ("SecretStore", name) => Some((StoreKind::SecretStore, name)),
+        ("ClusterSecretStore", name) => Some((StoreKind::ClusterSecretStore, name)),
+        _ => None,
+    }
+}
+
+async fn publish(shared: &Shared, push: &PushSecret, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1024).collect()),
+        action: "Push".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = shared.recorder.publish(&event, &push.object_ref(&())).await {
+        debug!(%error, "could not publish event");
+    }
+}
+
+async fn write_status(
+    api: &Api<PushSecret>,
+    push: &PushSecret,
+    ready: Condition,
+    synced: Option<Synced>,
+) {
+    let current = push.status.clone().unwrap_or_default();
+    let conditions = current.conditions.clone().unwrap_or_default();
+    let previous = find_condition(&conditions, CONDITION_READY);
+    let synced = synced.or_else(|| current.synced_push_secrets.clone());
+    let version = push.metadata.generation.unwrap_or_default().to_string();
+    if same_condition(previous, &ready)
+        && current.synced_push_secrets == synced
+        && current.synced_resource_version.as_deref() == Some(version.as_str())
+    {
+        return;
+    }
+    let ready = carry_transition(previous, ready);
+    let status = PushSecretStatus {
+        refresh_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+        synced_resource_version: Some(version),
+        synced_push_secrets: synced,
+        conditions: Some(vec![ready]),
+    };
+    // A merge patch would keep entries removed from syncedPushSecrets: replace the status instead.
+    let mut object = push.clone();
+    object.status = Some(status);
+    object.metadata.managed_fields = None;
+    if let Err(error) = api
+        .replace_status(&push.name_any(), &Default::default(), &object)
+        .await
+    {
+        warn!(name = %push.name_any(), %error, "could not write PushSecret status");
+    }
+}
