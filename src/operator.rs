@@ -1,18 +1,31 @@
-//! The operator process: an actix System with one arbiter per core, the supervisor, and a
-//! clean stop. `akvsync run`, the demo and the integration tests all start it from here.
+//! The operator process: an actix System with one arbiter per core, the supervisor, the metrics
+//! and health servers, optional leader election, and an ordered stop. `akvsync run`, the demo and
+//! the integration tests all start it from here.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics, VaultBudget};
 use anyhow::Context as _;
+use prometheus::Registry;
 use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use crate::azure::{AzureNetwork, NetworkSettings};
 use crate::controller::context::Shared;
-use crate::controller::supervisor::Supervisor;
+use crate::controller::supervisor::{Shutdown, Supervisor};
+use crate::observability::http::HttpError;
+use crate::observability::{
+    ControllerMetrics, HttpServer, LeaderElectionConfig, LeaderElector, LeaderState,
+    MetricsGranularity, Readiness,
+};
+
+/// How long a stop waits for reconciles that are writing to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Where the operator finds its cluster.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +47,11 @@ pub struct OperatorConfig {
     pub store: StoreConfig,
     /// Identifies this replica in events and the leader lease.
     pub instance: String,
+    /// Metrics and health listeners; none in embedded uses.
+    pub http: Option<(SocketAddr, SocketAddr)>,
+    /// Lease-based leader election; none means this replica always leads.
+    pub leader: Option<LeaderElectionConfig>,
+    pub granularity: MetricsGranularity,
 }
 
 impl Default for OperatorConfig {
@@ -45,7 +63,31 @@ impl Default for OperatorConfig {
             budget: VaultBudget::default(),
             store: StoreConfig::default(),
             instance: std::env::var("HOSTNAME").unwrap_or_else(|_| "akvsync".to_owned()),
+            http: None,
+            leader: None,
+            granularity: MetricsGranularity::PerResource,
         }
+    }
+}
+
+/// The process's one metrics registry and the metrics registered on it.
+#[derive(Clone)]
+pub struct Telemetry {
+    pub registry: Registry,
+    pub store: Arc<StoreMetrics>,
+    pub controller: Arc<ControllerMetrics>,
+}
+
+impl Telemetry {
+    pub fn new(granularity: MetricsGranularity) -> anyhow::Result<Self> {
+        let registry = Registry::new();
+        let store = Arc::new(StoreMetrics::register(&registry)?);
+        let controller = Arc::new(ControllerMetrics::register(&registry, granularity)?);
+        Ok(Self {
+            registry,
+            store,
+            controller,
+        })
     }
 }
 
@@ -77,9 +119,9 @@ async fn kube_client(source: &KubeSource) -> anyhow::Result<kube::Client> {
 /// A running operator on its own thread.
 pub struct OperatorHandle {
     stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     synced: watch::Receiver<bool>,
-    pub store_metrics: Arc<StoreMetrics>,
+    pub telemetry: Telemetry,
 }
 
 impl OperatorHandle {
@@ -120,12 +162,12 @@ impl Drop for OperatorHandle {
 pub fn spawn(config: OperatorConfig) -> anyhow::Result<OperatorHandle> {
     let (stop, stopped) = oneshot::channel::<()>();
     let (synced_tx, synced) = watch::channel(false);
-    let store_metrics = Arc::new(StoreMetrics::unregistered()?);
-    let metrics = Arc::clone(&store_metrics);
+    let telemetry = Telemetry::new(config.granularity)?;
+    let shared_telemetry = telemetry.clone();
     let thread = std::thread::Builder::new()
         .name("akvsync-operator".into())
         .spawn(move || {
-            run(config, metrics, synced_tx, async {
+            run(config, shared_telemetry, synced_tx, async {
                 let _ = stopped.await;
             })
         })
@@ -134,14 +176,15 @@ pub fn spawn(config: OperatorConfig) -> anyhow::Result<OperatorHandle> {
         stop: Some(stop),
         thread: Some(thread),
         synced,
-        store_metrics,
+        telemetry,
     })
 }
 
-/// Runs the operator on this thread until `shutdown` resolves.
+/// Runs the operator on this thread until `shutdown` resolves (or leadership is lost, which is
+/// an error: the process exits and its replacement campaigns again).
 pub fn run(
     config: OperatorConfig,
-    store_metrics: Arc<StoreMetrics>,
+    telemetry: Telemetry,
     synced: watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> anyhow::Result<()> {
@@ -149,26 +192,110 @@ pub fn run(
     let system = actix::System::new();
     system.block_on(async move {
         let kube = kube_client(&config.kube).await?;
-        let network =
-            AzureNetwork::new(config.network.clone()).context("build the Azure HTTP client")?;
-        let runtime = if config.workers == 0 {
-            Runtime::per_core()
-        } else {
-            Runtime::start(config.workers)
+        let network = AzureNetwork::new(config.network.clone()).context("build the Azure HTTP client")?;
+        let cancel = CancellationToken::new();
+        let readiness = Readiness::new();
+        let server = match config.http {
+            Some((metrics, health)) => {
+                let server = HttpServer::bind(metrics, health, telemetry.registry.clone(), readiness.clone())
+                    .await
+                    .context("bind the metrics and health listeners")?;
+                info!(metrics = %server.metrics_address(), health = %server.health_address(), "serving metrics and probes");
+                Some(actix::spawn(server.serve(cancel.clone())))
+            }
+            None => None,
         };
+        follow_sync(&synced, &readiness);
+        let mut leader_states = match config.leader.clone() {
+            Some(leader) => {
+                let elector = LeaderElector::new(kube.clone(), leader).context("configure leader election")?;
+                let states = elector.subscribe();
+                readiness.follow_leader(states.clone());
+                let token = cancel.clone();
+                actix::spawn(async move {
+                    if let Err(error) = elector.run(token).await {
+                        warn!(%error, "leader election stopped");
+                    }
+                });
+                Some(states)
+            }
+            None => {
+                readiness.set_leader_state(LeaderState::Leader);
+                None
+            }
+        };
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Some(states) = &mut leader_states {
+            info!("waiting to become the leader");
+            tokio::select! {
+                () = &mut shutdown => return stop(cancel, server).await,
+                leading = states.wait_for(LeaderState::is_leader) => { leading.context("leader election stopped")?; }
+            }
+            info!("leading");
+        }
+
+        let runtime = if config.workers == 0 { Runtime::per_core() } else { Runtime::start(config.workers) };
         let shared = Shared::new(
             kube,
             runtime.clone(),
             network,
             LimiterRegistry::new(config.budget),
-            store_metrics,
+            &telemetry,
             config.store.clone(),
             &config.instance,
         );
-        let supervisor = actix::Actor::start(Supervisor::new(shared, synced));
-        shutdown.await;
-        drop(supervisor);
+        let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced));
+        let lost = async {
+            match &mut leader_states {
+                Some(states) => {
+                    let _ = states.wait_for(|state| !state.is_leader()).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let lost_leadership = tokio::select! {
+            () = &mut shutdown => false,
+            () = lost => true,
+        };
+        info!("stopping: no new syncs, waiting for in-flight writes");
+        supervisor.do_send(Shutdown);
+        shared.in_flight.drained(SHUTDOWN_GRACE).await;
         runtime.stop();
+        stop(cancel, server).await?;
+        if lost_leadership {
+            anyhow::bail!("lost the leader lease");
+        }
         Ok(())
     })
+}
+
+/// Cancels the elector (which releases the Lease) and the HTTP server, then waits for the server.
+async fn stop(
+    cancel: CancellationToken,
+    server: Option<tokio::task::JoinHandle<Result<(), HttpError>>>,
+) -> anyhow::Result<()> {
+    cancel.cancel();
+    if let Some(server) = server {
+        server
+            .await
+            .context("the HTTP server task failed")?
+            .context("the HTTP server failed")?;
+    }
+    // Let the elector's release request go out.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(())
+}
+
+/// Mirrors the supervisor's synced flag into the readiness probe.
+fn follow_sync(synced: &watch::Sender<bool>, readiness: &Readiness) {
+    let mut receiver = synced.subscribe();
+    let readiness = readiness.clone();
+    actix::spawn(async move {
+        loop {
+            readiness.set_watches_synced(*receiver.borrow_and_update());
+            if receiver.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator against the cluster in the kubeconfig or the in-cluster config.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start embedded Key Vault and Kubernetes emulators, apply the examples and run the operator.
     Demo(crate::demo::DemoArgs),
     /// Print the CustomResourceDefinitions akvsync serves, as YAML.
@@ -27,7 +27,7 @@ pub enum Command {
 /// Runs one command to completion.
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Demo(args) => crate::demo::run(args),
         Command::Crds => {
             print!("{}", akvsync_crds::crds_yaml());

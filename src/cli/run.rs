@@ -1,14 +1,15 @@
 //! `akvsync run`: the operator's flags and its process lifecycle.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use akvsync_actors::store::{StoreConfig, StoreMetrics, VaultBudget};
+use akvsync_actors::store::{StoreConfig, VaultBudget};
 use anyhow::Context as _;
 use clap::Args;
 
 use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
-use crate::operator::{self, KubeSource, OperatorConfig};
+use crate::observability::leader::default_identity;
+use crate::observability::{LeaderElectionConfig, ObservabilityArgs, logging};
+use crate::operator::{self, KubeSource, OperatorConfig, Telemetry};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -40,6 +41,8 @@ pub struct RunArgs {
     /// Turns off the shared cache, coalescing and limiter: ESO's call pattern, for benchmarks.
     #[arg(long)]
     pub naive: bool,
+    #[command(flatten)]
+    pub observability: ObservabilityArgs,
 }
 
 impl RunArgs {
@@ -78,6 +81,18 @@ impl RunArgs {
                 naive: self.naive,
                 ..StoreConfig::default()
             },
+            http: Some((
+                self.observability.http.metrics_address,
+                self.observability.http.health_address,
+            )),
+            leader: self.observability.leader.leader_elect.then(|| {
+                LeaderElectionConfig::from_args(
+                    &self.observability.leader,
+                    &operator_namespace(),
+                    default_identity(),
+                )
+            }),
+            granularity: self.observability.metrics_granularity,
             ..OperatorConfig::default()
         })
     }
@@ -85,10 +100,23 @@ impl RunArgs {
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    logging::init(&args.observability.log)?;
     let config = args.operator_config()?;
-    let metrics = Arc::new(StoreMetrics::unregistered()?);
+    let telemetry = Telemetry::new(config.granularity)?;
     let (synced, _) = tokio::sync::watch::channel(false);
-    operator::run(config, metrics, synced, shutdown_signal())
+    operator::run(config, telemetry, synced, shutdown_signal())
+}
+
+/// The namespace the operator runs in: `POD_NAMESPACE`, the service account's, or `default`.
+fn operator_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|namespace| namespace.trim().to_owned())
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| "default".to_owned())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -10,6 +10,8 @@ use kube::runtime::events::{Recorder, Reporter};
 
 use super::stores::Stores;
 use crate::azure::{AzureNetwork, CredentialCache};
+use crate::observability::ControllerMetrics;
+use crate::operator::Telemetry;
 
 /// The field manager and event reporter name of the operator.
 pub const CONTROLLER_NAME: &str = "akvsync";
@@ -24,9 +26,11 @@ pub struct Shared {
     pub credentials: CredentialCache,
     pub limiters: LimiterRegistry,
     pub store_metrics: Arc<StoreMetrics>,
+    pub metrics: Arc<ControllerMetrics>,
     pub store_config: StoreConfig,
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
+    pub in_flight: InFlight,
 }
 
 impl Shared {
@@ -35,7 +39,7 @@ impl Shared {
         runtime: Runtime,
         network: AzureNetwork,
         limiters: LimiterRegistry,
-        store_metrics: Arc<StoreMetrics>,
+        telemetry: &Telemetry,
         store_config: StoreConfig,
         instance: &str,
     ) -> Self {
@@ -51,9 +55,11 @@ impl Shared {
             network,
             credentials: CredentialCache::new(),
             limiters,
-            store_metrics,
+            store_metrics: Arc::clone(&telemetry.store),
+            metrics: Arc::clone(&telemetry.controller),
             store_config,
             namespaces: NamespaceLabels::default(),
+            in_flight: InFlight::default(),
         }
     }
 }
@@ -108,5 +114,31 @@ impl NamespaceLabels {
             .write()
             .expect("namespace labels lock")
             .remove(namespace);
+    }
+}
+
+/// Counts reconciles under way, so a stop can wait for their writes.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl InFlight {
+    /// Marks one reconcile as running until the guard drops.
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.send_modify(|count| *count += 1);
+        InFlightGuard(self.clone())
+    }
+
+    /// Waits until no reconcile runs, or `limit` passed.
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let mut receiver = self.0.subscribe();
+        let _ = tokio::time::timeout(limit, receiver.wait_for(|count| *count == 0)).await;
+    }
+}
+
+pub struct InFlightGuard(InFlight);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|count| *count -= 1);
     }
 }

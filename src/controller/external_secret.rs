@@ -33,6 +33,7 @@ use tracing::{debug, warn};
 use super::context::{CONTROLLER_NAME, Shared};
 use super::status::{carry_transition, same_condition};
 use super::stores::StoreLookupError;
+use crate::observability::{Outcome as MetricsOutcome, ResourceKind, WriteVerb};
 use crate::sync::target::{Decision, Refusal, TargetError, decide, desired_secret, target_name};
 use crate::sync::{
     BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
@@ -170,6 +171,44 @@ async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Ou
     if es.meta().deletion_timestamp.is_some() {
         return Outcome::Synced;
     }
+    let _in_flight = shared.in_flight.enter();
+    let _worker = shared
+        .metrics
+        .reconcile_started(ResourceKind::ExternalSecret);
+    if let Trigger::Timer { lag } = trigger {
+        shared
+            .metrics
+            .refresh_lag(ResourceKind::ExternalSecret, lag.as_secs_f64());
+    }
+    let started = tokio::time::Instant::now();
+    let outcome = reconcile_once(shared, es, trigger).await;
+    let took = started.elapsed();
+    let namespace = es.namespace().unwrap_or_default();
+    let ready = es_ready_after(outcome);
+    shared.metrics.reconciled(
+        ResourceKind::ExternalSecret,
+        &namespace,
+        &es.name_any(),
+        took,
+        ready,
+    );
+    if trigger == Trigger::Changed && outcome == Outcome::Synced {
+        shared
+            .metrics
+            .change_to_synced(ResourceKind::ExternalSecret, took);
+    }
+    outcome
+}
+
+/// The metrics outcome of a sync outcome.
+fn es_ready_after(outcome: Outcome) -> MetricsOutcome {
+    match outcome {
+        Outcome::Synced | Outcome::NotDue(_) => MetricsOutcome::Ready,
+        Outcome::Failed => MetricsOutcome::Failed,
+    }
+}
+
+async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
     if let Some(outcome) = not_due(es, &secrets, trigger).await {
@@ -338,10 +377,14 @@ async fn sync(
         Err(error) => return (Err(error.into()), Vec::new()),
     };
     let missing = built.missing.clone();
-    (apply(es, secrets, built.data, &missing).await, missing)
+    (
+        apply(shared, es, secrets, built.data, &missing).await,
+        missing,
+    )
 }
 
 async fn apply(
+    shared: &Shared,
     es: &ExternalSecret,
     secrets: &Api<Secret>,
     data: BTreeMap<String, Vec<u8>>,
@@ -357,7 +400,10 @@ async fn apply(
                     return Err(SyncError::DeleteNotOwned { name, policy });
                 }
                 return match secrets.delete(&name, &Default::default()).await {
-                    Ok(_) => Ok(Synced::Deleted),
+                    Ok(_) => {
+                        shared.metrics.k8s_write("secret", WriteVerb::Delete);
+                        Ok(Synced::Deleted)
+                    }
                     Err(kube::Error::Api(status)) if status.code == 404 => Ok(Synced::Deleted),
                     Err(source) => Err(SyncError::Kube {
                         operation: "delete",
@@ -393,6 +439,7 @@ async fn apply(
                     name,
                     source,
                 })?;
+            shared.metrics.k8s_write("secret", WriteVerb::Create);
             Ok(Synced::Written { created: true })
         }
         Decision::Update(secret) => {
@@ -404,9 +451,13 @@ async fn apply(
                     name,
                     source,
                 })?;
+            shared.metrics.k8s_write("secret", WriteVerb::Update);
             Ok(Synced::Written { created: false })
         }
-        Decision::Unchanged => Ok(Synced::Unchanged),
+        Decision::Unchanged => {
+            shared.metrics.k8s_write_skipped("secret");
+            Ok(Synced::Unchanged)
+        }
         Decision::Skip => Ok(Synced::Skipped),
         Decision::Missing => Ok(Synced::Missing),
         Decision::Refuse(refusal) => Err(refusal.into()),

@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 use super::context::Shared;
 use super::status::{carry_transition, same_condition};
 use super::stores::VaultActor;
+use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
 use crate::push::{
     DeleteDecision, PushError, PushItem, WriteDecision, plan_push, prepare_delete, prepare_write,
     set_secret_failed_message, synced_message,
@@ -96,6 +97,24 @@ impl Failure {
 }
 
 async fn reconcile(shared: &Shared, push: &PushSecret) -> Outcome {
+    let _in_flight = shared.in_flight.enter();
+    let _worker = shared.metrics.reconcile_started(ResourceKind::PushSecret);
+    let started = tokio::time::Instant::now();
+    let outcome = reconcile_once(shared, push).await;
+    let metrics_outcome = match outcome {
+        Outcome::Failed => MetricsOutcome::Failed,
+        Outcome::Synced | Outcome::NotDue(_) => MetricsOutcome::Ready,
+    };
+    shared.metrics.push_reconciled(
+        &push.namespace().unwrap_or_default(),
+        &push.name_any(),
+        started.elapsed(),
+        metrics_outcome,
+    );
+    outcome
+}
+
+async fn reconcile_once(shared: &Shared, push: &PushSecret) -> Outcome {
     let api: Api<PushSecret> =
         Api::namespaced(shared.kube.clone(), &push.namespace().unwrap_or_default());
     let delete_policy =

@@ -15,6 +15,7 @@ use tracing::warn;
 use super::context::{CONTROLLER_NAME, Shared};
 use super::stores::StoreId;
 use crate::azure::StoreError;
+use crate::observability::StoreKind as MetricsStoreKind;
 
 /// The message of a store that connected.
 pub const STORE_VALIDATED: &str = "store validated";
@@ -39,6 +40,13 @@ pub async fn write_store_status(shared: &Shared, id: &StoreId, outcome: &Result<
         Ok(()) => Condition::new(CONDITION_READY, true, REASON_STORE_VALID, STORE_VALIDATED),
         Err(error) => Condition::new(CONDITION_READY, false, error.reason(), &error.to_string()),
     };
+    let kind = match id.kind {
+        StoreKind::SecretStore => MetricsStoreKind::SecretStore,
+        StoreKind::ClusterSecretStore => MetricsStoreKind::ClusterSecretStore,
+    };
+    shared
+        .metrics
+        .store_condition(kind, &id.namespace, &id.name, outcome.is_ok());
     let result = match id.kind {
         StoreKind::SecretStore => {
             let api: Api<SecretStore> = Api::namespaced(shared.kube.clone(), &id.namespace);

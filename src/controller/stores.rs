@@ -40,7 +40,7 @@ pub struct StoreResource {
     pub conditions: Vec<ClusterSecretStoreCondition>,
     /// The store's labels, for PushSecret store selectors.
     pub labels: BTreeMap<String, String>,
-    /// The resource version the actors were built from.
+    /// The spec generation the actors were built from.
     pub version: String,
 }
 

@@ -27,6 +27,7 @@ use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
 use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
+use crate::observability::ControllerMetrics;
 
 /// The live actors of one kind of resource, keyed by namespace and name.
 pub struct Actors<R: Reconciler> {
@@ -55,6 +56,7 @@ where
     fn handle(
         &mut self,
         runtime: &Runtime,
+        metrics: &ControllerMetrics,
         event: WatchEvent<DeserializeGuard<R::Resource>>,
     ) -> bool {
         match event {
@@ -70,6 +72,7 @@ where
                     for key in gone {
                         if let Some(actor) = self.actors.remove(&key) {
                             actor.do_send(Stop);
+                            metrics.actor_stopped(self.kind);
                         }
                     }
                 }
@@ -93,6 +96,7 @@ where
                             let actor =
                                 runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
                             self.actors.insert(key, actor);
+                            metrics.actor_started(self.kind);
                         }
                     }
                 }
@@ -115,6 +119,7 @@ where
                 );
                 if let Some(actor) = self.actors.remove(&key) {
                     actor.do_send(Stop);
+                    metrics.actor_stopped(self.kind);
                 }
             }
         }
@@ -311,7 +316,8 @@ impl Supervisor {
                         namespace: store.namespace().unwrap_or_default(),
                         name: store.name_any(),
                     };
-                    let version = store.resource_version().unwrap_or_default();
+                    // The spec's generation: status writes must not rebuild the client or drop the cache.
+                    let version = store.meta().generation.unwrap_or_default().to_string();
                     self.shared.stores.upsert(
                         &self.shared,
                         id,
@@ -413,7 +419,10 @@ impl Supervisor {
             }
             _ => {}
         }
-        if self.push_secrets.handle(&self.shared.runtime, event) {
+        if self
+            .push_secrets
+            .handle(&self.shared.runtime, &self.shared.metrics, event)
+        {
             self.watch_synced("pushsecrets");
         }
     }
@@ -485,16 +494,20 @@ impl StreamHandler<Change> for Supervisor {
                 self.store_changed(StoreKind::ClusterSecretStore, "clustersecretstores", event)
             }
             Change::ExternalSecret(event) => {
-                if self.external_secrets.handle(&self.shared.runtime, event) {
+                if self
+                    .external_secrets
+                    .handle(&self.shared.runtime, &self.shared.metrics, event)
+                {
                     self.watch_synced("externalsecrets");
                 }
             }
             Change::PushSecret(event) => self.push_secret_changed(event),
             Change::ClusterExternalSecret(event) => {
-                if self
-                    .cluster_external_secrets
-                    .handle(&self.shared.runtime, event)
-                {
+                if self.cluster_external_secrets.handle(
+                    &self.shared.runtime,
+                    &self.shared.metrics,
+                    event,
+                ) {
                     self.watch_synced("clusterexternalsecrets");
                 }
             }
@@ -517,5 +530,18 @@ impl Handler<CountExternalSecrets> for Supervisor {
 
     fn handle(&mut self, _: CountExternalSecrets, _: &mut Context<Self>) -> usize {
         self.external_secrets.len()
+    }
+}
+
+/// Stops the supervisor and its watches; resource actors stop with the runtime.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
