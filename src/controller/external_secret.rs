@@ -22,7 +22,7 @@ use akvsync_crds::{
 };
 use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
@@ -34,7 +34,9 @@ use super::context::{CONTROLLER_NAME, Shared};
 use super::status::{carry_transition, same_condition};
 use super::stores::StoreLookupError;
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind, WriteVerb};
-use crate::sync::target::{Decision, Refusal, TargetError, decide, desired_secret, target_name};
+use crate::sync::target::{
+    Decision, Refusal, TargetError, TemplateSources, decide, desired_secret, target_name, template_sources,
+};
 use crate::sync::{
     BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
     StoreName, build, hash, plan,
@@ -416,7 +418,8 @@ async fn apply(
             DeletionPolicy::Merge => {}
         }
     }
-    let desired = desired_secret(es, data)?;
+    let sources = read_template_sources(es, secrets).await?;
+    let desired = desired_secret(es, data, &sources)?;
     let existing = secrets
         .get_opt(&name)
         .await
@@ -462,6 +465,32 @@ async fn apply(
         Decision::Missing => Ok(Synced::Missing),
         Decision::Refuse(refusal) => Err(refusal.into()),
     }
+}
+
+/// Reads the ConfigMaps and Secrets `templateFrom` names, from the ExternalSecret's namespace.
+async fn read_template_sources(es: &ExternalSecret, secrets: &Api<Secret>) -> Result<TemplateSources, SyncError> {
+    let mut sources = TemplateSources::new();
+    let namespace = es.namespace().unwrap_or_default();
+    for (kind, name) in template_sources(es) {
+        let read = |source| SyncError::Kube { operation: "read template", name: name.clone(), source };
+        let data = match kind {
+            "configMap" => {
+                let config_maps: Api<ConfigMap> = Api::namespaced(secrets.clone().into_client(), &namespace);
+                config_maps.get_opt(&name).await.map_err(read)?.map(|config_map| {
+                    config_map.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                })
+            }
+            _ => secrets
+                .get_opt(&name)
+                .await
+                .map_err(read)?
+                .map(|secret| secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()),
+        };
+        if let Some(data) = data {
+            sources.insert((kind, name), data);
+        }
+    }
+    Ok(sources)
 }
 
 /// ESO's field manager: `externalsecrets.external-secrets.io/<name>`, hashed when too long.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use akvsync_crds::constants::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE,
 };
-use akvsync_crds::{CreationPolicy, ExternalSecret, ExternalSecretTemplate, TemplateMergePolicy};
+use akvsync_crds::{
+    CreationPolicy, ExternalSecret, ExternalSecretTemplate, TemplateMergePolicy, TemplateScope,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -34,8 +36,10 @@ pub struct DesiredSecret {
 pub enum TargetError {
     #[error("spec.target.template.{field}: {message}")]
     Template { field: String, message: String },
-    #[error("spec.target.template.templateFrom[{index}]: {what} is not supported by akvsync yet")]
-    Unsupported { index: usize, what: &'static str },
+    #[error("spec.target.template.templateFrom[{index}]: {kind} {name} was not found")]
+    MissingSource { index: usize, kind: &'static str, name: String },
+    #[error("spec.target.template.templateFrom[{index}]: {kind} {name} has no key {key}")]
+    MissingSourceKey { index: usize, kind: &'static str, name: String, key: String },
     #[error("the ExternalSecret has no uid yet")]
     MissingUid,
 }
@@ -55,6 +59,7 @@ pub fn target_name(es: &ExternalSecret) -> String {
 pub fn desired_secret(
     es: &ExternalSecret,
     provider_data: BTreeMap<String, Vec<u8>>,
+    sources: &TemplateSources,
 ) -> Result<DesiredSecret, TargetError> {
     let name = target_name(es);
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
@@ -69,7 +74,7 @@ pub fn desired_secret(
             annotations.retain(|key, _| !NOT_COPIED_ANNOTATIONS.contains(&key.as_str()));
             (provider_data, None, labels, annotations)
         }
-        Some(template) => render_template(template, provider_data)?,
+        Some(template) => render_template(template, provider_data, sources)?,
     };
     labels.insert(LABEL_MANAGED.to_owned(), LABEL_MANAGED_VALUE.to_owned());
     let owner = if policy == CreationPolicy::Owner {
@@ -109,9 +114,46 @@ type Rendered = (
     BTreeMap<String, String>,
 );
 
+/// `templateAs: KeysAndValues` (and literals): the rendered text is a YAML map of keys to values.
+fn keys_and_values(field: &str, rendered: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, TargetError> {
+    let text = std::str::from_utf8(rendered).map_err(|_| TargetError::Template {
+        field: field.to_owned(),
+        message: "the rendered map is not UTF-8".into(),
+    })?;
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let map: BTreeMap<String, String> = serde_yaml::from_str(text).map_err(|error| TargetError::Template {
+        field: field.to_owned(),
+        message: format!("the rendered text is not a map of strings: {error}"),
+    })?;
+    Ok(map.into_iter().map(|(key, value)| (key, value.into_bytes())).collect())
+}
+
+/// The ConfigMaps and Secrets `templateFrom` reads, by `("configMap" | "secret", name)`.
+pub type TemplateSources = BTreeMap<(&'static str, String), BTreeMap<String, Vec<u8>>>;
+
+/// The `(kind, name)` of every ConfigMap and Secret an ExternalSecret's templates read.
+pub fn template_sources(es: &ExternalSecret) -> Vec<(&'static str, String)> {
+    let template = es.spec.target.as_ref().and_then(|target| target.template.as_ref());
+    let mut sources = Vec::new();
+    for from in template.iter().flat_map(|t| t.template_from.iter().flatten()) {
+        if let Some(config_map) = &from.config_map {
+            sources.push(("configMap", config_map.name.clone()));
+        }
+        if let Some(secret) = &from.secret {
+            sources.push(("secret", secret.name.clone()));
+        }
+    }
+    sources.sort();
+    sources.dedup();
+    sources
+}
+
 fn render_template(
     template: &ExternalSecretTemplate,
     provider_data: BTreeMap<String, Vec<u8>>,
+    sources: &TemplateSources,
 ) -> Result<Rendered, TargetError> {
     let render = |field: String, text: &str| {
         akvsync_template::render_bytes(text, &provider_data).map_err(|error| {
@@ -147,37 +189,61 @@ fn render_template(
         }
     }
     for (index, from) in template.template_from.iter().flatten().enumerate() {
-        if from.config_map.is_some() {
-            return Err(TargetError::Unsupported {
-                index,
-                what: "configMap",
-            });
+        let target = from.target.as_deref().unwrap_or("Data");
+        let mut outputs: Vec<(String, BTreeMap<String, Vec<u8>>)> = Vec::new();
+        for (kind, reference) in [("configMap", &from.config_map), ("secret", &from.secret)] {
+            let Some(reference) = reference else { continue };
+            let source = sources
+                .get(&(kind, reference.name.clone()))
+                .ok_or_else(|| TargetError::MissingSource {
+                    index,
+                    kind,
+                    name: reference.name.clone(),
+                })?;
+            for item in &reference.items {
+                let field = format!("templateFrom[{index}].{kind}.items[{}]", item.key);
+                let text = source.get(&item.key).ok_or_else(|| TargetError::MissingSourceKey {
+                    index,
+                    kind,
+                    name: reference.name.clone(),
+                    key: item.key.clone(),
+                })?;
+                let text = String::from_utf8(text.clone()).map_err(|_| TargetError::Template {
+                    field: field.clone(),
+                    message: "the template is not UTF-8".into(),
+                })?;
+                let rendered = render(field.clone(), &text)?;
+                let map = match item.template_as.unwrap_or_default() {
+                    TemplateScope::Values => BTreeMap::from([(item.key.clone(), rendered)]),
+                    TemplateScope::KeysAndValues => keys_and_values(&field, &rendered)?,
+                };
+                outputs.push((field, map));
+            }
         }
-        if from.secret.is_some() {
-            return Err(TargetError::Unsupported {
-                index,
-                what: "secret",
-            });
+        if let Some(literal) = &from.literal {
+            let field = format!("templateFrom[{index}].literal");
+            let rendered = render(field.clone(), literal)?;
+            outputs.push((field.clone(), keys_and_values(&field, &rendered)?));
         }
-        let Some(literal) = &from.literal else {
-            continue;
-        };
-        let field = format!("templateFrom[{index}].literal");
-        let rendered = render_string(field.clone(), literal)?;
-        let map: BTreeMap<String, String> =
-            serde_yaml::from_str(&rendered).map_err(|error| TargetError::Template {
-                field: field.clone(),
-                message: format!("rendered literal is not a map of strings: {error}"),
-            })?;
-        match from.target.as_deref().unwrap_or("Data") {
-            "Data" => data.extend(map.into_iter().map(|(k, v)| (k, v.into_bytes()))),
-            "Labels" => labels.extend(map),
-            "Annotations" => annotations.extend(map),
-            other => {
-                return Err(TargetError::Template {
-                    field,
-                    message: format!("unknown target {other}: use Data, Annotations or Labels"),
-                });
+        for (field, map) in outputs {
+            match target {
+                "Data" => data.extend(map),
+                "Labels" | "Annotations" => {
+                    let destination = if target == "Labels" { &mut labels } else { &mut annotations };
+                    for (key, value) in map {
+                        let value = String::from_utf8(value).map_err(|_| TargetError::Template {
+                            field: field.clone(),
+                            message: format!("the rendered value of {key} is not UTF-8"),
+                        })?;
+                        destination.insert(key, value);
+                    }
+                }
+                other => {
+                    return Err(TargetError::Template {
+                        field,
+                        message: format!("unknown target {other}: use Data, Annotations or Labels"),
+                    });
+                }
             }
         }
     }

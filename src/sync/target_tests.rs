@@ -7,7 +7,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use super::target::{Decision, Refusal, decide, desired_secret};
+use super::target::{Decision, DesiredSecret, Refusal, TargetError, TemplateSources, decide, desired_secret};
 
 fn es(target: serde_json::Value) -> ExternalSecret {
     serde_json::from_value(serde_json::json!({
@@ -19,6 +19,10 @@ fn es(target: serde_json::Value) -> ExternalSecret {
                  "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}
     }))
     .unwrap()
+}
+
+fn build_desired(es: &ExternalSecret, data: BTreeMap<String, Vec<u8>>) -> Result<DesiredSecret, TargetError> {
+    desired_secret(es, data, &TemplateSources::new())
 }
 
 fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
@@ -39,7 +43,7 @@ fn strings(secret: &Secret) -> BTreeMap<String, String> {
 
 #[test]
 fn an_owned_secret_carries_eso_bookkeeping_and_the_es_metadata() {
-    let desired = desired_secret(
+    let desired = build_desired(
         &es(serde_json::json!({"name": "app-secret"})),
         data(&[("password", "p")]),
     )
@@ -72,12 +76,12 @@ fn an_owned_secret_carries_eso_bookkeeping_and_the_es_metadata() {
 
 #[test]
 fn an_unchanged_secret_is_not_rewritten() {
-    let desired = desired_secret(&es(serde_json::json!({})), data(&[("a", "1")])).unwrap();
+    let desired = build_desired(&es(serde_json::json!({})), data(&[("a", "1")])).unwrap();
     let Decision::Create(created) = decide(&desired, None) else {
         panic!()
     };
     assert_eq!(decide(&desired, Some(&created)), Decision::Unchanged);
-    let changed = desired_secret(&es(serde_json::json!({})), data(&[("a", "2")])).unwrap();
+    let changed = build_desired(&es(serde_json::json!({})), data(&[("a", "2")])).unwrap();
     let Decision::Update(updated) = decide(&changed, Some(&created)) else {
         panic!()
     };
@@ -92,7 +96,7 @@ fn templates_render_data_type_and_metadata() {
         "data": {"username": "{{ .user | upper }}", "url": "postgres://{{ .user }}:{{ .password }}@db"}
     }});
     let desired =
-        desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+        build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.type_.as_deref(), Some("kubernetes.io/basic-auth"));
     assert_eq!(desired.labels["user"], "ann");
     assert!(
@@ -112,7 +116,7 @@ fn templates_render_data_type_and_metadata() {
 fn merge_policy_keeps_provider_keys_under_templated_ones() {
     let target = serde_json::json!({"template": {"mergePolicy": "Merge", "data": {"user": "x-{{ .user }}"}}});
     let desired =
-        desired_secret(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+        build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.data["user"], b"x-ann");
     assert_eq!(desired.data["password"], b"pw");
 }
@@ -120,7 +124,7 @@ fn merge_policy_keeps_provider_keys_under_templated_ones() {
 #[test]
 fn an_invalid_template_is_an_error_naming_the_key() {
     let target = serde_json::json!({"template": {"data": {"bad": "{{ .missing }}"}}});
-    let error = desired_secret(&es(target), data(&[("user", "ann")]))
+    let error = build_desired(&es(target), data(&[("user", "ann")]))
         .unwrap_err()
         .to_string();
     assert!(
@@ -143,7 +147,7 @@ fn creation_policies_decide_over_existing_secrets() {
         )])),
         ..Default::default()
     };
-    let merge = desired_secret(
+    let merge = build_desired(
         &es(serde_json::json!({"creationPolicy": "Merge"})),
         data(&[("new", "v")]),
     )
@@ -158,14 +162,14 @@ fn creation_policies_decide_over_existing_secrets() {
     );
     assert!(merged.metadata.owner_references.is_none());
 
-    let none = desired_secret(
+    let none = build_desired(
         &es(serde_json::json!({"creationPolicy": "None"})),
         data(&[("new", "v")]),
     )
     .unwrap();
     assert_eq!(decide(&none, Some(&existing)), Decision::Skip);
 
-    let owner = desired_secret(&es(serde_json::json!({})), data(&[("new", "v")])).unwrap();
+    let owner = build_desired(&es(serde_json::json!({})), data(&[("new", "v")])).unwrap();
     let Decision::Update(adopted) = decide(&owner, Some(&existing)) else {
         panic!()
     };
@@ -179,7 +183,7 @@ fn creation_policies_decide_over_existing_secrets() {
 
 #[test]
 fn secrets_controlled_by_others_or_immutable_are_refused() {
-    let desired = desired_secret(&es(serde_json::json!({})), data(&[("a", "1")])).unwrap();
+    let desired = build_desired(&es(serde_json::json!({})), data(&[("a", "1")])).unwrap();
     let controlled_by = |kind: &str| Secret {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             owner_references: Some(vec![OwnerReference {
@@ -203,7 +207,7 @@ fn secrets_controlled_by_others_or_immutable_are_refused() {
         Decision::Refuse(Refusal::OwnedByAnotherController { .. })
     ));
 
-    let orphan = desired_secret(
+    let orphan = build_desired(
         &es(serde_json::json!({"creationPolicy": "Orphan"})),
         data(&[("a", "1")]),
     )
@@ -217,4 +221,29 @@ fn secrets_controlled_by_others_or_immutable_are_refused() {
         decide(&orphan, Some(&immutable)),
         Decision::Refuse(Refusal::Immutable)
     );
+}
+
+#[test]
+fn template_from_config_maps_and_secrets_render_values_or_key_value_maps() {
+    let target = serde_json::json!({"template": {"templateFrom": [
+        {"configMap": {"name": "tpl", "items": [
+            {"key": "config.yaml", "templateAs": "Values"},
+            {"key": "pairs", "templateAs": "KeysAndValues"}
+        ]}},
+        {"secret": {"name": "tpl-secret", "items": [{"key": "labels"}]}, "target": "Labels"}
+    ]}});
+    let mut sources = TemplateSources::new();
+    sources.insert(
+        ("configMap", "tpl".into()),
+        data(&[("config.yaml", "user: {{ .user }}"), ("pairs", "{{ range $k, $v := . }}{{ $k }}-copy: {{ $v }}\n{{ end }}")]),
+    );
+    sources.insert(("secret", "tpl-secret".into()), data(&[("labels", "owner-{{ .user }}")]));
+    let desired = desired_secret(&es(target.clone()), data(&[("user", "ann")]), &sources).unwrap();
+    assert_eq!(desired.data["config.yaml"], b"user: ann");
+    assert_eq!(desired.data["user-copy"], b"ann");
+    assert_eq!(desired.labels["labels"], "owner-ann");
+    assert!(!desired.data.contains_key("user"), "templated data replaces the provider data");
+
+    let error = desired_secret(&es(target), data(&[("user", "ann")]), &TemplateSources::new()).unwrap_err();
+    assert_eq!(error.to_string(), "spec.target.template.templateFrom[0]: configMap tpl was not found");
 }
