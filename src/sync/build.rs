@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use akvsync_actors::remote::{ProviderError, RemoteValue};
-use akvsync_crds::{DeletionPolicy, ExternalSecretRewrite, MetadataPolicy};
+use akvsync_crds::{DeletionPolicy, ExternalSecretRewrite, MetadataPolicy, NullBytePolicy};
 use serde_json::value::RawValue;
 
 use super::decode::{convert_key, decode, is_valid_secret_key};
@@ -79,6 +79,10 @@ pub enum BuildError {
         source_regexp: String,
         message: String,
     },
+    #[error("spec.{field}: the value of key {key} contains a null byte and nullBytePolicy is Fail")]
+    NullByte { field: String, key: String },
+    #[error("spec.{field}: invalid rewrite transform: {message}")]
+    InvalidTransform { field: String, message: String },
     #[error("spec.{field}: {what} is not supported by akvsync yet")]
     Unsupported { field: String, what: &'static str },
 }
@@ -130,6 +134,7 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
                         message,
                     }
                 })?;
+                check_null_bytes(&field, &entry.secret_key, &decoded, entry.remote.null_bytes)?;
                 built.data.insert(entry.secret_key.clone(), decoded);
             }
             Err(error) => skip_or_fail(&mut built, options, &field, &entry.remote.raw_key, error)?,
@@ -352,9 +357,26 @@ fn post_process(
             strategy: format!("{:?}", entry.decoding),
             message,
         })?;
+        check_null_bytes(field, &key, &decoded, entry.null_bytes)?;
         result.insert(key, decoded);
     }
     Ok(result)
+}
+
+/// `nullBytePolicy: Fail` refuses values with a NUL byte (after decoding).
+fn check_null_bytes(
+    field: &str,
+    key: &str,
+    value: &[u8],
+    policy: NullBytePolicy,
+) -> Result<(), BuildError> {
+    if policy == NullBytePolicy::Fail && value.contains(&0) {
+        return Err(BuildError::NullByte {
+            field: field.to_owned(),
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn apply_rewrite(
@@ -380,10 +402,26 @@ fn apply_rewrite(
                 })
                 .collect())
         }
-        ExternalSecretRewrite::Transform(_) => Err(BuildError::Unsupported {
-            field: field.to_owned(),
-            what: "rewrite.transform",
-        }),
+        ExternalSecretRewrite::Transform(transform) => {
+            let invalid = |message: String| BuildError::InvalidTransform {
+                field: field.to_owned(),
+                message,
+            };
+            let template = akvsync_template::Engine::global()
+                .parse("transform", &transform.template)
+                .map_err(|error| invalid(error.to_string()))?;
+            let mut rewritten = BTreeMap::new();
+            for (key, value) in map {
+                let dot = akvsync_template::Value::from_json(&serde_json::json!({ "value": key }));
+                let bytes = template
+                    .execute_value(dot)
+                    .map_err(|error| invalid(error.to_string()))?;
+                let new_key = String::from_utf8(bytes)
+                    .map_err(|_| invalid("the rewritten key is not UTF-8".into()))?;
+                rewritten.insert(new_key, value);
+            }
+            Ok(rewritten)
+        }
         ExternalSecretRewrite::Merge(_) => Err(BuildError::Unsupported {
             field: field.to_owned(),
             what: "rewrite.merge",

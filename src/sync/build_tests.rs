@@ -329,3 +329,62 @@ fn extract_with_metadata_fetch_prefixes_keys_with_the_secret_name() {
         ])
     );
 }
+
+#[test]
+fn rewrite_transform_templates_rename_keys() {
+    let renaming = plan(&spec(
+        serde_json::json!({"dataFrom": [{"extract": {"key": "j"},
+        "rewrite": [{"transform": {"template": "app_{{ .value | upper }}"}}]}]}),
+    ))
+    .unwrap();
+    let fetched = Fetched {
+        data: vec![],
+        data_from: vec![Ok(FetchedFrom::Extract(value(r#"{"db":"x"}"#)))],
+    };
+    let built = build(&renaming, &fetched, options(DeletionPolicy::Retain)).unwrap();
+    assert_eq!(strings(&built), BTreeMap::from([("app_DB", "x")]));
+
+    let broken = plan(&spec(
+        serde_json::json!({"dataFrom": [{"extract": {"key": "j"},
+        "rewrite": [{"transform": {"template": "{{ .value | nosuchfunction }}"}}]}]}),
+    ))
+    .unwrap();
+    let fetched = Fetched {
+        data: vec![],
+        data_from: vec![Ok(FetchedFrom::Extract(value(r#"{"db":"x"}"#)))],
+    };
+    let error = build(&broken, &fetched, options(DeletionPolicy::Retain))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("spec.dataFrom[0].rewrite[0]: invalid rewrite transform:"),
+        "{error}"
+    );
+}
+
+#[test]
+fn null_byte_policy_fail_refuses_values_with_nul() {
+    let strict = plan(&spec(serde_json::json!({"data": [
+        {"secretKey": "bin", "remoteRef": {"key": "b", "decodingStrategy": "Base64", "nullBytePolicy": "Fail"}}
+    ]})))
+    .unwrap();
+    let fetched = || Fetched {
+        data: vec![Ok(value("AAE="))],
+        data_from: vec![],
+    };
+    let error = build(&strict, &fetched(), options(DeletionPolicy::Retain)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "spec.data[0]: the value of key bin contains a null byte and nullBytePolicy is Fail"
+    );
+    let lenient = plan(&spec(serde_json::json!({"data": [
+        {"secretKey": "bin", "remoteRef": {"key": "b", "decodingStrategy": "Base64"}}
+    ]})))
+    .unwrap();
+    assert_eq!(
+        build(&lenient, &fetched(), options(DeletionPolicy::Retain))
+            .unwrap()
+            .data["bin"],
+        [0, 1]
+    );
+}

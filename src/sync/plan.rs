@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use akvsync_actors::remote::RemoteKey;
 use akvsync_crds::{
     ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
-    ExternalSecretSpec, MetadataPolicy, SecretStoreRef, StoreKind, StoreSourceRef,
+    ExternalSecretSpec, MetadataPolicy, NullBytePolicy, SecretStoreRef, StoreKind, StoreSourceRef,
 };
 use regex::Regex;
 
@@ -41,6 +41,7 @@ pub struct RemoteRead {
     pub property: String,
     pub metadata: MetadataPolicy,
     pub decoding: DecodingStrategy,
+    pub null_bytes: NullBytePolicy,
 }
 
 /// One `spec.dataFrom[i]`.
@@ -52,6 +53,7 @@ pub struct DataFromEntry {
     pub rewrite: Vec<ExternalSecretRewrite>,
     pub conversion: ConversionStrategy,
     pub decoding: DecodingStrategy,
+    pub null_bytes: NullBytePolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -120,7 +122,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
     for (index, entry) in data_from_entries.iter().enumerate() {
         let field = format!("dataFrom[{index}]");
         let store = resolve_store(default_store, entry.source_ref.as_ref(), &field)?;
-        let (source, conversion, decoding) = match (&entry.extract, &entry.find) {
+        let (source, conversion, decoding, null_bytes) = match (&entry.extract, &entry.find) {
             (Some(extract), None) => {
                 let read = remote_read(extract, &format!("{field}.extract"))?;
                 let what = match read.key.kind {
@@ -132,8 +134,13 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
                     return Err(PlanError::ExtractUnsupported { index, what });
                 }
                 let conversion = extract.conversion_strategy.unwrap_or_default();
-                let decoding = read.decoding;
-                (DataFromSource::Extract(read), conversion, decoding)
+                let (decoding, null_bytes) = (read.decoding, read.null_bytes);
+                (
+                    DataFromSource::Extract(read),
+                    conversion,
+                    decoding,
+                    null_bytes,
+                )
             }
             (None, Some(find)) => {
                 let name = find
@@ -155,6 +162,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
                     DataFromSource::Find(filter),
                     find.conversion_strategy.unwrap_or_default(),
                     find.decoding_strategy.unwrap_or_default(),
+                    find.null_byte_policy.unwrap_or_default(),
                 )
             }
             _ => return Err(PlanError::AmbiguousDataFrom { index }),
@@ -166,6 +174,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
             rewrite: entry.rewrite.clone().unwrap_or_default(),
             conversion,
             decoding,
+            null_bytes,
         });
     }
     Ok(Plan { data, data_from })
@@ -212,6 +221,7 @@ fn remote_read(remote: &ExternalSecretDataRemoteRef, field: &str) -> Result<Remo
         property: remote.property.clone().unwrap_or_default(),
         metadata: remote.metadata_policy.unwrap_or_default(),
         decoding: remote.decoding_strategy.unwrap_or_default(),
+        null_bytes: remote.null_byte_policy.unwrap_or_default(),
     })
 }
 

@@ -37,9 +37,18 @@ pub enum TargetError {
     #[error("spec.target.template.{field}: {message}")]
     Template { field: String, message: String },
     #[error("spec.target.template.templateFrom[{index}]: {kind} {name} was not found")]
-    MissingSource { index: usize, kind: &'static str, name: String },
+    MissingSource {
+        index: usize,
+        kind: &'static str,
+        name: String,
+    },
     #[error("spec.target.template.templateFrom[{index}]: {kind} {name} has no key {key}")]
-    MissingSourceKey { index: usize, kind: &'static str, name: String, key: String },
+    MissingSourceKey {
+        index: usize,
+        kind: &'static str,
+        name: String,
+        key: String,
+    },
     #[error("the ExternalSecret has no uid yet")]
     MissingUid,
 }
@@ -123,11 +132,15 @@ fn keys_and_values(field: &str, rendered: &[u8]) -> Result<BTreeMap<String, Vec<
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let map: BTreeMap<String, String> = serde_yaml::from_str(text).map_err(|error| TargetError::Template {
-        field: field.to_owned(),
-        message: format!("the rendered text is not a map of strings: {error}"),
-    })?;
-    Ok(map.into_iter().map(|(key, value)| (key, value.into_bytes())).collect())
+    let map: BTreeMap<String, String> =
+        serde_yaml::from_str(text).map_err(|error| TargetError::Template {
+            field: field.to_owned(),
+            message: format!("the rendered text is not a map of strings: {error}"),
+        })?;
+    Ok(map
+        .into_iter()
+        .map(|(key, value)| (key, value.into_bytes()))
+        .collect())
 }
 
 /// The ConfigMaps and Secrets `templateFrom` reads, by `("configMap" | "secret", name)`.
@@ -135,9 +148,16 @@ pub type TemplateSources = BTreeMap<(&'static str, String), BTreeMap<String, Vec
 
 /// The `(kind, name)` of every ConfigMap and Secret an ExternalSecret's templates read.
 pub fn template_sources(es: &ExternalSecret) -> Vec<(&'static str, String)> {
-    let template = es.spec.target.as_ref().and_then(|target| target.template.as_ref());
+    let template = es
+        .spec
+        .target
+        .as_ref()
+        .and_then(|target| target.template.as_ref());
     let mut sources = Vec::new();
-    for from in template.iter().flat_map(|t| t.template_from.iter().flatten()) {
+    for from in template
+        .iter()
+        .flat_map(|t| t.template_from.iter().flatten())
+    {
         if let Some(config_map) = &from.config_map {
             sources.push(("configMap", config_map.name.clone()));
         }
@@ -202,12 +222,14 @@ fn render_template(
                 })?;
             for item in &reference.items {
                 let field = format!("templateFrom[{index}].{kind}.items[{}]", item.key);
-                let text = source.get(&item.key).ok_or_else(|| TargetError::MissingSourceKey {
-                    index,
-                    kind,
-                    name: reference.name.clone(),
-                    key: item.key.clone(),
-                })?;
+                let text = source
+                    .get(&item.key)
+                    .ok_or_else(|| TargetError::MissingSourceKey {
+                        index,
+                        kind,
+                        name: reference.name.clone(),
+                        key: item.key.clone(),
+                    })?;
                 let text = String::from_utf8(text.clone()).map_err(|_| TargetError::Template {
                     field: field.clone(),
                     message: "the template is not UTF-8".into(),
@@ -229,12 +251,17 @@ fn render_template(
             match target {
                 "Data" => data.extend(map),
                 "Labels" | "Annotations" => {
-                    let destination = if target == "Labels" { &mut labels } else { &mut annotations };
+                    let destination = if target == "Labels" {
+                        &mut labels
+                    } else {
+                        &mut annotations
+                    };
                     for (key, value) in map {
-                        let value = String::from_utf8(value).map_err(|_| TargetError::Template {
-                            field: field.clone(),
-                            message: format!("the rendered value of {key} is not UTF-8"),
-                        })?;
+                        let value =
+                            String::from_utf8(value).map_err(|_| TargetError::Template {
+                                field: field.clone(),
+                                message: format!("the rendered value of {key} is not UTF-8"),
+                            })?;
                         destination.insert(key, value);
                     }
                 }

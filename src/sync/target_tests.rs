@@ -7,7 +7,9 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use super::target::{Decision, DesiredSecret, Refusal, TargetError, TemplateSources, decide, desired_secret};
+use super::target::{
+    Decision, DesiredSecret, Refusal, TargetError, TemplateSources, decide, desired_secret,
+};
 
 fn es(target: serde_json::Value) -> ExternalSecret {
     serde_json::from_value(serde_json::json!({
@@ -21,7 +23,10 @@ fn es(target: serde_json::Value) -> ExternalSecret {
     .unwrap()
 }
 
-fn build_desired(es: &ExternalSecret, data: BTreeMap<String, Vec<u8>>) -> Result<DesiredSecret, TargetError> {
+fn build_desired(
+    es: &ExternalSecret,
+    data: BTreeMap<String, Vec<u8>>,
+) -> Result<DesiredSecret, TargetError> {
     desired_secret(es, data, &TemplateSources::new())
 }
 
@@ -95,8 +100,7 @@ fn templates_render_data_type_and_metadata() {
         "metadata": {"labels": {"user": "{{ .user }}"}},
         "data": {"username": "{{ .user | upper }}", "url": "postgres://{{ .user }}:{{ .password }}@db"}
     }});
-    let desired =
-        build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+    let desired = build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.type_.as_deref(), Some("kubernetes.io/basic-auth"));
     assert_eq!(desired.labels["user"], "ann");
     assert!(
@@ -115,8 +119,7 @@ fn templates_render_data_type_and_metadata() {
 #[test]
 fn merge_policy_keeps_provider_keys_under_templated_ones() {
     let target = serde_json::json!({"template": {"mergePolicy": "Merge", "data": {"user": "x-{{ .user }}"}}});
-    let desired =
-        build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
+    let desired = build_desired(&es(target), data(&[("user", "ann"), ("password", "pw")])).unwrap();
     assert_eq!(desired.data["user"], b"x-ann");
     assert_eq!(desired.data["password"], b"pw");
 }
@@ -235,15 +238,35 @@ fn template_from_config_maps_and_secrets_render_values_or_key_value_maps() {
     let mut sources = TemplateSources::new();
     sources.insert(
         ("configMap", "tpl".into()),
-        data(&[("config.yaml", "user: {{ .user }}"), ("pairs", "{{ range $k, $v := . }}{{ $k }}-copy: {{ $v }}\n{{ end }}")]),
+        data(&[
+            ("config.yaml", "user: {{ .user }}"),
+            (
+                "pairs",
+                "{{ range $k, $v := . }}{{ $k }}-copy: {{ $v }}\n{{ end }}",
+            ),
+        ]),
     );
-    sources.insert(("secret", "tpl-secret".into()), data(&[("labels", "owner-{{ .user }}")]));
+    sources.insert(
+        ("secret", "tpl-secret".into()),
+        data(&[("labels", "owner-{{ .user }}")]),
+    );
     let desired = desired_secret(&es(target.clone()), data(&[("user", "ann")]), &sources).unwrap();
     assert_eq!(desired.data["config.yaml"], b"user: ann");
     assert_eq!(desired.data["user-copy"], b"ann");
     assert_eq!(desired.labels["labels"], "owner-ann");
-    assert!(!desired.data.contains_key("user"), "templated data replaces the provider data");
+    assert!(
+        !desired.data.contains_key("user"),
+        "templated data replaces the provider data"
+    );
 
-    let error = desired_secret(&es(target), data(&[("user", "ann")]), &TemplateSources::new()).unwrap_err();
-    assert_eq!(error.to_string(), "spec.target.template.templateFrom[0]: configMap tpl was not found");
+    let error = desired_secret(
+        &es(target),
+        data(&[("user", "ann")]),
+        &TemplateSources::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "spec.target.template.templateFrom[0]: configMap tpl was not found"
+    );
 }
