@@ -12,8 +12,8 @@ use akvsync_actors::resource::{Reconciler, ResourceActor, Trigger, Update};
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{
-    Fetch, LimiterRegistry, SetState, StoreActor, StoreConfig, StoreCore, StoreMetrics, StoreState,
-    VaultBudget,
+    Fetch, LimiterRegistry, Priority, SetState, StoreActor, StoreConfig, StoreCore, StoreMetrics,
+    StoreState, VaultBudget,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -43,6 +43,7 @@ impl Reconciler for FetchingReconciler {
                 .send(Fetch {
                     key,
                     max_age: Duration::from_secs(3600),
+                    priority: Priority::Change,
                 })
                 .await;
             match fetched {
@@ -164,6 +165,7 @@ fn a_failed_store_fails_requests_with_its_reason() {
             .send(Fetch {
                 key,
                 max_age: Duration::ZERO,
+                priority: Priority::Change,
             })
             .await
             .unwrap();

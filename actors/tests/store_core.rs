@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, PushRequest, RemoteKey, SecretBytes};
-use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreCore, StoreMetrics, VaultBudget};
+use akvsync_actors::store::{
+    LimiterRegistry, Priority, StoreConfig, StoreCore, StoreMetrics, VaultBudget,
+};
 use futures::future::join_all;
 use support::{FakeVault, HOST};
 use tokio::time::{Instant, timeout};
@@ -43,7 +45,11 @@ async fn concurrent_fetches_of_one_secret_make_one_call() {
     let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
     let fetches = (0..10).map(|_| {
         let store = Arc::clone(&store);
-        async move { store.fetch(secret("db-password"), HOUR).await }
+        async move {
+            store
+                .fetch(secret("db-password"), HOUR, Priority::Change)
+                .await
+        }
     });
     let results = timeout(TEST_TIMEOUT, join_all(fetches)).await.unwrap();
     for result in results {
@@ -58,18 +64,26 @@ async fn concurrent_fetches_of_one_secret_make_one_call() {
 async fn a_cached_value_serves_requests_that_accept_its_age() {
     let vault = FakeVault::with(&[("a", "1")]);
     let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
-    store.fetch(secret("a"), HOUR).await.unwrap();
+    store
+        .fetch(secret("a"), HOUR, Priority::Change)
+        .await
+        .unwrap();
     vault.set("a", "2");
     tokio::time::advance(Duration::from_secs(600)).await;
     assert_eq!(
-        store.fetch(secret("a"), HOUR).await.unwrap().value.expose(),
+        store
+            .fetch(secret("a"), HOUR, Priority::Change)
+            .await
+            .unwrap()
+            .value
+            .expose(),
         b"1"
     );
     assert_eq!(metrics.served_count(HOST, "hit"), 1);
     // A requester that accepts at most 5 minutes of staleness gets the new value.
     assert_eq!(
         store
-            .fetch(secret("a"), Duration::from_secs(300))
+            .fetch(secret("a"), Duration::from_secs(300), Priority::Change)
             .await
             .unwrap()
             .value
@@ -83,7 +97,7 @@ async fn a_cached_value_serves_requests_that_accept_its_age() {
 async fn errors_are_not_cached() {
     let vault = FakeVault::default();
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
-    let missing = store.fetch(secret("later"), HOUR).await;
+    let missing = store.fetch(secret("later"), HOUR, Priority::Change).await;
     assert!(
         matches!(missing, Err(ProviderError::NotFound { .. })),
         "{missing:?}"
@@ -91,7 +105,7 @@ async fn errors_are_not_cached() {
     vault.set("later", "now");
     assert_eq!(
         store
-            .fetch(secret("later"), HOUR)
+            .fetch(secret("later"), HOUR, Priority::Change)
             .await
             .unwrap()
             .value
@@ -115,7 +129,7 @@ async fn calls_never_exceed_the_vault_budget() {
     let fetches = names.iter().map(|name| {
         let store = Arc::clone(&store);
         let key = secret(name);
-        async move { store.fetch(key, HOUR).await }
+        async move { store.fetch(key, HOUR, Priority::Change).await }
     });
     for result in timeout(TEST_TIMEOUT, join_all(fetches)).await.unwrap() {
         result.unwrap();
@@ -138,8 +152,8 @@ async fn a_429_pauses_the_vault_for_its_retry_after_then_succeeds() {
     vault.throttle(1, Some(Duration::from_secs(5)));
     let started = Instant::now();
     let (a, b) = tokio::join!(
-        store.fetch(secret("a"), HOUR),
-        store.fetch(secret("b"), HOUR)
+        store.fetch(secret("a"), HOUR, Priority::Change),
+        store.fetch(secret("b"), HOUR, Priority::Change)
     );
     assert_eq!(a.unwrap().value.expose(), b"1");
     assert_eq!(b.unwrap().value.expose(), b"2");
@@ -169,9 +183,12 @@ async fn a_throttle_storm_gives_up_with_a_throttled_error_after_bounded_retries(
     let vault = FakeVault::with(&[("a", "1")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
     vault.throttle(100, None);
-    let result = timeout(TEST_TIMEOUT, store.fetch(secret("a"), HOUR))
-        .await
-        .unwrap();
+    let result = timeout(
+        TEST_TIMEOUT,
+        store.fetch(secret("a"), HOUR, Priority::Change),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(result, Err(ProviderError::Throttled { .. })),
         "{result:?}"
@@ -183,7 +200,10 @@ async fn a_throttle_storm_gives_up_with_a_throttled_error_after_bounded_retries(
 async fn a_push_invalidates_the_cached_value() {
     let vault = FakeVault::with(&[("a", "old")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
-    store.fetch(secret("a"), HOUR).await.unwrap();
+    store
+        .fetch(secret("a"), HOUR, Priority::Change)
+        .await
+        .unwrap();
     let push = PushRequest {
         key: secret("a"),
         value: SecretBytes::from("new"),
@@ -193,7 +213,12 @@ async fn a_push_invalidates_the_cached_value() {
     };
     store.push(push).await.unwrap();
     assert_eq!(
-        store.fetch(secret("a"), HOUR).await.unwrap().value.expose(),
+        store
+            .fetch(secret("a"), HOUR, Priority::Change)
+            .await
+            .unwrap()
+            .value
+            .expose(),
         b"new"
     );
 }
@@ -203,8 +228,8 @@ async fn a_list_walks_every_page_once_and_is_cached() {
     let vault = FakeVault::with(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
     let (first, second) = tokio::join!(
-        store.list(ObjectKind::Secret, HOUR),
-        store.list(ObjectKind::Secret, HOUR)
+        store.list(ObjectKind::Secret, HOUR, Priority::Change),
+        store.list(ObjectKind::Secret, HOUR, Priority::Change)
     );
     let names: Vec<_> = first
         .unwrap()
@@ -229,7 +254,7 @@ async fn naive_mode_calls_the_vault_for_every_request() {
     );
     let fetches = (0..5).map(|_| {
         let store = Arc::clone(&store);
-        async move { store.fetch(secret("a"), HOUR).await }
+        async move { store.fetch(secret("a"), HOUR, Priority::Change).await }
     });
     for result in join_all(fetches).await {
         result.unwrap();

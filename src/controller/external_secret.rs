@@ -8,7 +8,7 @@ use std::time::Duration;
 use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey};
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
-use akvsync_actors::store::{Fetch, List, StoreRequestError};
+use akvsync_actors::store::{Fetch, List, Priority, StoreRequestError};
 use akvsync_crds::constants::{
     ANNOTATION_DATA_HASH, CONDITION_READY, EVENT_REASON_CREATED, EVENT_REASON_DELETED,
     EVENT_REASON_MISSING_PROVIDER_SECRET, EVENT_REASON_UPDATE_FAILED, EVENT_REASON_UPDATED,
@@ -35,7 +35,8 @@ use super::status::{carry_transition, same_condition};
 use super::stores::StoreLookupError;
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind, WriteVerb};
 use crate::sync::target::{
-    Decision, Refusal, TargetError, TemplateSources, decide, desired_secret, target_name, template_sources,
+    Decision, Refusal, TargetError, TemplateSources, decide, desired_secret, target_name,
+    template_sources,
 };
 use crate::sync::{
     BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
@@ -216,7 +217,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     if let Some(outcome) = not_due(es, &secrets, trigger).await {
         return outcome;
     }
-    let (result, missing) = sync(shared, es, &secrets).await;
+    let (result, missing) = sync(shared, es, &secrets, trigger).await;
     for message in &missing {
         publish(
             shared,
@@ -358,6 +359,7 @@ async fn sync(
     shared: &Shared,
     es: &ExternalSecret,
     secrets: &Api<Secret>,
+    trigger: Trigger,
 ) -> (Result<Synced, SyncError>, Vec<String>) {
     let plan = match plan(&es.spec) {
         Ok(plan) => plan,
@@ -368,7 +370,12 @@ async fn sync(
         Refresh::Every(interval) => interval,
         Refresh::OnChange => Duration::ZERO,
     };
-    let fetched = fetch(shared, &plan, &namespace, max_age).await;
+    let priority = if trigger == Trigger::Changed {
+        Priority::Change
+    } else {
+        Priority::Refresh
+    };
+    let fetched = fetch(shared, &plan, &namespace, Ask { max_age, priority }).await;
     let target = es.spec.target.clone().unwrap_or_default();
     let options = BuildOptions {
         deletion_policy: target.deletion_policy_or_default(),
@@ -468,23 +475,43 @@ async fn apply(
 }
 
 /// Reads the ConfigMaps and Secrets `templateFrom` names, from the ExternalSecret's namespace.
-async fn read_template_sources(es: &ExternalSecret, secrets: &Api<Secret>) -> Result<TemplateSources, SyncError> {
+async fn read_template_sources(
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+) -> Result<TemplateSources, SyncError> {
     let mut sources = TemplateSources::new();
     let namespace = es.namespace().unwrap_or_default();
     for (kind, name) in template_sources(es) {
-        let read = |source| SyncError::Kube { operation: "read template", name: name.clone(), source };
+        let read = |source| SyncError::Kube {
+            operation: "read template",
+            name: name.clone(),
+            source,
+        };
         let data = match kind {
             "configMap" => {
-                let config_maps: Api<ConfigMap> = Api::namespaced(secrets.clone().into_client(), &namespace);
-                config_maps.get_opt(&name).await.map_err(read)?.map(|config_map| {
-                    config_map.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
-                })
+                let config_maps: Api<ConfigMap> =
+                    Api::namespaced(secrets.clone().into_client(), &namespace);
+                config_maps
+                    .get_opt(&name)
+                    .await
+                    .map_err(read)?
+                    .map(|config_map| {
+                        config_map
+                            .data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, v.into_bytes()))
+                            .collect()
+                    })
             }
-            _ => secrets
-                .get_opt(&name)
-                .await
-                .map_err(read)?
-                .map(|secret| secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()),
+            _ => secrets.get_opt(&name).await.map_err(read)?.map(|secret| {
+                secret
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect()
+            }),
         };
         if let Some(data) = data {
             sources.insert((kind, name), data);
@@ -511,24 +538,25 @@ fn field_manager(es_name: &str) -> String {
 }
 
 /// Asks the stores for every value the plan needs, concurrently.
-async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, max_age: Duration) -> Fetched {
+/// How fresh a value must be, and which lane of the vault's limiter the request waits in.
+#[derive(Clone, Copy)]
+struct Ask {
+    max_age: Duration,
+    priority: Priority,
+}
+
+async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: Ask) -> Fetched {
     let labels = shared.namespaces.get(namespace);
-    let data = plan.data.iter().map(|entry| {
-        fetch_one(
-            shared,
-            &entry.store,
-            &entry.remote,
-            namespace,
-            &labels,
-            max_age,
-        )
-    });
+    let data = plan
+        .data
+        .iter()
+        .map(|entry| fetch_one(shared, &entry.store, &entry.remote, namespace, &labels, ask));
     let data_from = plan.data_from.iter().map(|entry| {
         let labels = &labels;
         async move {
             match &entry.source {
                 DataFromSource::Extract(read) => {
-                    fetch_one(shared, &entry.store, read, namespace, labels, max_age)
+                    fetch_one(shared, &entry.store, read, namespace, labels, ask)
                         .await
                         .map(FetchedFrom::Extract)
                 }
@@ -546,7 +574,8 @@ async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, max_age: Duration)
                     let items = actor
                         .send(List {
                             kind: ObjectKind::Secret,
-                            max_age,
+                            max_age: ask.max_age,
+                            priority: ask.priority,
                         })
                         .await
                         .map_err(mailbox_error)?
@@ -559,7 +588,11 @@ async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, max_age: Duration)
                         let key = RemoteKey::new(ObjectKind::Secret, item.name.clone(), None);
                         async move {
                             let value = actor
-                                .send(Fetch { key, max_age })
+                                .send(Fetch {
+                                    key,
+                                    max_age: ask.max_age,
+                                    priority: ask.priority,
+                                })
                                 .await
                                 .map_err(mailbox_error)?
                                 .map_err(request_error)?;
@@ -582,7 +615,7 @@ async fn fetch_one(
     read: &RemoteRead,
     namespace: &str,
     labels: &BTreeMap<String, String>,
-    max_age: Duration,
+    ask: Ask,
 ) -> Result<Arc<akvsync_actors::remote::RemoteValue>, ProviderError> {
     let actor = shared
         .stores
@@ -591,7 +624,8 @@ async fn fetch_one(
     actor
         .send(Fetch {
             key: read.key.clone(),
-            max_age,
+            max_age: ask.max_age,
+            priority: ask.priority,
         })
         .await
         .map_err(mailbox_error)?

@@ -8,7 +8,7 @@ use std::time::Duration;
 use akvsync_actors::remote::{ProviderError, RemoteValue};
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
-use akvsync_actors::store::{Delete, Fetch, Push, StoreRequestError};
+use akvsync_actors::store::{Delete, Fetch, Priority, Push, StoreRequestError};
 use akvsync_crds::constants::{
     CONDITION_READY, EVENT_REASON_UPDATE_FAILED, FINALIZER_PUSH_SECRET, REASON_PUSH_ERRORED,
     REASON_PUSH_SOURCE_DELETED, REASON_PUSH_SYNCED,
@@ -281,6 +281,7 @@ async fn fetch_latest(
         .send(Fetch {
             key: item.remote.clone(),
             max_age: Duration::ZERO,
+            priority: Priority::Change,
         })
         .await?
     {
@@ -317,6 +318,7 @@ async fn delete_entries(
                 .send(Fetch {
                     key: remote.clone(),
                     max_age: Duration::ZERO,
+                    priority: Priority::Change,
                 })
                 .await
             {

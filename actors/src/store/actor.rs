@@ -9,6 +9,7 @@ use actix::prelude::*;
 use tokio::sync::watch;
 
 use super::core::StoreCore;
+use super::limiter::Priority;
 use crate::remote::{
     KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
 };
@@ -130,14 +131,23 @@ impl<V: KeyVault> Handler<SetState<V>> for StoreActor<V> {
 pub struct Fetch {
     pub key: RemoteKey,
     pub max_age: Duration,
+    pub priority: Priority,
 }
 
 impl<V: KeyVault> Handler<Fetch> for StoreActor<V> {
     type Result = ResponseFuture<Result<Arc<RemoteValue>, StoreRequestError>>;
 
-    fn handle(&mut self, Fetch { key, max_age }: Fetch, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Fetch {
+            key,
+            max_age,
+            priority,
+        }: Fetch,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.fetch(key, max_age).await?) })
+        Box::pin(async move { Ok(ready.await?.fetch(key, max_age, priority).await?) })
     }
 }
 
@@ -147,14 +157,23 @@ impl<V: KeyVault> Handler<Fetch> for StoreActor<V> {
 pub struct List {
     pub kind: ObjectKind,
     pub max_age: Duration,
+    pub priority: Priority,
 }
 
 impl<V: KeyVault> Handler<List> for StoreActor<V> {
     type Result = ResponseFuture<Result<Arc<Vec<RemoteItem>>, StoreRequestError>>;
 
-    fn handle(&mut self, List { kind, max_age }: List, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        List {
+            kind,
+            max_age,
+            priority,
+        }: List,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.list(kind, max_age).await?) })
+        Box::pin(async move { Ok(ready.await?.list(kind, max_age, priority).await?) })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::limiter::{Access, VaultLimiter};
+use super::limiter::{Access, Priority, VaultLimiter};
 use super::metrics::StoreMetrics;
 use super::single_flight::SingleFlightCache;
 use crate::remote::{
@@ -78,13 +78,13 @@ impl<V: KeyVault> StoreCore<V> {
     }
 
     /// One remote object, from the cache when it is at most `max_age` old.
-    pub async fn fetch(&self, key: RemoteKey, max_age: Duration) -> FetchResult {
-        let call = Call {
-            vault: Arc::clone(&self.vault),
-            limiter: Arc::clone(&self.limiter),
-            metrics: Arc::clone(&self.metrics),
-            naive: self.naive,
-        };
+    pub async fn fetch(
+        &self,
+        key: RemoteKey,
+        max_age: Duration,
+        priority: Priority,
+    ) -> FetchResult {
+        let call = self.call(priority);
         if self.naive {
             return call.get(key).await;
         }
@@ -98,13 +98,13 @@ impl<V: KeyVault> StoreCore<V> {
 
     /// Every object of `kind` in the vault (names, tags, enabled), from the cache when it is at
     /// most `max_age` old.
-    pub async fn list(&self, kind: ObjectKind, max_age: Duration) -> ListResult {
-        let call = Call {
-            vault: Arc::clone(&self.vault),
-            limiter: Arc::clone(&self.limiter),
-            metrics: Arc::clone(&self.metrics),
-            naive: self.naive,
-        };
+    pub async fn list(
+        &self,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> ListResult {
+        let call = self.call(priority);
         if self.naive {
             return call.list(kind).await;
         }
@@ -115,12 +115,7 @@ impl<V: KeyVault> StoreCore<V> {
 
     /// Writes one object and forgets what the cache knew of it.
     pub async fn push(&self, request: PushRequest) -> Result<(), ProviderError> {
-        let call = Call {
-            vault: Arc::clone(&self.vault),
-            limiter: Arc::clone(&self.limiter),
-            metrics: Arc::clone(&self.metrics),
-            naive: self.naive,
-        };
+        let call = self.call(Priority::Change);
         let result = call
             .write(request.key.kind, "push", |vault| {
                 let request = request.clone();
@@ -133,12 +128,7 @@ impl<V: KeyVault> StoreCore<V> {
 
     /// Deletes one object and forgets what the cache knew of it.
     pub async fn delete(&self, key: RemoteKey) -> Result<(), ProviderError> {
-        let call = Call {
-            vault: Arc::clone(&self.vault),
-            limiter: Arc::clone(&self.limiter),
-            metrics: Arc::clone(&self.metrics),
-            naive: self.naive,
-        };
+        let call = self.call(Priority::Change);
         let result = call
             .write(key.kind, "delete", |vault| {
                 let key = key.clone();
@@ -147,6 +137,17 @@ impl<V: KeyVault> StoreCore<V> {
             .await;
         self.forget(&key);
         result
+    }
+
+    /// One remote call's owned context, in `priority`'s lane of the vault's limiter.
+    fn call(&self, priority: Priority) -> Call<V> {
+        Call {
+            vault: Arc::clone(&self.vault),
+            limiter: Arc::clone(&self.limiter),
+            metrics: Arc::clone(&self.metrics),
+            naive: self.naive,
+            priority,
+        }
     }
 
     fn forget(&self, key: &RemoteKey) {
@@ -176,6 +177,7 @@ struct Call<V> {
     limiter: Arc<VaultLimiter>,
     metrics: Arc<StoreMetrics>,
     naive: bool,
+    priority: Priority,
 }
 
 impl<V: KeyVault> Call<V> {
@@ -233,7 +235,7 @@ impl<V: KeyVault> Call<V> {
         let mut attempt = 0;
         loop {
             if !self.naive {
-                let waited = self.limiter.acquire(access).await;
+                let waited = self.limiter.acquire(access, self.priority).await;
                 self.metrics.limiter_waited(host, waited);
             }
             let started = Instant::now();

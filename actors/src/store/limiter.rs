@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -46,6 +47,17 @@ impl Default for VaultBudget {
 pub enum Access {
     Read,
     Write,
+}
+
+/// Which lane a request waits in: a new or changed resource goes ahead of periodic refreshes
+/// when the vault's budget is the bottleneck.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// A resource appeared or changed: a user is waiting for it.
+    #[default]
+    Change,
+    /// A periodic refresh: it yields while change requests wait.
+    Refresh,
 }
 
 /// governor's clock on tokio's time, so tests with paused time drive the limiter too.
@@ -92,6 +104,17 @@ pub struct VaultLimiter {
     reads: Gcra,
     writes: Gcra,
     throttle: Mutex<ThrottleState>,
+    /// Change-lane requests waiting for a slot; refreshes yield while it is non-zero.
+    changes_waiting: AtomicUsize,
+}
+
+/// Counts a change-lane request as waiting until dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Default)]
@@ -110,6 +133,7 @@ impl VaultLimiter {
             writes: gcra(budget.writes_per_10s, &clock),
             clock,
             throttle: Mutex::new(ThrottleState::default()),
+            changes_waiting: AtomicUsize::new(0),
         }
     }
 
@@ -122,15 +146,25 @@ impl VaultLimiter {
     }
 
     /// Waits until the vault's budget and any pause allow one request; returns how long it waited.
-    pub async fn acquire(&self, access: Access) -> Duration {
+    /// Refresh-lane requests let waiting change-lane requests go first.
+    pub async fn acquire(&self, access: Access, priority: Priority) -> Duration {
         let started = Instant::now();
-        let limiter = match access {
-            Access::Read => &self.reads,
-            Access::Write => &self.writes,
+        let (limiter, per_10s) = match access {
+            Access::Read => (&self.reads, self.budget.reads_per_10s),
+            Access::Write => (&self.writes, self.budget.writes_per_10s),
         };
+        let _waiting = (priority == Priority::Change).then(|| {
+            self.changes_waiting.fetch_add(1, Ordering::SeqCst);
+            Waiting(&self.changes_waiting)
+        });
+        let slot = Duration::from_secs(10) / per_10s.max(1);
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
+                continue;
+            }
+            if priority == Priority::Refresh && self.changes_waiting.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(slot).await;
                 continue;
             }
             match limiter.check() {
@@ -218,7 +252,7 @@ mod tests {
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..350 {
-            limiter.acquire(Access::Read).await;
+            limiter.acquire(Access::Read, Priority::Change).await;
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
@@ -248,8 +282,14 @@ mod tests {
                 writes_per_10s: 10,
             },
         );
-        assert_eq!(limiter.acquire(Access::Read).await, Duration::ZERO);
-        assert_eq!(limiter.acquire(Access::Write).await, Duration::ZERO);
+        assert_eq!(
+            limiter.acquire(Access::Read, Priority::Change).await,
+            Duration::ZERO
+        );
+        assert_eq!(
+            limiter.acquire(Access::Write, Priority::Change).await,
+            Duration::ZERO
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -262,7 +302,7 @@ mod tests {
             first.throttled(Some(Duration::from_secs(7))),
             Duration::from_secs(7)
         );
-        let waited = second.acquire(Access::Read).await;
+        let waited = second.acquire(Access::Read, Priority::Change).await;
         assert_eq!(waited, Duration::from_secs(7));
     }
 
@@ -282,11 +322,50 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_change_goes_ahead_of_waiting_refreshes() {
+        let limiter = Arc::new(VaultLimiter::new(
+            "v",
+            VaultBudget {
+                reads_per_10s: 100,
+                writes_per_10s: 10,
+            },
+        ));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for index in 0..40 {
+            let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
+            tasks.push(tokio::spawn(async move {
+                limiter.acquire(Access::Read, Priority::Refresh).await;
+                order.lock().unwrap().push(format!("refresh-{index}"));
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let change = {
+            let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
+            tokio::spawn(async move {
+                limiter.acquire(Access::Read, Priority::Change).await;
+                order.lock().unwrap().push("change".to_owned());
+            })
+        };
+        change.await.unwrap();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        let position = order.iter().position(|entry| entry == "change").unwrap();
+        // About two refreshes got slots in the first 150 ms; the change takes the next one.
+        assert!(position <= 3, "the change came {position}th: {order:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn different_vaults_do_not_share_a_limiter() {
         let registry = LimiterRegistry::new(VaultBudget::default());
         let a = registry.limiter("a");
         let b = registry.limiter("b");
         a.throttled(Some(Duration::from_secs(30)));
-        assert_eq!(b.acquire(Access::Read).await, Duration::ZERO);
+        assert_eq!(
+            b.acquire(Access::Read, Priority::Change).await,
+            Duration::ZERO
+        );
     }
 }

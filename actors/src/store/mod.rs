@@ -9,6 +9,6 @@ pub mod single_flight;
 
 pub use self::core::{StoreConfig, StoreCore};
 pub use actor::{Delete, Fetch, List, Push, SetState, StoreActor, StoreRequestError, StoreState};
-pub use limiter::{Access, LimiterRegistry, VaultBudget, VaultLimiter};
+pub use limiter::{Access, LimiterRegistry, Priority, VaultBudget, VaultLimiter};
 pub use metrics::StoreMetrics;
 pub use single_flight::{Served, SingleFlightCache};
