@@ -18,7 +18,11 @@ fn replica(world: &World, identity: &str) -> OperatorConfig {
         retry_period: Duration::from_millis(200),
         ..LeaderElectionConfig::new(NAMESPACE, "akvsync-test", identity)
     };
-    OperatorConfig { leader: Some(leader), instance: identity.to_owned(), ..world.operator_config() }
+    OperatorConfig {
+        leader: Some(leader),
+        instance: identity.to_owned(),
+        ..world.operator_config()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,25 +34,54 @@ async fn the_standby_takes_over_without_rewriting_anything() {
     let mut second = operator::spawn(replica(&world, "replica-b")).unwrap();
 
     for index in 0..5 {
-        world.apply_yaml(&external_secret_yaml(NAMESPACE, &format!("es-{index}"), "1h", &[("v", "v")])).await;
+        world
+            .apply_yaml(&external_secret_yaml(
+                NAMESPACE,
+                &format!("es-{index}"),
+                "1h",
+                &[("v", "v")],
+            ))
+            .await;
     }
     for index in 0..5 {
-        world.wait_for_value(NAMESPACE, &format!("es-{index}"), "v", "value").await;
-        world.wait_for_ready(NAMESPACE, &format!("es-{index}"), "True").await;
+        world
+            .wait_for_value(NAMESPACE, &format!("es-{index}"), "v", "value")
+            .await;
+        world
+            .wait_for_ready(NAMESPACE, &format!("es-{index}"), "True")
+            .await;
     }
     // The standby has not started its watches: it is not the leader.
     let standby_synced = tokio::time::timeout(Duration::from_millis(500), second.synced()).await;
-    assert!(standby_synced.is_err(), "the standby must not sync while the leader runs");
+    assert!(
+        standby_synced.is_err(),
+        "the standby must not sync while the leader runs"
+    );
 
     let writes = world.kube.stats().secret_writes;
     let stopped = tokio::time::Instant::now();
     first.stop().unwrap();
     timed(second.synced()).await.unwrap();
-    assert!(stopped.elapsed() < LEASE, "took over in {:?}", stopped.elapsed());
+    assert!(
+        stopped.elapsed() < LEASE,
+        "took over in {:?}",
+        stopped.elapsed()
+    );
 
     // A new ExternalSecret proves the new leader works; the old ones are not rewritten.
-    world.apply_yaml(&external_secret_yaml(NAMESPACE, "after", "1h", &[("v", "v")])).await;
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "after",
+            "1h",
+            &[("v", "v")],
+        ))
+        .await;
     world.wait_for_value(NAMESPACE, "after", "v", "value").await;
-    assert_eq!(world.kube.stats().secret_writes, writes + 1, "only the new ExternalSecret's Secret was written");
+    assert_eq!(
+        world.kube.stats().secret_writes,
+        writes + 1,
+        "only the new ExternalSecret's Secret was written"
+    );
     second.stop().unwrap();
 }
