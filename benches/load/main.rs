@@ -1,0 +1,135 @@
+//! The load benchmark (issue 10): one scenario, run against the emulators by akvsync and then by
+//! its naive mode (ESO's call pattern), with fresh emulators per mode, and the figures side by
+//! side under `target/bench/`.
+//!
+//! ```sh
+//! cargo bench --bench load -- --preset small            # or medium, s100k
+//! cargo bench --bench load -- --preset small --modes akvsync --refresh 20
+//! ```
+//!
+//! The operator runs as its own process (the `akvsync` binary cargo builds for this bench, with
+//! `run --kubeconfig … --extra-ca-file … --authority-host …`), so its memory and CPU are its own.
+//! The Azure emulator runs as its binary (`azure-emulator`, built by this runner with
+//! `cargo build -p akvsync-emulators --bins` in the bench's profile unless `--no-build`) with Key
+//! Vault's real limits. The Kubernetes emulator runs inside this process, because its binary has
+//! no stats endpoint and the run counts the operator's writes.
+
+mod chart;
+mod measure;
+mod processes;
+mod report;
+mod run;
+mod scenario;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::run::Mode;
+use crate::scenario::Scenario;
+
+/// What the command line asks for.
+struct Options {
+    scenario: Scenario,
+    modes: Vec<Mode>,
+    output: PathBuf,
+    build: bool,
+}
+
+const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k] \
+[--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] [--out DIR] [--no-build]";
+
+fn options() -> anyhow::Result<Options> {
+    let mut preset = "small".to_owned();
+    let mut modes = vec![Mode::Akvsync, Mode::Naive];
+    let mut refresh = None;
+    let mut external_secrets = None;
+    let mut output = None;
+    let mut build = true;
+    let mut arguments = std::env::args().skip(1);
+    while let Some(argument) = arguments.next() {
+        let mut value = || {
+            arguments
+                .next()
+                .with_context(|| format!("{argument} needs a value\n{USAGE}"))
+        };
+        match argument.as_str() {
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            "--preset" => preset = value()?,
+            "--modes" => {
+                modes = value()?
+                    .split(',')
+                    .map(|mode| match mode {
+                        "akvsync" => Ok(Mode::Akvsync),
+                        "naive" => Ok(Mode::Naive),
+                        other => bail!("unknown mode {other}\n{USAGE}"),
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            "--refresh" => {
+                refresh = Some(value()?.parse::<u64>().context("--refresh takes seconds")?)
+            }
+            "--external-secrets" => {
+                external_secrets = Some(
+                    value()?
+                        .parse::<usize>()
+                        .context("--external-secrets takes a count")?,
+                );
+            }
+            "--out" => output = Some(PathBuf::from(value()?)),
+            "--no-build" => build = false,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
+        }
+    }
+    let mut scenario =
+        Scenario::preset(&preset).with_context(|| format!("unknown preset {preset}\n{USAGE}"))?;
+    if let Some(seconds) = refresh {
+        scenario.refresh = Duration::from_secs(seconds.max(5));
+    }
+    if let Some(count) = external_secrets {
+        scenario.external_secrets = count.max(1);
+    }
+    let output = output.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+                PathBuf::from,
+            )
+            .join("bench")
+    });
+    Ok(Options {
+        scenario,
+        modes,
+        output,
+        build,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    // kube and reqwest share one rustls provider (the workspace's aws-lc-rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    std::fs::create_dir_all(&options.output)
+        .with_context(|| format!("create {}", options.output.display()))?;
+    let binaries = processes::Binaries::locate(options.build)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let results = runtime.block_on(run::run_all(
+        &options.scenario,
+        &options.modes,
+        &binaries,
+        &options.output,
+    ))?;
+    let written = report::write(&options.scenario, &results, &options.output)?;
+    println!("{}", written.table);
+    println!("wrote {}", written.paths.join(", "));
+    Ok(())
+}

@@ -1,0 +1,606 @@
+//! One mode of the benchmark, phase by phase: fresh emulators, seed, operator, cold start, a
+//! quiet refresh cycle, a cycle with new and changed ExternalSecrets, a warm restart.
+
+use std::path::Path;
+use std::time::Duration;
+
+use akvsync_crds::{ClusterSecretStore, ExternalSecret};
+use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator, StatsSnapshot};
+use anyhow::{Context as _, bail};
+use futures::{StreamExt as _, TryStreamExt as _};
+use indicatif::{ProgressBar, ProgressStyle};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::measure::{self, AzureStats, Histogram, Readiness, Series};
+use crate::processes::{self, Binaries, OperatorLaunch, OperatorProcess};
+use crate::scenario::{PLATFORM_NAMESPACE, Scenario};
+
+/// Every Kubernetes call of the runner is bounded by this.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a new or changed ExternalSecret may take to sync before it counts as timed out.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the runner looks at readiness while it waits.
+const POLL: Duration = Duration::from_millis(25);
+/// Kubernetes verbs that write.
+const WRITE_VERBS: &[&str] = &["create", "update", "patch", "delete"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Akvsync,
+    Naive,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Akvsync => "akvsync",
+            Mode::Naive => "naive",
+        }
+    }
+}
+
+/// Kubernetes writes in a window, by kind of object.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Writes {
+    pub total: u64,
+    pub secrets: u64,
+    pub external_secret_status: u64,
+    pub events: u64,
+}
+
+/// Everything measured in one mode; `None` where the phase did not complete.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModeResult {
+    pub mode: String,
+    pub external_secrets: usize,
+    pub unique_remote_secrets: usize,
+    pub create_seconds: f64,
+    pub cold_start_seconds: Option<f64>,
+    pub ready_at_cold_start_end: usize,
+    pub cold_start_kv_get_calls: u64,
+    pub cold_start_k8s_writes: Writes,
+    /// Successful GetSecret calls in one quiet refresh cycle after the cold start.
+    pub kv_get_calls: Option<u64>,
+    pub kv_get_calls_per_unique_secret: Option<f64>,
+    pub kv_get_attempts_total: u64,
+    pub k8s_writes_per_cycle: Option<Writes>,
+    pub max_requests_per_10s_per_vault: u64,
+    pub throttled_429: u64,
+    pub token_requests: u64,
+    pub kube_token_requests: u64,
+    pub first_sync_p50_seconds: Option<f64>,
+    pub first_sync_p99_seconds: Option<f64>,
+    pub changed_sync_p50_seconds: Option<f64>,
+    pub changed_sync_p99_seconds: Option<f64>,
+    pub probes_timed_out: usize,
+    pub refresh_lag_p99_seconds: Option<f64>,
+    pub change_to_synced_p99_seconds: Option<f64>,
+    pub warm_restart_k8s_writes: Option<Writes>,
+    pub warm_restart_kv_get_calls: Option<u64>,
+    pub rss_baseline_bytes: u64,
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub rss_bytes_per_external_secret: Option<f64>,
+    pub cpu_seconds_cold_start: f64,
+    pub cpu_seconds_per_cycle: Option<f64>,
+    pub cpu_seconds_total: f64,
+    pub operator_http: bool,
+    pub notes: Vec<String>,
+    /// (seconds since the emulator started, requests to the busiest vault in the 10 s before).
+    #[serde(skip)]
+    pub series: Vec<(f64, u64)>,
+}
+
+pub async fn run_all(
+    scenario: &Scenario,
+    modes: &[Mode],
+    binaries: &Binaries,
+    output: &Path,
+) -> anyhow::Result<Vec<ModeResult>> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()?;
+    let operator_http = processes::operator_accepts(binaries, "--metrics-addr")
+        && processes::operator_accepts(binaries, "--health-addr");
+    let mut results = Vec::new();
+    for &mode in modes {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {prefix} {msg} {wide_bar} {pos}/{len}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(mode.name());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let result = run_mode(scenario, mode, binaries, output, &http, operator_http, &bar).await;
+        bar.finish_and_clear();
+        let result = result.with_context(|| format!("{} mode", mode.name()))?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// The Kubernetes side of a mode: its emulator and an admin client.
+struct Cluster {
+    emulator: KubeEmulator,
+    client: kube::Client,
+}
+
+impl Cluster {
+    fn writes_since(&self, before: &StatsSnapshot) -> Writes {
+        let now = self.emulator.stats();
+        let count = |predicate: &dyn Fn(&str) -> bool| -> u64 {
+            now.requests
+                .iter()
+                .filter(|(key, _)| {
+                    WRITE_VERBS.contains(&key.verb.as_str()) && predicate(&key.resource)
+                })
+                .map(|(key, count)| count - before.requests.get(key).copied().unwrap_or(0))
+                .sum()
+        };
+        Writes {
+            total: count(&|_| true),
+            secrets: count(&|resource| resource == "secrets"),
+            external_secret_status: count(&|resource| resource == "externalsecrets/status"),
+            events: count(&|resource| resource == "events"),
+        }
+    }
+
+    fn kube_token_requests(&self) -> u64 {
+        self.emulator
+            .stats()
+            .requests_for("create", "serviceaccounts/token")
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+async fn run_mode(
+    scenario: &Scenario,
+    mode: Mode,
+    binaries: &Binaries,
+    output: &Path,
+    http: &reqwest::Client,
+    operator_http: bool,
+    bar: &ProgressBar,
+) -> anyhow::Result<ModeResult> {
+    let mut result = ModeResult {
+        mode: mode.name().to_owned(),
+        external_secrets: scenario.external_secrets,
+        unique_remote_secrets: scenario.referenced_secrets().len(),
+        operator_http,
+        ..ModeResult::default()
+    };
+    if !operator_http {
+        result.notes.push(
+            "akvsync run has no --metrics-addr/--health-addr: refresh lag is not measured, readiness is taken from the operator's open watches".into(),
+        );
+    }
+    let clock_ticks = processes::clock_ticks();
+    let work = tempfile::Builder::new()
+        .prefix("akvsync-bench-")
+        .tempdir()?;
+    let logs = output.join("logs");
+    std::fs::create_dir_all(&logs)?;
+
+    // Azure: the seed file and the emulator binary.
+    bar.set_message("starting the Azure emulator");
+    let seed_path = work.path().join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&scenario.azure_seed())?)?;
+    let azure = processes::start_azure(
+        binaries,
+        &seed_path,
+        work.path(),
+        &logs.join(format!("{}-{}-azure.log", scenario.preset, mode.name())),
+    )
+    .await?;
+    let (series, sampler) = Series::sample(http.clone(), azure.ready.admin_url.clone());
+    let _sampler = AbortOnDrop(sampler);
+
+    // Kubernetes: the emulator in-process, CRDs, namespaces, credentials, stores.
+    bar.set_message("seeding Kubernetes");
+    let emulator = KubeEmulator::start(KubeConfig {
+        history_limit: scenario.external_secrets * 6 + 10_000,
+        kubeconfig_dir: Some(work.path().join("kube")),
+        ..KubeConfig::default()
+    })
+    .await?;
+    let cluster = Cluster {
+        client: emulator.client(),
+        emulator,
+    };
+    seed_cluster(&cluster.client, scenario, &azure.ready.vaults).await?;
+    let (readiness, watch) = Readiness::watch(cluster.client.clone());
+    let _watch = AbortOnDrop(watch);
+
+    // The operator.
+    bar.set_message("starting the operator");
+    let kubeconfig = cluster
+        .emulator
+        .kubeconfig_path(cluster.emulator.admin_user())
+        .context("the admin kubeconfig")?
+        .to_owned();
+    let operator_log = logs.join(format!("{}-{}-operator.log", scenario.preset, mode.name()));
+    let _ = std::fs::remove_file(&operator_log);
+    let launch = OperatorLaunch {
+        binaries,
+        log_level: processes::operator_accepts(binaries, "--log-level"),
+        kubeconfig: &kubeconfig,
+        azure: &azure.ready,
+        naive: mode == Mode::Naive,
+        log: &operator_log,
+    };
+    let mut operator = processes::start_operator(&launch, operator_http)?;
+    wait_ready(&mut operator, http, &cluster).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let baseline = processes::usage(operator.guard.pid(), clock_ticks)?;
+    result.rss_baseline_bytes = baseline.rss_bytes;
+
+    // Cold start: create every ExternalSecret, wait until all are Ready.
+    let azure_before = measure::azure_stats(http, &azure.ready.admin_url).await?;
+    let kube_before = cluster.emulator.stats();
+    bar.set_message("cold start: creating ExternalSecrets");
+    bar.set_length(scenario.external_secrets as u64);
+    bar.set_position(0);
+    let started = Instant::now();
+    create_external_secrets(&cluster.client, scenario, bar).await?;
+    result.create_seconds = started.elapsed().as_secs_f64();
+    bar.set_message("cold start: waiting for Ready");
+    let deadline = started + scenario.cold_start_timeout;
+    loop {
+        let ready = readiness.ready_count();
+        bar.set_position(ready as u64);
+        if ready >= scenario.external_secrets {
+            result.cold_start_seconds = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if Instant::now() > deadline {
+            result.notes.push(format!(
+                "cold start timed out after {}s with {ready} of {} Ready",
+                scenario.cold_start_timeout.as_secs(),
+                scenario.external_secrets
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    result.ready_at_cold_start_end = readiness.ready_count();
+    let azure_cold = measure::azure_stats(http, &azure.ready.admin_url).await?;
+    result.cold_start_kv_get_calls = azure_cold.gets() - azure_before.gets();
+    result.cold_start_k8s_writes = cluster.writes_since(&kube_before);
+    let cold_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
+    result.cpu_seconds_cold_start = cold_usage.cpu_seconds - baseline.cpu_seconds;
+
+    if result.cold_start_seconds.is_some() {
+        // A quiet cycle: nothing changes; every ExternalSecret refreshes once.
+        bar.set_message(format!(
+            "quiet refresh cycle ({}s)",
+            scenario.refresh.as_secs()
+        ));
+        bar.set_length(scenario.refresh.as_secs());
+        let kube_before = cluster.emulator.stats();
+        wait_with_bar(bar, scenario.refresh).await;
+        let azure_cycle = measure::azure_stats(http, &azure.ready.admin_url).await?;
+        let gets = azure_cycle.gets() - azure_cold.gets();
+        result.kv_get_calls = Some(gets);
+        result.kv_get_calls_per_unique_secret =
+            Some(gets as f64 / result.unique_remote_secrets.max(1) as f64);
+        result.k8s_writes_per_cycle = Some(cluster.writes_since(&kube_before));
+        let cycle_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
+        result.rss_bytes = cycle_usage.rss_bytes;
+        result.rss_bytes_per_external_secret = Some(
+            cycle_usage.rss_bytes.saturating_sub(baseline.rss_bytes) as f64
+                / scenario.external_secrets as f64,
+        );
+        result.cpu_seconds_per_cycle = Some(cycle_usage.cpu_seconds - cold_usage.cpu_seconds);
+
+        // A cycle with new and changed ExternalSecrets, timed from create/patch to Ready.
+        bar.set_message("refresh cycle with new and changed ExternalSecrets");
+        bar.set_length(2 * scenario.probes as u64);
+        bar.set_position(0);
+        let probes = run_probes(&cluster.client, scenario, &readiness, bar).await?;
+        result.first_sync_p50_seconds = measure::quantile(&probes.created, 0.5);
+        result.first_sync_p99_seconds = measure::quantile(&probes.created, 0.99);
+        result.changed_sync_p50_seconds = measure::quantile(&probes.changed, 0.5);
+        result.changed_sync_p99_seconds = measure::quantile(&probes.changed, 0.99);
+        result.probes_timed_out = probes.timed_out;
+        if let Some(ports) = operator.ports {
+            let body = http
+                .get(format!("http://127.0.0.1:{}/metrics", ports.metrics))
+                .send()
+                .await?
+                .text()
+                .await?;
+            result.refresh_lag_p99_seconds = Histogram::parse(&body, "akvsync_refresh_lag_seconds")
+                .and_then(|h| h.quantile_upper_bound(0.99));
+            result.change_to_synced_p99_seconds =
+                Histogram::parse(&body, "akvsync_change_to_synced_seconds")
+                    .and_then(|h| h.quantile_upper_bound(0.99));
+            if result.refresh_lag_p99_seconds.is_none() {
+                result
+                    .notes
+                    .push("akvsync_refresh_lag_seconds has no observations on /metrics".into());
+            }
+        }
+
+        // Warm restart: stop the operator, start it again, wait one cycle; nothing changed.
+        bar.set_message("warm restart");
+        let final_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
+        result.cpu_seconds_total = final_usage.cpu_seconds;
+        result.peak_rss_bytes = final_usage.peak_rss_bytes;
+        let kube_before = cluster.emulator.stats();
+        let azure_before = measure::azure_stats(http, &azure.ready.admin_url).await?;
+        operator.guard.stop().await?;
+        operator = processes::start_operator(&launch, operator_http)?;
+        wait_ready(&mut operator, http, &cluster).await?;
+        // Jitter is ±10%: after 1.1 intervals every ExternalSecret has refreshed once.
+        let cycle = scenario.refresh.mul_f64(1.1);
+        bar.set_message(format!("warm restart: one cycle ({}s)", cycle.as_secs()));
+        bar.set_length(cycle.as_secs());
+        wait_with_bar(bar, cycle).await;
+        result.warm_restart_k8s_writes = Some(cluster.writes_since(&kube_before));
+        let azure_after = measure::azure_stats(http, &azure.ready.admin_url).await?;
+        result.warm_restart_kv_get_calls = Some(azure_after.gets() - azure_before.gets());
+    } else {
+        let usage = processes::usage(operator.guard.pid(), clock_ticks)?;
+        result.cpu_seconds_total = usage.cpu_seconds;
+        result.peak_rss_bytes = usage.peak_rss_bytes;
+        result.rss_bytes = usage.rss_bytes;
+    }
+
+    let azure_end: AzureStats = measure::azure_stats(http, &azure.ready.admin_url).await?;
+    result.kv_get_attempts_total = azure_end.get_attempts();
+    result.max_requests_per_10s_per_vault = azure_end.peak();
+    result.throttled_429 = azure_end.throttled();
+    result.token_requests = azure_end.token_requests();
+    result.kube_token_requests = cluster.kube_token_requests();
+    result.series = series.busiest_vault_per_10s();
+    operator.guard.stop().await.ok();
+    azure.guard.stop().await.ok();
+    Ok(result)
+}
+
+async fn wait_ready(
+    operator: &mut OperatorProcess,
+    http: &reqwest::Client,
+    cluster: &Cluster,
+) -> anyhow::Result<()> {
+    let before = cluster.emulator.stats().open_watches;
+    let emulator = &cluster.emulator;
+    // Without a health port: the operator watches stores, ExternalSecrets and Secrets at least.
+    processes::wait_operator_ready(operator, http, || {
+        emulator.stats().open_watches >= before + 3
+    })
+    .await
+}
+
+async fn wait_with_bar(bar: &ProgressBar, length: Duration) {
+    let started = Instant::now();
+    bar.set_position(0);
+    while started.elapsed() < length {
+        bar.set_position(started.elapsed().as_secs());
+        tokio::time::sleep(
+            Duration::from_millis(250).min(length.saturating_sub(started.elapsed())),
+        )
+        .await;
+    }
+}
+
+/// Aborts a background task when the run leaves its scope.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn timed<T>(what: &str, future: impl Future<Output = kube::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(CALL_TIMEOUT, future)
+        .await
+        .with_context(|| format!("{what} timed out"))?
+        .with_context(|| what.to_owned())
+}
+
+async fn seed_cluster(
+    client: &kube::Client,
+    scenario: &Scenario,
+    vault_urls: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in akvsync_crds::all_crds() {
+        timed("create CRD", crds.create(&PostParams::default(), &crd)).await?;
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let names: Vec<String> = std::iter::once(PLATFORM_NAMESPACE.to_owned())
+        .chain((0..scenario.namespaces).map(|index| scenario.namespace_name(index)))
+        .collect();
+    futures::stream::iter(names)
+        .map(|name| {
+            let namespaces = namespaces.clone();
+            async move {
+                let namespace = Namespace {
+                    metadata: ObjectMeta {
+                        name: Some(name),
+                        ..ObjectMeta::default()
+                    },
+                    ..Namespace::default()
+                };
+                timed(
+                    "create namespace",
+                    namespaces.create(&PostParams::default(), &namespace),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(scenario.create_concurrency)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), PLATFORM_NAMESPACE);
+    let stores: Api<ClusterSecretStore> = Api::all(client.clone());
+    for vault in 0..scenario.stores {
+        let (name, data) = scenario.credentials(vault);
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.into_iter()
+                    .map(|(key, value)| (key.to_owned(), ByteString(value.into_bytes())))
+                    .collect(),
+            ),
+            ..Secret::default()
+        };
+        timed(
+            "create credentials",
+            secrets.create(&PostParams::default(), &secret),
+        )
+        .await?;
+        let vault_name = scenario.vault_name(vault);
+        let url = vault_urls
+            .get(&vault_name)
+            .with_context(|| format!("the emulator serves no vault {vault_name}"))?;
+        timed(
+            "create ClusterSecretStore",
+            stores.create(&PostParams::default(), &scenario.cluster_store(vault, url)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn create_external_secrets(
+    client: &kube::Client,
+    scenario: &Scenario,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut stream = futures::stream::iter(0..scenario.external_secrets)
+        .map(|index| {
+            let es = scenario.external_secret(index, 0);
+            let api: Api<ExternalSecret> = Api::namespaced(
+                client.clone(),
+                es.metadata.namespace.as_deref().unwrap_or_default(),
+            );
+            async move {
+                timed(
+                    "create ExternalSecret",
+                    api.create(&PostParams::default(), &es),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(scenario.create_concurrency);
+    let mut created = 0;
+    while let Some(outcome) = stream.next().await {
+        outcome?;
+        created += 1;
+        if created % 64 == 0 {
+            bar.set_position(created);
+        }
+    }
+    Ok(())
+}
+
+/// Latencies of the new and changed ExternalSecrets.
+#[derive(Default)]
+struct Probes {
+    created: Vec<f64>,
+    changed: Vec<f64>,
+    timed_out: usize,
+}
+
+/// Creates `probes` new ExternalSecrets and changes as many existing ones (one more data item),
+/// spread evenly over one refresh interval, and times each until Ready at its new generation.
+async fn run_probes(
+    client: &kube::Client,
+    scenario: &Scenario,
+    readiness: &Readiness,
+    bar: &ProgressBar,
+) -> anyhow::Result<Probes> {
+    let spacing = scenario.refresh / (scenario.probes.max(1) as u32);
+    let stride = (scenario.external_secrets / scenario.probes.max(1)).max(1);
+    let mut waits = Vec::new();
+    for probe in 0..scenario.probes {
+        let new_index = scenario.external_secrets + probe;
+        let es = scenario.external_secret(new_index, 0);
+        let namespace = es.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &namespace);
+        let started = Instant::now();
+        let created = timed(
+            "create probe ExternalSecret",
+            api.create(&PostParams::default(), &es),
+        )
+        .await?;
+        let key = format!("{namespace}/{}", Scenario::external_secret_name(new_index));
+        waits.push((
+            true,
+            tokio::spawn(wait_synced(
+                readiness.clone(),
+                key,
+                created.metadata.generation.unwrap_or(1),
+                started,
+            )),
+        ));
+
+        let changed_index = (probe * stride) % scenario.external_secrets;
+        let changed = scenario.external_secret(changed_index, 1);
+        let namespace = changed.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &namespace);
+        let name = Scenario::external_secret_name(changed_index);
+        let patch = serde_json::json!({"spec": {"data": changed.spec.data}});
+        let started = Instant::now();
+        let patched = timed(
+            "change probe ExternalSecret",
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)),
+        )
+        .await?;
+        let key = format!("{namespace}/{name}");
+        waits.push((
+            false,
+            tokio::spawn(wait_synced(
+                readiness.clone(),
+                key,
+                patched.metadata.generation.unwrap_or(1),
+                started,
+            )),
+        ));
+        tokio::time::sleep(spacing).await;
+    }
+    let mut probes = Probes::default();
+    for (created, wait) in waits {
+        match wait.await.context("probe task")? {
+            Some(seconds) if created => probes.created.push(seconds),
+            Some(seconds) => probes.changed.push(seconds),
+            None => probes.timed_out += 1,
+        }
+        bar.inc(1);
+    }
+    if probes.created.is_empty() && probes.changed.is_empty() && scenario.probes > 0 {
+        bail!("no probe ExternalSecret synced within {PROBE_TIMEOUT:?}");
+    }
+    Ok(probes)
+}
+
+async fn wait_synced(
+    readiness: Readiness,
+    key: String,
+    generation: i64,
+    started: Instant,
+) -> Option<f64> {
+    while started.elapsed() < PROBE_TIMEOUT {
+        if readiness.synced(&key, generation) {
+            return Some(started.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    None
+}
