@@ -180,10 +180,13 @@ pub async fn azure_stats(http: &reqwest::Client, admin_url: &str) -> anyhow::Res
         .await?)
 }
 
-/// Requests per vault over time: (seconds since the series started, cumulative per vault).
+/// One sample: seconds since the series started, cumulative requests per vault.
+type Sample = (f64, BTreeMap<String, u64>);
+
+/// Requests per vault over time.
 #[derive(Clone, Default)]
 pub struct Series {
-    inner: Arc<Mutex<Vec<(f64, BTreeMap<String, u64>)>>>,
+    inner: Arc<Mutex<Vec<Sample>>>,
 }
 
 impl Series {

@@ -204,6 +204,14 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     row("warm restart: Key Vault GETs", Unit::Count, &|r| {
         r.warm_restart_kv_get_calls.map(|v| v as f64)
     });
+    row(
+        "warm restart: Key Vault GETs in the first seconds after ready",
+        Unit::Count,
+        &|r| {
+            r.warm_restart_kv_get_calls_first_seconds
+                .map(|(_, gets)| gets as f64)
+        },
+    );
     row("new ExternalSecret → synced p50", Unit::Seconds, &|r| {
         r.first_sync_p50_seconds
     });
