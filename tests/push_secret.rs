@@ -363,3 +363,23 @@ async fn keys_and_certificates_are_imported_once() {
         "an identical key and certificate are not imported again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushing_to_a_soft_deleted_name_says_so() {
+    let mut world = World::new().await;
+    world
+        .azure
+        .set_secret(VAULT, "reused", "old", SecretOptions::default())
+        .unwrap();
+    world.azure.delete_secret(VAULT, "reused").unwrap();
+    world.secret(NAMESPACE, "source", &[("v", "new")]).await;
+    world.start_operator().await;
+    let data =
+        "    - match:\n        secretKey: v\n        remoteRef:\n          remoteKey: reused\n";
+    world
+        .apply_yaml(&push_yaml("reuse", "source", "", data))
+        .await;
+    let (reason, message) = wait_for_push(&world, "reuse", "False").await;
+    assert_eq!(reason, "Errored");
+    assert!(message.contains("deleted but recoverable"), "{message}");
+}
