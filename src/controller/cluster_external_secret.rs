@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
@@ -11,7 +10,7 @@ use akvsync_crds::constants::{ANNOTATION_FORCE_SYNC, CONDITION_READY};
 use akvsync_crds::meta::find_condition;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus,
-    Condition, ExternalSecret, parse_go_duration,
+    Condition, ExternalSecret,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -19,12 +18,11 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
+use super::common::{refresh_every, spec_or_metadata_changed};
 use super::context::{CONTROLLER_NAME, Shared};
 use super::namespaces::selector_matches;
 use super::status::{carry_transition, same_condition};
 
-/// ESO's default CES refresh.
-const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
 /// The field manager of the ExternalSecrets a ClusterExternalSecret writes.
 const FIELD_MANAGER: &str = "akvsync-clusterexternalsecret";
 
@@ -51,23 +49,11 @@ impl Reconciler for ClusterExternalSecretReconciler {
     }
 
     fn refresh(&self, ces: &ClusterExternalSecret) -> Refresh {
-        let interval = ces
-            .spec
-            .refresh_time
-            .as_deref()
-            .and_then(|t| parse_go_duration(t).ok())
-            .unwrap_or(DEFAULT_REFRESH);
-        if interval.is_zero() {
-            Refresh::OnChange
-        } else {
-            Refresh::Every(interval)
-        }
+        refresh_every(ces.spec.refresh_time.as_deref())
     }
 
     fn changed(&self, current: &ClusterExternalSecret, next: &ClusterExternalSecret) -> bool {
-        current.metadata.generation != next.metadata.generation
-            || current.labels() != next.labels()
-            || current.annotations() != next.annotations()
+        spec_or_metadata_changed(current, next)
     }
 }
 

@@ -18,18 +18,18 @@ use akvsync_crds::constants::{
 use akvsync_crds::meta::{LocalObjectReference, find_condition};
 use akvsync_crds::{
     Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy,
-    parse_go_duration,
 };
 use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use sha3::{Digest, Sha3_224};
 use tracing::{debug, warn};
 
+use super::common;
 use super::context::{CONTROLLER_NAME, Shared};
 use super::status::{carry_transition, same_condition};
 use super::stores::StoreLookupError;
@@ -42,9 +42,6 @@ use crate::sync::{
     BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
     StoreName, build, hash, plan,
 };
-
-/// ESO's default `refreshInterval`.
-const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
 
 pub struct ExternalSecretReconciler {
     shared: Shared,
@@ -77,19 +74,8 @@ impl Reconciler for ExternalSecretReconciler {
 pub fn refresh_of(es: &ExternalSecret) -> Refresh {
     match es.spec.refresh_policy.unwrap_or_default() {
         RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange => Refresh::OnChange,
-        RefreshPolicy::Periodic => match refresh_interval(es) {
-            interval if interval.is_zero() => Refresh::OnChange,
-            interval => Refresh::Every(interval),
-        },
+        RefreshPolicy::Periodic => common::refresh_every(es.spec.refresh_interval.as_deref()),
     }
-}
-
-fn refresh_interval(es: &ExternalSecret) -> Duration {
-    es.spec
-        .refresh_interval
-        .as_deref()
-        .and_then(|text| parse_go_duration(text).ok())
-        .unwrap_or(DEFAULT_REFRESH)
 }
 
 /// ESO's `syncedResourceVersion`: generation and a hash of the labels and annotations, so a
@@ -654,16 +640,7 @@ fn request_error(error: StoreRequestError) -> ProviderError {
 }
 
 async fn publish(shared: &Shared, es: &ExternalSecret, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1024).collect()),
-        action: "Sync".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = shared.recorder.publish(&event, &es.object_ref(&())).await {
-        debug!(%error, "could not publish event");
-    }
+    common::publish(shared, es, type_, "Sync", reason, note).await;
 }
 
 /// Patches the status when the Ready condition, the synced version or the binding changed, or

@@ -2,6 +2,7 @@
 //! store and per ExternalSecret, and the reconcilers those actors schedule.
 
 pub mod cluster_external_secret;
+pub mod common;
 pub mod context;
 pub mod external_secret;
 pub mod namespaces;

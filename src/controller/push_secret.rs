@@ -16,17 +16,18 @@ use akvsync_crds::constants::{
 use akvsync_crds::meta::find_condition;
 use akvsync_crds::{
     Condition, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretSelector,
-    PushSecretStatus, StoreKind, UpdatePolicy, parse_go_duration,
+    PushSecretStatus, StoreKind, UpdatePolicy,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
-use tracing::{debug, warn};
+use tracing::warn;
 
+use super::common::{self, refresh_every, spec_or_metadata_changed};
 use super::context::Shared;
 use super::status::{carry_transition, same_condition};
 use super::stores::VaultActor;
@@ -35,8 +36,6 @@ use crate::push::{
     DeleteDecision, PushError, PushItem, WriteDecision, plan_push, prepare_delete, prepare_write,
     set_secret_failed_message, synced_message,
 };
-
-const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
 
 pub struct PushSecretReconciler {
     shared: Shared,
@@ -57,24 +56,11 @@ impl Reconciler for PushSecretReconciler {
     }
 
     fn refresh(&self, push: &PushSecret) -> Refresh {
-        let interval = push
-            .spec
-            .refresh_interval
-            .as_deref()
-            .and_then(|t| parse_go_duration(t).ok())
-            .unwrap_or(DEFAULT_REFRESH);
-        if interval.is_zero() {
-            Refresh::OnChange
-        } else {
-            Refresh::Every(interval)
-        }
+        refresh_every(push.spec.refresh_interval.as_deref())
     }
 
     fn changed(&self, current: &PushSecret, next: &PushSecret) -> bool {
-        current.metadata.generation != next.metadata.generation
-            || current.labels() != next.labels()
-            || current.annotations() != next.annotations()
-            || current.metadata.deletion_timestamp != next.metadata.deletion_timestamp
+        spec_or_metadata_changed(current, next)
     }
 }
 
@@ -507,16 +493,7 @@ fn parse_store_key(key: &str) -> Option<(StoreKind, &str)> {
 }
 
 async fn publish(shared: &Shared, push: &PushSecret, type_: EventType, reason: &str, note: &str) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1024).collect()),
-        action: "Push".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = shared.recorder.publish(&event, &push.object_ref(&())).await {
-        debug!(%error, "could not publish event");
-    }
+    common::publish(shared, push, type_, "Push", reason, note).await;
 }
 
 async fn write_status(
