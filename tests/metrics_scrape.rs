@@ -141,5 +141,14 @@ async fn metrics_show_one_vault_get_and_nine_saved_for_ten_sharers() {
         ),
         0.0
     );
+    assert_eq!(
+        sum(
+            &text,
+            "akvsync_keyvault_budget_requests_per_second",
+            &[("vault", &host), ("class", "read")]
+        ),
+        200.0,
+        "half of Key Vault's 4,000 reads per 10 s"
+    );
     assert_eq!(world.azure.stats().gets(VAULT), 1);
 }

@@ -311,6 +311,18 @@ impl Stores {
                     let limiter = shared
                         .limiters
                         .limiter(akvsync_actors::remote::KeyVault::vault_host(&vault));
+                    let budget = limiter.budget();
+                    let host = limiter.host();
+                    shared.metrics.vault_budget(
+                        host,
+                        "read",
+                        f64::from(budget.reads_per_10s) / 10.0,
+                    );
+                    shared.metrics.vault_budget(
+                        host,
+                        "write",
+                        f64::from(budget.writes_per_10s) / 10.0,
+                    );
                     let core = StoreCore::new(
                         vault,
                         limiter,
