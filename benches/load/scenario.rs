@@ -153,7 +153,13 @@ impl Scenario {
         let rank = index / self.stores;
         let count = (self.items + extra).min(per_vault);
         let mut items: Vec<usize> = Vec::with_capacity(count);
-        let mut cursor = rank * self.items;
+        // Items walked round-robin per ExternalSecret: consecutive ranks take consecutive secrets.
+        let walked = if self.hot_secrets > 0 {
+            self.items - 1
+        } else {
+            self.items
+        };
+        let mut cursor = rank * walked.max(1);
         if self.hot_secrets > 0 {
             items.push(rank % self.hot_secrets.min(per_vault));
         }
@@ -296,11 +302,12 @@ impl Scenario {
             "items round-robin over the vault's secrets".to_owned()
         };
         format!(
-            "{} ExternalSecrets over {} namespaces, {} vaults (one ClusterSecretStore each), {} unique secrets, {} items each ({}), {}",
+            "{} ExternalSecrets over {} namespaces, {} vaults (one ClusterSecretStore each), {} unique secrets ({} referenced), {} items each ({}), {}",
             self.external_secrets,
             self.namespaces,
             self.stores,
             self.unique_secrets,
+            self.referenced_secrets().len(),
             self.items,
             sharing,
             refresh
