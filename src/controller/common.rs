@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use akvsync_actors::schedule::Refresh;
 use akvsync_crds::parse_go_duration;
+use k8s_openapi::api::events::v1 as events;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::PostParams;
 use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tracing::debug;
 
-use super::context::Shared;
+use super::context::{CONTROLLER_NAME, Shared};
 
 /// ESO's default refresh of every kind.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
@@ -38,6 +41,11 @@ pub fn spec_or_metadata_changed<K: Resource>(current: &K, next: &K) -> bool {
 }
 
 /// Publishes an event about `object`; a failure to publish is logged, never fatal.
+///
+/// Warnings go through kube's recorder, which folds repeats into one event series (a failing
+/// resource retries with backoff). Normal events (created, updated, …) are written directly:
+/// the recorder keeps every event it sent in memory for minutes, which at 100k resources synced
+/// at once would be most of the operator's memory.
 pub async fn publish<K>(
     shared: &Shared,
     object: &K,
@@ -48,18 +56,52 @@ pub async fn publish<K>(
 ) where
     K: Resource<DynamicType = ()>,
 {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(EVENT_NOTE_LIMIT).collect()),
-        action: action.to_owned(),
-        secondary: None,
+    let note: String = note.chars().take(EVENT_NOTE_LIMIT).collect();
+    let reference = object.object_ref(&());
+    let result = match type_ {
+        EventType::Warning => {
+            let event = Event {
+                type_,
+                reason: reason.to_owned(),
+                note: Some(note),
+                action: action.to_owned(),
+                secondary: None,
+            };
+            shared.recorder.publish(&event, &reference).await
+        }
+        EventType::Normal => {
+            let namespace = reference
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned());
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let event = events::Event {
+                metadata: ObjectMeta {
+                    name: Some(format!(
+                        "{}.{:x}",
+                        reference.name.clone().unwrap_or_default(),
+                        now.as_nanosecond()
+                    )),
+                    namespace: Some(namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                action: Some(action.to_owned()),
+                reason: Some(reason.to_owned()),
+                note: Some(note),
+                type_: Some("Normal".to_owned()),
+                event_time: Some(MicroTime(now)),
+                regarding: Some(reference),
+                reporting_controller: Some(CONTROLLER_NAME.to_owned()),
+                reporting_instance: Some(shared.instance.clone()),
+                ..events::Event::default()
+            };
+            Api::<events::Event>::namespaced(shared.kube.clone(), &namespace)
+                .create(&PostParams::default(), &event)
+                .await
+                .map(drop)
+        }
     };
-    if let Err(error) = shared
-        .recorder
-        .publish(&event, &object.object_ref(&()))
-        .await
-    {
+    if let Err(error) = result {
         debug!(%error, "could not publish event");
     }
 }

@@ -31,6 +31,8 @@ pub struct Shared {
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
     pub in_flight: InFlight,
+    /// This replica's name in events.
+    pub instance: String,
 }
 
 impl Shared {
@@ -60,6 +62,7 @@ impl Shared {
             store_config,
             namespaces: NamespaceLabels::default(),
             in_flight: InFlight::default(),
+            instance: instance.to_owned(),
         }
     }
 }

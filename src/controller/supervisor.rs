@@ -80,7 +80,10 @@ where
             }
             WatchEvent::Apply(DeserializeGuard(object))
             | WatchEvent::InitApply(DeserializeGuard(object)) => match object {
-                Ok(resource) => {
+                Ok(mut resource) => {
+                    // managedFields are the bulk of an applied object and nothing reads them:
+                    // with 100k resources held by actors, they would be most of the memory.
+                    resource.meta_mut().managed_fields = None;
                     let key = (
                         resource.namespace().unwrap_or_default(),
                         resource.name_any(),

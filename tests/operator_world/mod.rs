@@ -253,6 +253,25 @@ spec:
             .expect("get SecretStore")
     }
 
+    /// The (type, reason) of every event about object `name` in `namespace`.
+    pub async fn events(&self, namespace: &str, name: &str) -> Vec<(String, String)> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.kube.client(), namespace);
+        let list = timed(api.list(&Default::default()))
+            .await
+            .expect("list events");
+        list.items
+            .into_iter()
+            .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .map(|event| {
+                (
+                    event.type_.unwrap_or_default(),
+                    event.reason.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// Waits until Secret `name` holds `key` = `value`.
     pub async fn wait_for_value(
         &self,
