@@ -284,3 +284,45 @@ async fn a_throttling_vault_changes_no_secret_and_sees_bounded_requests() {
         timed(api.get(&format!("es{index}"))).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referent_cluster_store_authenticates_with_each_namespaces_own_credentials() {
+    let mut world = World::new().await;
+    world.set_secret("v", "shared");
+    world.namespace("team-b").await;
+    let client_id = world.app.client_id.clone();
+    world
+        .secret(
+            "team-b",
+            "azure-creds",
+            &[
+                ("client-id", &client_id),
+                ("client-secret", "team-b-has-no-access"),
+            ],
+        )
+        .await;
+    // No namespace on the refs: each consuming namespace's own `azure-creds` is used.
+    let referent = world
+        .store_yaml(NAMESPACE, "referent", operator_world::TENANT)
+        .replace("kind: SecretStore", "kind: ClusterSecretStore")
+        .replace(&format!("  namespace: {NAMESPACE}\n"), "");
+    world.apply_yaml(&referent).await;
+    world.start_operator().await;
+    for namespace in [NAMESPACE, "team-b"] {
+        let yaml = external_secret_yaml(namespace, "via-referent", "1h", &[("v", "v")]).replace(
+            "name: vault\n    kind: SecretStore",
+            "name: referent\n    kind: ClusterSecretStore",
+        );
+        world.apply_yaml(&yaml).await;
+    }
+    world
+        .wait_for_value(NAMESPACE, "via-referent", "v", "shared")
+        .await;
+    let (_, message) = world
+        .wait_for_ready("team-b", "via-referent", "False")
+        .await;
+    assert!(
+        message.contains("AADSTS7000215"),
+        "team-b used its own (wrong) secret: {message}"
+    );
+}
