@@ -12,7 +12,8 @@ use tracing::{info, warn};
 
 use super::context::Shared;
 use super::namespaces::{namespace_allowed, selector_matches};
-use crate::azure::{AzureKeyVault, StoreError, StoreSource};
+use super::vault::{OperatorVault, Rebuilding};
+use crate::azure::{StoreError, StoreSource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 /// How long a store whose connection failed for a transient reason waits before trying again.
@@ -44,7 +45,7 @@ pub struct StoreResource {
     pub version: String,
 }
 
-pub type VaultActor = Addr<StoreActor<AzureKeyVault>>;
+pub type VaultActor = Addr<StoreActor<OperatorVault>>;
 
 /// Why a resource cannot use a store.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -282,10 +283,10 @@ impl Stores {
     ) {
         let shared = shared.clone();
         actix::spawn(async move {
-            let result = match source {
+            let result = match &source {
                 Ok(source) => {
                     crate::azure::connect(
-                        &source,
+                        source,
                         key.consumer_namespace.as_deref(),
                         shared.kube.clone(),
                         &shared.network,
@@ -293,7 +294,7 @@ impl Stores {
                     )
                     .await
                 }
-                Err(error) => Err(error),
+                Err(error) => Err(error.clone()),
             };
             let result = match result {
                 Ok(vault) => match vault.validate().await {
@@ -323,6 +324,16 @@ impl Stores {
                         "write",
                         f64::from(budget.writes_per_10s) / 10.0,
                     );
+                    let vault = match (shared.store_config.naive, source) {
+                        (true, Ok(source)) => OperatorVault::Rebuilt(Rebuilding {
+                            host: host.to_owned(),
+                            source,
+                            consumer_namespace: key.consumer_namespace.clone(),
+                            kube: shared.kube.clone(),
+                            network: shared.network.clone(),
+                        }),
+                        _ => OperatorVault::Shared(vault),
+                    };
                     let core = StoreCore::new(
                         vault,
                         limiter,
