@@ -325,13 +325,13 @@ impl Stores {
                         f64::from(budget.writes_per_10s) / 10.0,
                     );
                     let vault = match (shared.store_config.naive, source) {
-                        (true, Ok(source)) => OperatorVault::Rebuilt(Rebuilding {
+                        (true, Ok(source)) => OperatorVault::Rebuilt(Box::new(Rebuilding {
                             host: host.to_owned(),
                             source,
                             consumer_namespace: key.consumer_namespace.clone(),
                             kube: shared.kube.clone(),
                             network: shared.network.clone(),
-                        }),
+                        })),
                         _ => OperatorVault::Shared(vault),
                     };
                     let core = StoreCore::new(

@@ -9,7 +9,7 @@ use crate::azure::{AzureKeyVault, AzureNetwork, CredentialCache, StoreSource, co
 
 pub enum OperatorVault {
     Shared(AzureKeyVault),
-    Rebuilt(Rebuilding),
+    Rebuilt(Box<Rebuilding>),
 }
 
 /// Everything `connect` needs, kept to build a fresh client (and token) per call.
