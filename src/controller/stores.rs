@@ -332,7 +332,7 @@ impl Stores {
                             kube: shared.kube.clone(),
                             network: shared.network.clone(),
                         })),
-                        _ => OperatorVault::Shared(vault),
+                        _ => OperatorVault::Shared(Box::new(vault)),
                     };
                     let core = StoreCore::new(
                         vault,

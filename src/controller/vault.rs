@@ -8,7 +8,7 @@ use akvsync_actors::remote::{
 use crate::azure::{AzureKeyVault, AzureNetwork, CredentialCache, StoreSource, connect};
 
 pub enum OperatorVault {
-    Shared(AzureKeyVault),
+    Shared(Box<AzureKeyVault>),
     Rebuilt(Box<Rebuilding>),
 }
 
