@@ -72,6 +72,7 @@ fn unbounded_budget() -> VaultBudget {
     VaultBudget {
         reads_per_10s: u32::MAX / 2,
         writes_per_10s: u32::MAX / 2,
+        in_flight: u32::MAX / 2,
     }
 }
 

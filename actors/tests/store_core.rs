@@ -124,6 +124,7 @@ async fn calls_never_exceed_the_vault_budget() {
     let budget = VaultBudget {
         reads_per_10s: 100,
         writes_per_10s: 10,
+        ..VaultBudget::default()
     };
     let (store, _) = store(&vault, budget, StoreConfig::default());
     let fetches = names.iter().map(|name| {

@@ -38,7 +38,8 @@ struct Options {
 }
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k] \
-[--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] [--out DIR] [--no-build]";
+[--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
+[--metrics-granularity per-resource|per-namespace] [--out DIR] [--no-build]";
 
 fn options() -> anyhow::Result<Options> {
     let mut preset = "small".to_owned();
@@ -46,6 +47,7 @@ fn options() -> anyhow::Result<Options> {
     let mut refresh = None;
     let mut external_secrets = None;
     let mut output = None;
+    let mut metrics_granularity = None;
     let mut build = true;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
@@ -78,6 +80,13 @@ fn options() -> anyhow::Result<Options> {
                         .context("--external-secrets takes a count")?,
                 );
             }
+            "--metrics-granularity" => {
+                metrics_granularity = Some(match value()?.as_str() {
+                    "per-resource" => "per-resource",
+                    "per-namespace" => "per-namespace",
+                    other => bail!("unknown metrics granularity {other}\n{USAGE}"),
+                });
+            }
             "--out" => output = Some(PathBuf::from(value()?)),
             "--no-build" => build = false,
             "--help" | "-h" => {
@@ -94,6 +103,9 @@ fn options() -> anyhow::Result<Options> {
     }
     if let Some(count) = external_secrets {
         scenario.external_secrets = count.max(1);
+    }
+    if let Some(granularity) = metrics_granularity {
+        scenario.metrics_granularity = granularity;
     }
     let output = output.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")

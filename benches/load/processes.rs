@@ -162,6 +162,7 @@ pub struct OperatorLaunch<'a> {
     pub kubeconfig: &'a Path,
     pub azure: &'a AzureReady,
     pub naive: bool,
+    pub metrics_granularity: &'a str,
     pub log: &'a Path,
 }
 
@@ -194,7 +195,19 @@ pub fn start_operator(
     launch: &OperatorLaunch<'_>,
     with_http: bool,
 ) -> anyhow::Result<OperatorProcess> {
-    let mut command = Command::new(&launch.binaries.akvsync);
+    // A profiler to run the operator under, e.g. `AKVSYNC_BENCH_OPERATOR_WRAPPER="heaptrack -o
+    // target/bench/operator"`. The RSS and CPU figures are then the wrapper's, and a wrapper that
+    // does not pass SIGTERM on leaves the operator running: stop it by its pid.
+    let wrapper = std::env::var("AKVSYNC_BENCH_OPERATOR_WRAPPER").unwrap_or_default();
+    let mut wrapper = wrapper.split_whitespace();
+    let mut command = match wrapper.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(wrapper).arg(&launch.binaries.akvsync);
+            command
+        }
+        None => Command::new(&launch.binaries.akvsync),
+    };
     command
         .arg("run")
         .arg("--kubeconfig")
@@ -210,6 +223,7 @@ pub fn start_operator(
         command.args(["--log-level", "warn"]);
     }
     let ports = if with_http {
+        command.args(["--metrics-granularity", launch.metrics_granularity]);
         let ports = OperatorPorts {
             metrics: free_port()?,
             health: free_port()?,

@@ -270,6 +270,7 @@ async fn run_mode(
         kubeconfig: &kubeconfig,
         azure: &azure.ready,
         naive: mode == Mode::Naive,
+        metrics_granularity: scenario.metrics_granularity,
         log: &operator_log,
     };
     let mut operator = processes::start_operator(&launch, operator_http)?;

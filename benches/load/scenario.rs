@@ -43,6 +43,9 @@ pub struct Scenario {
     pub create_concurrency: usize,
     /// Upper bound of the cold start; the run records a timeout instead of waiting longer.
     pub cold_start_timeout: Duration,
+    /// The operator's `--metrics-granularity`: `per-resource` (ESO's labels, the default) or
+    /// `per-namespace`, which the README recommends for clusters of this size.
+    pub metrics_granularity: &'static str,
 }
 
 impl Scenario {
@@ -62,6 +65,7 @@ impl Scenario {
                 probes: 20,
                 create_concurrency: 32,
                 cold_start_timeout: Duration::from_secs(180),
+                metrics_granularity: "per-resource",
             },
             "medium" => Scenario {
                 preset: name.into(),
@@ -76,6 +80,7 @@ impl Scenario {
                 probes: 40,
                 create_concurrency: 64,
                 cold_start_timeout: Duration::from_secs(600),
+                metrics_granularity: "per-resource",
             },
             "s100k" => Scenario {
                 preset: name.into(),
@@ -92,6 +97,8 @@ impl Scenario {
                 probes: 50,
                 create_concurrency: 64,
                 cold_start_timeout: Duration::from_secs(1_800),
+                // 100k resources with ESO's per-resource labels are 300k+ series.
+                metrics_granularity: "per-namespace",
             },
             _ => return None,
         };
@@ -302,7 +309,7 @@ impl Scenario {
             "items round-robin over the vault's secrets".to_owned()
         };
         format!(
-            "{} ExternalSecrets over {} namespaces, {} vaults (one ClusterSecretStore each), {} unique secrets ({} referenced), {} items each ({}), {}",
+            "{} ExternalSecrets over {} namespaces, {} vaults (one ClusterSecretStore each), {} unique secrets ({} referenced), {} items each ({}), {}, metrics {}",
             self.external_secrets,
             self.namespaces,
             self.stores,
@@ -310,7 +317,8 @@ impl Scenario {
             self.referenced_secrets().len(),
             self.items,
             sharing,
-            refresh
+            refresh,
+            self.metrics_granularity
         )
     }
 }

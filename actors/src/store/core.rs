@@ -234,12 +234,16 @@ impl<V: KeyVault> Call<V> {
         let host = self.vault.vault_host();
         let mut attempt = 0;
         loop {
+            let mut permit = None;
             if !self.naive {
-                let waited = self.limiter.acquire(access, self.priority).await;
-                self.metrics.limiter_waited(host, waited);
+                let started = Instant::now();
+                permit = Some(self.limiter.in_flight().await);
+                self.limiter.acquire(access, self.priority).await;
+                self.metrics.limiter_waited(host, started.elapsed());
             }
             let started = Instant::now();
             let result = request(Arc::clone(&self.vault)).await;
+            drop(permit);
             self.metrics
                 .remote_call(host, kind, operation, &result, started.elapsed());
             match result {

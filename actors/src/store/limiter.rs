@@ -15,6 +15,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use rand::Rng;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Key Vault's documented limits per vault and 10 s window.
@@ -30,6 +31,9 @@ const THROTTLE_BACKOFF_MAX: Duration = Duration::from_secs(16);
 pub struct VaultBudget {
     pub reads_per_10s: u32,
     pub writes_per_10s: u32,
+    /// Requests in flight at once: bounds connections and buffers during a cold start, when
+    /// every resource asks at the same moment.
+    pub in_flight: u32,
 }
 
 impl Default for VaultBudget {
@@ -38,9 +42,14 @@ impl Default for VaultBudget {
         Self {
             reads_per_10s: KEY_VAULT_READS_PER_10S / 2,
             writes_per_10s: KEY_VAULT_WRITES_PER_10S / 2,
+            in_flight: DEFAULT_IN_FLIGHT,
         }
     }
 }
+
+/// Default requests in flight per vault: at Key Vault's typical 10-50 ms per read, 16 connections
+/// carry several times the default read budget.
+pub const DEFAULT_IN_FLIGHT: u32 = 16;
 
 /// Whether a request reads or writes; Key Vault budgets them separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +115,7 @@ pub struct VaultLimiter {
     throttle: Mutex<ThrottleState>,
     /// Change-lane requests waiting for a slot; refreshes yield while it is non-zero.
     changes_waiting: AtomicUsize,
+    in_flight: Arc<Semaphore>,
 }
 
 /// Counts a change-lane request as waiting until dropped.
@@ -134,7 +144,16 @@ impl VaultLimiter {
             clock,
             throttle: Mutex::new(ThrottleState::default()),
             changes_waiting: AtomicUsize::new(0),
+            in_flight: Arc::new(Semaphore::new(budget.in_flight.max(1) as usize)),
         }
+    }
+
+    /// Waits for one of the vault's in-flight slots; hold it for the request.
+    pub async fn in_flight(&self) -> OwnedSemaphorePermit {
+        Arc::clone(&self.in_flight)
+            .acquire_owned()
+            .await
+            .expect("the in-flight semaphore is never closed")
     }
 
     pub fn host(&self) -> &str {
@@ -247,6 +266,7 @@ mod tests {
             VaultBudget {
                 reads_per_10s: 100,
                 writes_per_10s: 10,
+                ..VaultBudget::default()
             },
         );
         let start = Instant::now();
@@ -280,6 +300,7 @@ mod tests {
             VaultBudget {
                 reads_per_10s: 10,
                 writes_per_10s: 10,
+                ..VaultBudget::default()
             },
         );
         assert_eq!(
@@ -328,6 +349,7 @@ mod tests {
             VaultBudget {
                 reads_per_10s: 100,
                 writes_per_10s: 10,
+                ..VaultBudget::default()
             },
         ));
         let order = Arc::new(Mutex::new(Vec::new()));

@@ -141,9 +141,11 @@ pub fn sweep(state: &mut State) {
         let before = state.store.resource_version();
         let mut foreground = Vec::new();
         let mut namespaces = Vec::new();
-        let mut dangling = Vec::new();
-        for (key, object) in state.store.iter() {
-            if is_deleting(object) && finalizers(object).contains(&json!(FOREGROUND_FINALIZER)) {
+        for key in state.store.deleting() {
+            let Some(object) = state.store.get(key) else {
+                continue;
+            };
+            if finalizers(object).contains(&json!(FOREGROUND_FINALIZER)) {
                 foreground.push((
                     key.clone(),
                     object
@@ -153,19 +155,11 @@ pub fn sweep(state: &mut State) {
                         .to_owned(),
                 ));
             }
-            if key.storage == "/namespaces" && is_deleting(object) {
+            if key.storage == "/namespaces" {
                 namespaces.push(key.name.clone());
             }
-            let owners = owner_uids(object);
-            if !owners.is_empty()
-                && !is_deleting(object)
-                && owners
-                    .iter()
-                    .all(|owner| state.store.key_for_uid(owner).is_none())
-            {
-                dangling.push(key.clone());
-            }
         }
+        let dangling = state.store.dangling();
         for (owner_key, uid) in foreground {
             let dependents = state.store.dependents_of(&uid);
             if dependents.is_empty() {

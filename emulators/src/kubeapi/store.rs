@@ -46,9 +46,9 @@ pub struct Change {
     pub key: ObjectKey,
     pub change_type: ChangeType,
     /// The new object, or for a deletion the last state (carrying the deletion's resourceVersion).
-    pub object: Value,
+    pub object: Arc<Value>,
     /// The state before this change, so watches with selectors can tell "left the selection".
-    pub previous: Option<Value>,
+    pub previous: Option<Arc<Value>>,
 }
 
 /// The changes a watch replays, and the receiver of those still to come.
@@ -61,16 +61,19 @@ pub struct TooOld {
     pub oldest: u64,
 }
 
-/// The objects and their history.
+/// The objects and their history. Each version of an object is held once: the map, the change
+/// that wrote it and the change that replaced it share one `Arc`.
 pub struct Store {
     resource_version: u64,
-    objects: BTreeMap<ObjectKey, Value>,
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
     history: VecDeque<Arc<Change>>,
     history_limit: usize,
     /// A watch from any resourceVersion at or after this one is served from `history`.
     oldest_resumable: u64,
     uids: HashMap<String, ObjectKey>,
     dependents: HashMap<String, BTreeSet<ObjectKey>>,
+    /// Objects with a `deletionTimestamp`, so the collector never scans the whole store.
+    deleting: BTreeSet<ObjectKey>,
     sender: broadcast::Sender<Arc<Change>>,
 }
 
@@ -85,6 +88,7 @@ impl Store {
             oldest_resumable: 1,
             uids: HashMap::new(),
             dependents: HashMap::new(),
+            deleting: BTreeSet::new(),
             sender,
         }
     }
@@ -94,7 +98,7 @@ impl Store {
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Value> {
-        self.objects.get(key)
+        self.objects.get(key).map(|object| &**object)
     }
 
     /// Objects of a storage, optionally one namespace, strictly after `after` (namespace, name).
@@ -122,11 +126,12 @@ impl Store {
                 key.storage == storage
                     && namespace.is_none_or(|namespace| key.namespace == namespace)
             })
+            .map(|(key, object)| (key, &**object))
     }
 
     /// Every stored object (for the garbage collector and the state file).
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Value)> {
-        self.objects.iter()
+        self.objects.iter().map(|(key, object)| (key, &**object))
     }
 
     pub fn key_for_uid(&self, uid: &str) -> Option<&ObjectKey> {
@@ -141,15 +146,42 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Objects that carry a `deletionTimestamp`.
+    pub fn deleting(&self) -> impl Iterator<Item = &ObjectKey> {
+        self.deleting.iter()
+    }
+
+    /// Objects not being deleted whose owners are all gone (the collector deletes them).
+    pub fn dangling(&self) -> Vec<ObjectKey> {
+        let mut dangling = BTreeSet::new();
+        for (owner, keys) in &self.dependents {
+            if self.uids.contains_key(owner) {
+                continue;
+            }
+            for key in keys {
+                let all_gone = self.objects.get(key).is_some_and(|object| {
+                    owner_uids(object)
+                        .iter()
+                        .all(|owner| !self.uids.contains_key(owner))
+                });
+                if all_gone && !self.deleting.contains(key) {
+                    dangling.insert(key.clone());
+                }
+            }
+        }
+        dangling.into_iter().collect()
+    }
+
     /// Stores `object` under `key` with the next resourceVersion and returns the stored object.
     pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Value {
         self.resource_version += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
-        let previous = self.objects.insert(key.clone(), object.clone());
+        let stored = Arc::new(object);
+        let previous = self.objects.insert(key.clone(), stored.clone());
         if let Some(previous) = &previous {
             self.unindex(&key, previous);
         }
-        self.index(&key, &object);
+        self.index(&key, &stored);
         let change_type = if previous.is_some() {
             ChangeType::Modified
         } else {
@@ -159,24 +191,24 @@ impl Store {
             resource_version: self.resource_version,
             key,
             change_type,
-            object: object.clone(),
+            object: stored.clone(),
             previous,
         });
-        object
+        Value::clone(&stored)
     }
 
     /// Removes the object and returns its last state (with the deletion's resourceVersion).
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Value> {
-        let mut object = self.objects.remove(key)?;
-        self.unindex(key, &object);
+        let previous = self.objects.remove(key)?;
+        self.unindex(key, &previous);
         self.resource_version += 1;
-        let previous = object.clone();
+        let mut object = Value::clone(&previous);
         object["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         self.record(Change {
             resource_version: self.resource_version,
             key: key.clone(),
             change_type: ChangeType::Deleted,
-            object: object.clone(),
+            object: Arc::new(object.clone()),
             previous: Some(previous),
         });
         Some(object)
@@ -185,7 +217,7 @@ impl Store {
     /// Loads an object from a saved state without recording a change.
     pub fn restore(&mut self, key: ObjectKey, object: Value, resource_version: u64) {
         self.index(&key, &object);
-        self.objects.insert(key, object);
+        self.objects.insert(key, Arc::new(object));
         self.resource_version = self.resource_version.max(resource_version);
         self.oldest_resumable = self.resource_version;
     }
@@ -251,6 +283,9 @@ impl Store {
         if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
             self.uids.insert(uid.to_owned(), key.clone());
         }
+        if object.pointer("/metadata/deletionTimestamp").is_some() {
+            self.deleting.insert(key.clone());
+        }
         for owner in owner_uids(object) {
             self.dependents
                 .entry(owner)
@@ -265,6 +300,7 @@ impl Store {
         {
             self.uids.remove(uid);
         }
+        self.deleting.remove(key);
         for owner in owner_uids(object) {
             if let Some(keys) = self.dependents.get_mut(&owner) {
                 keys.remove(key);
