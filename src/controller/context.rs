@@ -7,11 +7,15 @@ use std::sync::{Arc, RwLock};
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
 use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::Semaphore;
 
 use super::stores::Stores;
 use crate::azure::{AzureNetwork, CredentialCache};
 use crate::observability::ControllerMetrics;
 use crate::operator::Telemetry;
+
+/// Syncs in their Kubernetes phase at once (twice the default Kubernetes request concurrency).
+pub const KUBE_PHASES: usize = 64;
 
 /// The field manager and event reporter name of the operator.
 pub const CONTROLLER_NAME: &str = "akvsync";
@@ -31,6 +35,10 @@ pub struct Shared {
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
     pub in_flight: InFlight,
+    /// Syncs in their Kubernetes phase (read the target, build and write it, status, events) at
+    /// once. Fetching waits outside it, so a slow vault does not hold it; a cold start of 100k
+    /// resources builds a few dozen Secrets at a time, not 100k.
+    pub kube_phases: Arc<Semaphore>,
     /// This replica's name in events.
     pub instance: String,
 }
@@ -62,6 +70,7 @@ impl Shared {
             store_config,
             namespaces: NamespaceLabels::default(),
             in_flight: InFlight::default(),
+            kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),
             instance: instance.to_owned(),
         }
     }

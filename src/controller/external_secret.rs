@@ -27,6 +27,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use sha3::{Digest, Sha3_224};
+use tokio::sync::SemaphorePermit;
 use tracing::{debug, warn};
 
 use super::common;
@@ -200,10 +201,13 @@ fn es_ready_after(outcome: Outcome) -> MetricsOutcome {
 async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
-    if let Some(outcome) = not_due(es, &secrets, trigger).await {
-        return outcome;
+    {
+        let _phase = shared.kube_phases.acquire().await;
+        if let Some(outcome) = not_due(es, &secrets, trigger).await {
+            return outcome;
+        }
     }
-    let (result, missing) = sync(shared, es, &secrets, trigger).await;
+    let (result, missing, _phase) = sync(shared, es, &secrets, trigger).await;
     for message in &missing {
         publish(
             shared,
@@ -341,15 +345,19 @@ async fn not_due(es: &ExternalSecret, secrets: &Api<Secret>, trigger: Trigger) -
     })
 }
 
-async fn sync(
-    shared: &Shared,
+async fn sync<'a>(
+    shared: &'a Shared,
     es: &ExternalSecret,
     secrets: &Api<Secret>,
     trigger: Trigger,
-) -> (Result<Synced, SyncError>, Vec<String>) {
+) -> (
+    Result<Synced, SyncError>,
+    Vec<String>,
+    Option<SemaphorePermit<'a>>,
+) {
     let plan = match plan(&es.spec) {
         Ok(plan) => plan,
-        Err(error) => return (Err(error.into()), Vec::new()),
+        Err(error) => return (Err(error.into()), Vec::new(), None),
     };
     let namespace = es.namespace().unwrap_or_default();
     let max_age = match refresh_of(es) {
@@ -362,6 +370,7 @@ async fn sync(
         Priority::Refresh
     };
     let fetched = fetch(shared, &plan, &namespace, Ask { max_age, priority }).await;
+    let phase = shared.kube_phases.acquire().await.ok();
     let target = es.spec.target.clone().unwrap_or_default();
     let options = BuildOptions {
         deletion_policy: target.deletion_policy_or_default(),
@@ -369,12 +378,13 @@ async fn sync(
     };
     let built = match build(&plan, &fetched, options) {
         Ok(built) => built,
-        Err(error) => return (Err(error.into()), Vec::new()),
+        Err(error) => return (Err(error.into()), Vec::new(), phase),
     };
     let missing = built.missing.clone();
     (
         apply(shared, es, secrets, built.data, &missing).await,
         missing,
+        phase,
     )
 }
 
