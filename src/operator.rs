@@ -122,7 +122,9 @@ async fn kube_client(source: &KubeSource, concurrency: usize) -> anyhow::Result<
     };
     let builder = kube::client::ClientBuilder::try_from(config)
         .context("build the Kubernetes client")?
-        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(concurrency.max(1)));
+        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(
+            concurrency.max(1),
+        ));
     Ok(builder.build())
 }
 
