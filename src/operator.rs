@@ -45,8 +45,6 @@ pub struct OperatorConfig {
     pub workers: usize,
     pub budget: VaultBudget,
     pub store: StoreConfig,
-    /// Kubernetes API requests in flight at once (watches count only until their headers arrive).
-    pub kube_concurrency: usize,
     /// Identifies this replica in events and the leader lease.
     pub instance: String,
     /// Metrics and health listeners; none in embedded uses.
@@ -64,7 +62,6 @@ impl Default for OperatorConfig {
             workers: 0,
             budget: VaultBudget::default(),
             store: StoreConfig::default(),
-            kube_concurrency: DEFAULT_KUBE_CONCURRENCY,
             instance: std::env::var("HOSTNAME").unwrap_or_else(|_| "akvsync".to_owned()),
             http: None,
             leader: None,
@@ -100,11 +97,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// Default bound on concurrent Kubernetes API requests: enough to keep writes flowing, few enough
-/// that a cold start of 100k resources opens tens of connections to the API server, not thousands.
-pub const DEFAULT_KUBE_CONCURRENCY: usize = 32;
-
-async fn kube_client(source: &KubeSource, concurrency: usize) -> anyhow::Result<kube::Client> {
+async fn kube_client(source: &KubeSource) -> anyhow::Result<kube::Client> {
     let config = match source {
         KubeSource::Infer => kube::Config::infer()
             .await
@@ -120,12 +113,7 @@ async fn kube_client(source: &KubeSource, concurrency: usize) -> anyhow::Result<
             .context("load the kubeconfig")?
         }
     };
-    let builder = kube::client::ClientBuilder::try_from(config)
-        .context("build the Kubernetes client")?
-        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(
-            concurrency.max(1),
-        ));
-    Ok(builder.build())
+    kube::Client::try_from(config).context("build the Kubernetes client")
 }
 
 /// A running operator on its own thread.
@@ -203,7 +191,7 @@ pub fn run(
     install_crypto_provider();
     let system = actix::System::new();
     system.block_on(async move {
-        let kube = kube_client(&config.kube, config.kube_concurrency).await?;
+        let kube = kube_client(&config.kube).await?;
         let network = AzureNetwork::new(config.network.clone()).context("build the Azure HTTP client")?;
         let cancel = CancellationToken::new();
         let readiness = Readiness::new();

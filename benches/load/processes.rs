@@ -17,7 +17,9 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the operator may take to answer `/readyz` (or open its watches) after it starts.
-const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a started operator may take to become ready: its initial lists, plus one actor per
+/// existing ExternalSecret on a warm restart (100k of them take minutes on 2 cores).
+const READY_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Where the binaries are: next to the bench's own `akvsync` (`CARGO_BIN_EXE_akvsync`), which
 /// cargo builds before the bench; the emulators come from the same profile directory.

@@ -9,7 +9,7 @@ use clap::Args;
 use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
 use crate::observability::leader::default_identity;
 use crate::observability::{LeaderElectionConfig, ObservabilityArgs, logging};
-use crate::operator::{self, DEFAULT_KUBE_CONCURRENCY, KubeSource, OperatorConfig, Telemetry};
+use crate::operator::{self, KubeSource, OperatorConfig, Telemetry};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -41,9 +41,6 @@ pub struct RunArgs {
     /// Key Vault requests in flight at once per vault host.
     #[arg(long, default_value_t = VaultBudget::default().in_flight)]
     pub vault_concurrency: u32,
-    /// Kubernetes API requests in flight at once.
-    #[arg(long, default_value_t = DEFAULT_KUBE_CONCURRENCY)]
-    pub kube_concurrency: usize,
     /// Turns off the shared cache, coalescing and limiter: ESO's call pattern, for benchmarks.
     #[arg(long)]
     pub naive: bool,
@@ -84,7 +81,6 @@ impl RunArgs {
                 writes_per_10s: self.writes_per_10s,
                 in_flight: self.vault_concurrency,
             },
-            kube_concurrency: self.kube_concurrency,
             store: StoreConfig {
                 naive: self.naive,
                 ..StoreConfig::default()
