@@ -172,36 +172,32 @@ pub fn list(
     let mut items = Vec::new();
     let mut continue_token = None;
     let mut remaining = None;
-    let pinned: Option<Vec<(ObjectKey, Value)>> =
-        match (fields.pinned_name(), namespace, after.is_none()) {
-            (Some(name), Some(namespace), true) => {
-                let pinned = key(resource, Some(namespace), name);
-                Some(
-                    state
-                        .store
-                        .get(&pinned)
-                        .map(|object| (pinned.clone(), object.clone()))
-                        .into_iter()
-                        .collect(),
-                )
-            }
-            _ => None,
-        };
-    let candidates: Box<dyn Iterator<Item = (ObjectKey, Value)> + '_> = match pinned {
-        Some(pinned) => Box::new(pinned.into_iter()),
-        None => Box::new(
+    let pinned = match (fields.pinned_name(), namespace, after.is_none()) {
+        (Some(name), Some(namespace), true) => Some(key(resource, Some(namespace), name)),
+        _ => None,
+    };
+    let candidates: Box<dyn Iterator<Item = (&ObjectKey, &Value)> + '_> = match &pinned {
+        Some(pinned) => Box::new(
             state
                 .store
-                .range(&resource.storage, namespace, after)
-                .map(|(key, value)| (key.clone(), value.clone())),
+                .get(pinned)
+                .map(|object| (pinned, object))
+                .into_iter(),
         ),
+        None => Box::new(state.store.range(&resource.storage, namespace, after)),
     };
-    let mut matching = candidates.filter_map(|(object_key, stored)| {
-        let view = to_view(resource, &stored);
-        (labels.matches(&view) && fields.matches(&view)).then_some((object_key, view))
-    });
+    // Objects are cloned only for the page; the rest is only counted (remainingItemCount), so
+    // paging through N objects costs O(N) per page in comparisons, not in copies.
+    let unfiltered = labels.is_empty() && fields.is_empty();
+    let selects = |stored: &Value| {
+        unfiltered || {
+            let view = to_view(resource, stored);
+            labels.matches(&view) && fields.matches(&view)
+        }
+    };
+    let mut matching = candidates.filter(|(_, stored)| selects(stored));
     let mut last_key = None;
-    for (object_key, view) in matching.by_ref() {
+    for (object_key, stored) in matching.by_ref() {
         if limit.is_some_and(|limit| items.len() >= limit) {
             let rest = 1 + matching.count();
             remaining = Some(rest);
@@ -221,8 +217,8 @@ pub fn list(
             let _ = object_key;
             break;
         }
-        last_key = Some(object_key);
-        items.push(view);
+        last_key = Some(object_key.clone());
+        items.push(to_view(resource, stored));
     }
     Ok(ListPage {
         items,

@@ -59,6 +59,10 @@ impl LabelSelector {
         Ok(Self { requirements })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         let labels = object
             .pointer("/metadata/labels")
@@ -172,6 +176,10 @@ impl FieldSelector {
     }
 
     /// Matches the object in the form the client sees (core/v1 or events.k8s.io/v1 events).
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         self.requirements.iter().all(|requirement| {
             (field_value(object, &requirement.field) == requirement.value) == requirement.equal
