@@ -33,16 +33,7 @@ async fn the_standby_takes_over_without_rewriting_anything() {
     timed(first.synced()).await.unwrap();
     let mut second = operator::spawn(replica(&world, "replica-b")).unwrap();
 
-    for index in 0..5 {
-        world
-            .apply_yaml(&external_secret_yaml(
-                NAMESPACE,
-                &format!("es-{index}"),
-                "1h",
-                &[("v", "v")],
-            ))
-            .await;
-    }
+    world.apply_external_secrets(5, "v", "v").await;
     for index in 0..5 {
         world
             .wait_for_value(NAMESPACE, &format!("es-{index}"), "v", "value")

@@ -5,7 +5,7 @@ mod operator_world;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use operator_world::{NAMESPACE, VAULT, World, eventually, external_secret_yaml};
+use operator_world::{NAMESPACE, VAULT, World, eventually};
 
 fn free_address() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -67,16 +67,7 @@ async fn metrics_show_one_vault_get_and_nine_saved_for_ten_sharers() {
     );
 
     world.wait_for_store(NAMESPACE, "vault", "True").await;
-    for index in 0..10 {
-        world
-            .apply_yaml(&external_secret_yaml(
-                NAMESPACE,
-                &format!("es-{index}"),
-                "1h",
-                &[("v", "shared")],
-            ))
-            .await;
-    }
+    world.apply_external_secrets(10, "v", "shared").await;
     for index in 0..10 {
         world
             .wait_for_ready(NAMESPACE, &format!("es-{index}"), "True")

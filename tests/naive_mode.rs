@@ -4,7 +4,7 @@
 mod operator_world;
 
 use akvsync_actors::store::StoreConfig;
-use operator_world::{NAMESPACE, TENANT, VAULT, World, external_secret_yaml};
+use operator_world::{NAMESPACE, TENANT, VAULT, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn naive_mode_fetches_and_authenticates_for_every_external_secret() {
@@ -20,16 +20,7 @@ async fn naive_mode_fetches_and_authenticates_for_every_external_secret() {
     world.start_operator_with(config).await;
     world.wait_for_store(NAMESPACE, "vault", "True").await;
     let tokens_before = world.azure.stats().token_requests(TENANT);
-    for index in 0..5 {
-        world
-            .apply_yaml(&external_secret_yaml(
-                NAMESPACE,
-                &format!("es-{index}"),
-                "1h",
-                &[("v", "shared")],
-            ))
-            .await;
-    }
+    world.apply_external_secrets(5, "v", "shared").await;
     for index in 0..5 {
         world
             .wait_for_value(NAMESPACE, &format!("es-{index}"), "v", "v")

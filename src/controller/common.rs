@@ -1,9 +1,11 @@
 //! Pieces every reconciler shares: refresh intervals, change detection, events.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use akvsync_actors::schedule::Refresh;
 use akvsync_crds::parse_go_duration;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1 as events;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::PostParams;
@@ -12,6 +14,16 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::debug;
 
 use super::context::{CONTROLLER_NAME, Shared};
+
+/// A Secret's `data` as plain bytes per key.
+pub fn secret_bytes(secret: Secret) -> BTreeMap<String, Vec<u8>> {
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| (key, value.0))
+        .collect()
+}
 
 /// ESO's default refresh of every kind.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);

@@ -30,7 +30,7 @@ use sha3::{Digest, Sha3_224};
 use tokio::sync::SemaphorePermit;
 use tracing::{debug, warn};
 
-use super::common;
+use super::common::{self, secret_bytes};
 use super::context::{CONTROLLER_NAME, Shared};
 use super::status::{carry_transition, same_condition};
 use super::stores::StoreLookupError;
@@ -500,14 +500,11 @@ async fn read_template_sources(
                             .collect()
                     })
             }
-            _ => secrets.get_opt(&name).await.map_err(read)?.map(|secret| {
-                secret
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect()
-            }),
+            _ => secrets
+                .get_opt(&name)
+                .await
+                .map_err(read)?
+                .map(secret_bytes),
         };
         if let Some(data) = data {
             sources.insert((kind, name), data);

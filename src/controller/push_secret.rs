@@ -27,7 +27,7 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
-use super::common::{self, refresh_every, spec_or_metadata_changed};
+use super::common::{self, refresh_every, secret_bytes, spec_or_metadata_changed};
 use super::context::Shared;
 use super::status::{carry_transition, same_condition};
 use super::stores::VaultActor;
@@ -408,21 +408,13 @@ async fn read_source(
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &push.namespace().unwrap_or_default());
-    let to_map = |secret: Secret| -> BTreeMap<String, Vec<u8>> {
-        secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect()
-    };
     match &push.spec.selector {
         PushSecretSelector::GeneratorRef(_) => {
             Err("spec.selector.generatorRef is not supported by akvsync".into())
         }
         PushSecretSelector::Secret(source) => match (&source.name, &source.selector) {
             (Some(name), _) => match secrets.get_opt(name).await {
-                Ok(secret) => Ok(secret.map(to_map)),
+                Ok(secret) => Ok(secret.map(secret_bytes)),
                 Err(error) => Err(format!("could not get source secret {name}: {error}")),
             },
             (None, Some(selector)) => {
@@ -433,7 +425,7 @@ async fn read_source(
                     .map_err(|error| format!("could not list source secrets: {error}"))?;
                 match list.items.len() {
                     0 => Ok(None),
-                    1 => Ok(list.items.into_iter().next().map(to_map)),
+                    1 => Ok(list.items.into_iter().next().map(secret_bytes)),
                     found => Err(format!(
                         "spec.selector.secret.selector matches {found} Secrets; akvsync pushes from exactly one"
                     )),

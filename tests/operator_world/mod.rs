@@ -228,6 +228,20 @@ spec:
         .expect("apply manifest");
     }
 
+    /// Applies ExternalSecrets `es-0` … `es-{count-1}` in [`NAMESPACE`], each refreshing hourly
+    /// and reading `remote` into key `key` from the store `vault`.
+    pub async fn apply_external_secrets(&self, count: usize, key: &str, remote: &str) {
+        for index in 0..count {
+            self.apply_yaml(&external_secret_yaml(
+                NAMESPACE,
+                &format!("es-{index}"),
+                "1h",
+                &[(key, remote)],
+            ))
+            .await;
+        }
+    }
+
     pub async fn delete_external_secret(&self, namespace: &str, name: &str) {
         let api = Api::<ExternalSecret>::namespaced(self.kube.client(), namespace);
         timed(api.delete(name, &DeleteParams::default()))
