@@ -11,7 +11,7 @@ use azure_core::credentials::Secret as Credential;
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
-use kube::Api;
+use kube::{Api, ResourceExt};
 use operator_world::{NAMESPACE, TENANT, VAULT, World, eventually, timed};
 
 fn push_yaml(name: &str, source: &str, extra: &str, data: &str) -> String {
@@ -382,4 +382,114 @@ async fn pushing_to_a_soft_deleted_name_says_so() {
     let (reason, message) = wait_for_push(&world, "reuse", "False").await;
     assert_eq!(reason, "Errored");
     assert!(message.contains("deleted but recoverable"), "{message}");
+}
+
+/// A quiet PushSecret (long interval): adding the finalizer bumps the resourceVersion, and the
+/// status written after the push must still land, or a later delete would find nothing to remove.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_push_secret_records_what_it_pushed_and_deletes_it_on_deletion() {
+    let mut world = World::new().await;
+    world.secret(NAMESPACE, "source", &[("a", "1")]).await;
+    world.start_operator().await;
+    let data =
+        "    - match:\n        secretKey: a\n        remoteRef:\n          remoteKey: quiet-a\n";
+    let yaml = push_yaml("quiet", "source", "  deletionPolicy: Delete\n", data)
+        .replace("refreshInterval: 1s", "refreshInterval: 1h");
+    world.apply_yaml(&yaml).await;
+    wait_for_push(&world, "quiet", "True").await;
+    let api: Api<PushSecret> = Api::namespaced(world.kube.client(), NAMESPACE);
+    let push = timed(api.get("quiet")).await.unwrap();
+    assert_eq!(
+        push.finalizers(),
+        ["pushsecret.externalsecrets.io/finalizer"]
+    );
+    let synced = push.status.unwrap().synced_push_secrets.unwrap_or_default();
+    assert!(
+        synced
+            .get("SecretStore/vault")
+            .is_some_and(|entries| entries.contains_key("quiet-a")),
+        "syncedPushSecrets records the pushed entry: {synced:?}"
+    );
+
+    let client = secret_client(&world);
+    timed(api.delete("quiet", &Default::default()))
+        .await
+        .unwrap();
+    eventually("the PushSecret to go", || async {
+        timed(api.get_opt("quiet"))
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        timed(client.get_secret("quiet-a", None)).await.is_err(),
+        "the remote secret is deleted before the finalizer goes"
+    );
+}
+
+/// ESO: a remote delete that fails keeps the finalizer, reports `Ready=False` with `Failed to
+/// Delete Secrets from Provider: …`, and is retried until it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_remote_delete_keeps_the_finalizer_and_says_why() {
+    let mut world = World::new().await;
+    world.secret(NAMESPACE, "source", &[("a", "1")]).await;
+    world.start_operator().await;
+    let data =
+        "    - match:\n        secretKey: a\n        remoteRef:\n          remoteKey: taken-a\n";
+    world
+        .apply_yaml(&push_yaml(
+            "taken",
+            "source",
+            "  deletionPolicy: Delete\n",
+            data,
+        ))
+        .await;
+    wait_for_push(&world, "taken", "True").await;
+    // Someone else writes a version without the ownership tag.
+    world
+        .azure
+        .set_secret(VAULT, "taken-a", "theirs", SecretOptions::default())
+        .unwrap();
+    let api: Api<PushSecret> = Api::namespaced(world.kube.client(), NAMESPACE);
+    timed(api.delete("taken", &Default::default()))
+        .await
+        .unwrap();
+    let (reason, message) = wait_for_push(&world, "taken", "False").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "Errored",
+            "Failed to Delete Secrets from Provider: error getting secret taken-a: not managed by external-secrets"
+        )
+    );
+    let push = timed(api.get("taken")).await.unwrap();
+    assert_eq!(
+        push.finalizers(),
+        ["pushsecret.externalsecrets.io/finalizer"],
+        "the finalizer stays while the remote object remains"
+    );
+    let events = world.events(NAMESPACE, "taken").await;
+    assert!(
+        events.contains(&("Warning".into(), "Errored".into())),
+        "{events:?}"
+    );
+
+    // Once the object is ours again, the retry deletes it and the PushSecret goes.
+    let ours = SecretOptions {
+        tags: [("managed-by".to_owned(), "external-secrets".to_owned())].into(),
+        ..Default::default()
+    };
+    world.azure.set_secret(VAULT, "taken-a", "1", ours).unwrap();
+    eventually("the PushSecret to go", || async {
+        timed(api.get_opt("taken"))
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let client = secret_client(&world);
+    assert!(timed(client.get_secret("taken-a", None)).await.is_err());
 }

@@ -4,9 +4,9 @@
 mod operator_world;
 
 use akvsync_crds::ExternalSecret;
-use akvsync_emulators::azure::Limits;
+use akvsync_emulators::azure::{Limits, SecretOptions};
 use kube::Api;
-use operator_world::{NAMESPACE, VAULT, World, eventually, external_secret_yaml, timed};
+use operator_world::{NAMESPACE, TENANT, VAULT, World, eventually, external_secret_yaml, timed};
 
 fn with_target(yaml: &str, target: &str) -> String {
     let (head, tail) = yaml.split_once("  target:\n").expect("a target block");
@@ -63,8 +63,81 @@ async fn deletion_policies_decide_what_a_removed_remote_secret_does() {
             .then_some(())
     })
     .await;
-    let (reason, _) = world.wait_for_ready(NAMESPACE, "delete", "False").await;
-    assert_eq!(reason, "SecretDeleted");
+    // ESO: Ready stays True with reason SecretDeleted.
+    let (status, message) = world
+        .wait_for_reason(NAMESPACE, "delete", "SecretDeleted")
+        .await;
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("True", "secret deleted due to DeletionPolicy=Delete")
+    );
+}
+
+fn find_yaml(name: &str, regexp: &str, deletion_policy: &str) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1s\n  secretStoreRef:\n    name: vault\n    kind: SecretStore\n  target:\n    name: {name}\n    deletionPolicy: {deletion_policy}\n  dataFrom:\n    - find:\n        name:\n          regexp: \"{regexp}\"\n"
+    )
+}
+
+/// ESO (`externalsecret_controller.go`, `len(dataMap) == 0`): no provider data at all creates
+/// nothing with Retain, deletes the Secret with Delete, and goes on to write with Merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_provider_data_follows_the_deletion_policy_as_eso_does() {
+    let mut world = World::new().await;
+    world.set_secret("app-one", "1");
+    world.start_operator().await;
+
+    world
+        .apply_yaml(&find_yaml("retain", "^nothing-", "Retain"))
+        .await;
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "retain", "True").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "SecretSynced",
+            "secret retained due to DeletionPolicy=Retain"
+        )
+    );
+    assert!(
+        world.k8s_secret(NAMESPACE, "retain").await.is_none(),
+        "Retain with no data creates no Secret"
+    );
+
+    world
+        .apply_yaml(&find_yaml("merge", "^nothing-", "Merge"))
+        .await;
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "merge", "True").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("SecretSynced", "secret synced")
+    );
+    let merged = world
+        .k8s_secret(NAMESPACE, "merge")
+        .await
+        .expect("Merge writes the Secret");
+    assert!(merged.data.unwrap_or_default().is_empty());
+
+    world
+        .apply_yaml(&find_yaml("delete", "^app-", "Delete"))
+        .await;
+    world
+        .wait_for_value(NAMESPACE, "delete", "app-one", "1")
+        .await;
+    world.azure.delete_secret(VAULT, "app-one").unwrap();
+    let (status, message) = world
+        .wait_for_reason(NAMESPACE, "delete", "SecretDeleted")
+        .await;
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("True", "secret deleted due to DeletionPolicy=Delete")
+    );
+    assert!(world.k8s_secret(NAMESPACE, "delete").await.is_none());
+    assert!(
+        world
+            .events(NAMESPACE, "delete")
+            .await
+            .contains(&("Normal".into(), "Deleted".into()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +168,8 @@ async fn creation_policies_own_orphan_merge_or_leave_the_secret() {
         "    creationPolicy: Merge\n",
     );
     world.apply_yaml(&merge_missing).await;
-    let (reason, message) = world.wait_for_ready(NAMESPACE, "absent", "False").await;
+    // ESO: Ready stays True with reason SecretMissing.
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "absent", "True").await;
     assert_eq!(
         (reason.as_str(), message.as_str()),
         (
@@ -325,4 +399,50 @@ async fn a_referent_cluster_store_authenticates_with_each_namespaces_own_credent
         message.contains("AADSTS7000215"),
         "team-b used its own (wrong) secret: {message}"
     );
+}
+
+fn metadata_yaml(name: &str, store: &str) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1h\n  secretStoreRef:\n    name: {store}\n    kind: SecretStore\n  target:\n    name: {name}\n  data:\n    - secretKey: tags\n      remoteRef:\n        key: tagged\n        metadataPolicy: Fetch\n"
+    )
+}
+
+/// ESO's new SDK path (`useAzureSDK: true`) answers `metadataPolicy: Fetch` with the tags alone
+/// (`keyvault_new_sdk.go`); the legacy path adds `attribute.*` entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_fetch_has_attributes_only_on_the_legacy_sdk_path() {
+    let mut world = World::new().await;
+    let tags = SecretOptions {
+        tags: [
+            ("tagname".to_owned(), "tagvalue".to_owned()),
+            ("tagname2".to_owned(), "tagvalue2".to_owned()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    world.azure.set_secret(VAULT, "tagged", "v", tags).unwrap();
+    world.start_operator().await;
+    let sdk_store = format!(
+        "{}      useAzureSDK: true\n",
+        world.store_yaml(NAMESPACE, "sdk", TENANT)
+    );
+    world.apply_yaml(&sdk_store).await;
+    world.apply_yaml(&metadata_yaml("sdk-meta", "sdk")).await;
+    world
+        .apply_yaml(&metadata_yaml("legacy-meta", "vault"))
+        .await;
+
+    world.wait_for_ready(NAMESPACE, "sdk-meta", "True").await;
+    let sdk = world.k8s_secret(NAMESPACE, "sdk-meta").await.unwrap();
+    assert_eq!(
+        String::from_utf8(sdk.data.unwrap()["tags"].0.clone()).unwrap(),
+        r#"{"tagname":"tagvalue","tagname2":"tagvalue2"}"#
+    );
+
+    world.wait_for_ready(NAMESPACE, "legacy-meta", "True").await;
+    let legacy = world.k8s_secret(NAMESPACE, "legacy-meta").await.unwrap();
+    let legacy: serde_json::Value =
+        serde_json::from_slice(&legacy.data.unwrap()["tags"].0).unwrap();
+    assert_eq!(legacy["tagname"], "tagvalue");
+    assert!(legacy.get("attribute.created").is_some(), "{legacy}");
 }

@@ -19,9 +19,9 @@ use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
 use super::common::{refresh_every, spec_or_metadata_changed};
-use super::context::{CONTROLLER_NAME, Shared};
+use super::context::Shared;
 use super::namespaces::selector_matches;
-use super::status::{carry_transition, same_condition};
+use super::status::{carry_transition, replace_status, same_condition};
 
 /// The field manager of the ExternalSecrets a ClusterExternalSecret writes.
 const FIELD_MANAGER: &str = "akvsync-clusterexternalsecret";
@@ -248,22 +248,7 @@ async fn write_status(
         conditions: Some(vec![ready]),
     };
     let api: Api<ClusterExternalSecret> = Api::all(shared.kube.clone());
-    let patch = serde_json::json!({ "status": status });
-    // A merge patch keeps absent lists; set them explicitly to null when empty.
-    let mut patch = patch;
-    for field in ["failedNamespaces", "provisionedNamespaces"] {
-        if patch["status"].get(field).is_none() {
-            patch["status"][field] = serde_json::Value::Null;
-        }
-    }
-    if let Err(error) = api
-        .patch_status(
-            &ces.name_any(),
-            &PatchParams::apply(CONTROLLER_NAME),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
+    if let Err(error) = replace_status(&api, &ces.name_any(), &status).await {
         warn!(name = %ces.name_any(), %error, "could not write ClusterExternalSecret status");
     }
 }

@@ -23,7 +23,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use sha3::{Digest, Sha3_224};
@@ -31,8 +31,8 @@ use tokio::sync::SemaphorePermit;
 use tracing::{debug, warn};
 
 use super::common::{self, secret_bytes};
-use super::context::{CONTROLLER_NAME, Shared};
-use super::status::{carry_transition, same_condition};
+use super::context::Shared;
+use super::status::{carry_transition, replace_status, same_condition};
 use super::stores::StoreLookupError;
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind, WriteVerb};
 use crate::sync::target::{
@@ -149,9 +149,14 @@ impl SyncError {
 
 /// What a successful sync did.
 enum Synced {
-    Written { created: bool },
+    Written {
+        created: bool,
+    },
     Unchanged,
-    Deleted,
+    /// Deleted for lack of provider data; `existed` is false when it was gone already.
+    Deleted {
+        existed: bool,
+    },
     Retained,
     Missing,
     Skipped,
@@ -250,14 +255,14 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
                     ),
                     None,
                 ),
-                Synced::Deleted => (
+                Synced::Deleted { existed } => (
                     Condition::new(
                         CONDITION_READY,
-                        false,
+                        true,
                         REASON_SECRET_DELETED,
                         "secret deleted due to DeletionPolicy=Delete",
                     ),
-                    Some((
+                    existed.then_some((
                         EVENT_REASON_DELETED,
                         "secret deleted due to DeletionPolicy=Delete",
                     )),
@@ -265,7 +270,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
                 Synced::Missing => (
                     Condition::new(
                         CONDITION_READY,
-                        false,
+                        true,
                         REASON_SECRET_MISSING,
                         "secret will not be created due to CreationPolicy=Merge",
                     ),
@@ -294,7 +299,10 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
             )
         }
     };
-    let wrote = matches!(result, Ok(Synced::Written { .. } | Synced::Deleted));
+    let wrote = matches!(
+        result,
+        Ok(Synced::Written { .. } | Synced::Deleted { existed: true })
+    );
     write_status(shared, es, ready, wrote).await;
     outcome
 }
@@ -372,20 +380,25 @@ async fn sync<'a>(
     let fetched = fetch(shared, &plan, &namespace, Ask { max_age, priority }).await;
     let phase = shared.kube_phases.acquire().await.ok();
     let target = es.spec.target.clone().unwrap_or_default();
+    let azure_sdk_stores: Vec<StoreName> = plan
+        .stores()
+        .filter(|store| {
+            shared
+                .stores
+                .uses_azure_sdk(store.kind, &store.name, &namespace)
+        })
+        .cloned()
+        .collect();
     let options = BuildOptions {
         deletion_policy: target.deletion_policy_or_default(),
-        metadata_attributes: true,
+        azure_sdk_stores: &azure_sdk_stores,
     };
     let built = match build(&plan, &fetched, options) {
         Ok(built) => built,
         Err(error) => return (Err(error.into()), Vec::new(), phase),
     };
     let missing = built.missing.clone();
-    (
-        apply(shared, es, secrets, built.data, &missing).await,
-        missing,
-        phase,
-    )
+    (apply(shared, es, secrets, built.data).await, missing, phase)
 }
 
 async fn apply(
@@ -393,11 +406,11 @@ async fn apply(
     es: &ExternalSecret,
     secrets: &Api<Secret>,
     data: BTreeMap<String, Vec<u8>>,
-    missing: &[String],
 ) -> Result<Synced, SyncError> {
     let target = es.spec.target.clone().unwrap_or_default();
     let name = target_name(es);
-    if data.is_empty() && !missing.is_empty() {
+    // ESO: no data from the provider at all creates nothing, whatever the template says.
+    if data.is_empty() {
         match target.deletion_policy_or_default() {
             DeletionPolicy::Delete => {
                 let policy = target.creation_policy_or_default();
@@ -407,9 +420,11 @@ async fn apply(
                 return match secrets.delete(&name, &Default::default()).await {
                     Ok(_) => {
                         shared.metrics.k8s_write("secret", WriteVerb::Delete);
-                        Ok(Synced::Deleted)
+                        Ok(Synced::Deleted { existed: true })
                     }
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(Synced::Deleted),
+                    Err(kube::Error::Api(status)) if status.code == 404 => {
+                        Ok(Synced::Deleted { existed: false })
+                    }
                     Err(source) => Err(SyncError::Kube {
                         operation: "delete",
                         name,
@@ -681,15 +696,7 @@ async fn write_status(shared: &Shared, es: &ExternalSecret, ready: Condition, wr
     };
     let api: Api<ExternalSecret> =
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": status });
-    if let Err(error) = api
-        .patch_status(
-            &es.name_any(),
-            &PatchParams::apply(CONTROLLER_NAME),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
+    if let Err(error) = replace_status(&api, &es.name_any(), &status).await {
         warn!(name = %es.name_any(), %error, "could not write status");
     }
 }

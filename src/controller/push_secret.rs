@@ -10,8 +10,8 @@ use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{Delete, Fetch, Priority, Push, StoreRequestError};
 use akvsync_crds::constants::{
-    CONDITION_READY, EVENT_REASON_UPDATE_FAILED, FINALIZER_PUSH_SECRET, REASON_PUSH_ERRORED,
-    REASON_PUSH_SOURCE_DELETED, REASON_PUSH_SYNCED,
+    CONDITION_READY, FINALIZER_PUSH_SECRET, REASON_PUSH_ERRORED, REASON_PUSH_SOURCE_DELETED,
+    REASON_PUSH_SYNCED,
 };
 use akvsync_crds::meta::find_condition;
 use akvsync_crds::{
@@ -29,12 +29,12 @@ use tracing::warn;
 
 use super::common::{self, refresh_every, secret_bytes, spec_or_metadata_changed};
 use super::context::Shared;
-use super::status::{carry_transition, same_condition};
+use super::status::{carry_transition, replace_status, same_condition};
 use super::stores::VaultActor;
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
 use crate::push::{
-    DeleteDecision, PushError, PushItem, WriteDecision, plan_push, prepare_delete, prepare_write,
-    set_secret_failed_message, synced_message,
+    DeleteDecision, PushError, PushItem, WriteDecision, kind_word, plan_push, prepare_delete,
+    prepare_write, set_secret_failed_message, synced_message,
 };
 
 pub struct PushSecretReconciler {
@@ -128,19 +128,14 @@ async fn reconcile_once(shared: &Shared, push: &PushSecret) -> Outcome {
             )
         }
         Err((failure, synced)) => {
-            publish(
-                shared,
-                push,
-                EventType::Warning,
-                EVENT_REASON_UPDATE_FAILED,
-                &failure.message,
-            )
-            .await;
-            let outcome = if failure.reason == REASON_PUSH_SOURCE_DELETED {
-                Outcome::Synced
+            // ESO: a failure is a Warning `Errored`; a cleaned-up source deletion a Normal
+            // `SourceDeleted`, and nothing is left to retry.
+            let (type_, outcome) = if failure.reason == REASON_PUSH_SOURCE_DELETED {
+                (EventType::Normal, Outcome::Synced)
             } else {
-                Outcome::Failed
+                (EventType::Warning, Outcome::Failed)
             };
+            publish(shared, push, type_, failure.reason, &failure.message).await;
             (
                 Condition::new(CONDITION_READY, false, failure.reason, &failure.message),
                 synced,
@@ -148,8 +143,14 @@ async fn reconcile_once(shared: &Shared, push: &PushSecret) -> Outcome {
             )
         }
     };
-    write_status(&api, push, ready, synced).await;
-    outcome
+    match write_status(&api, push, ready, synced).await {
+        Ok(()) => outcome,
+        Err(error) => {
+            // The recorded entries are what a later delete removes: retry until they are stored.
+            warn!(name = %push.name_any(), %error, "could not write PushSecret status");
+            Outcome::Failed
+        }
+    }
 }
 
 /// Pushes every item to every store; returns what is synced now, or the failure and what is
@@ -174,7 +175,10 @@ async fn sync(
                         },
                         Some(Synced::new()),
                     ),
-                    Err(message) => (Failure::errored(message), None),
+                    Err(message) => (
+                        Failure::errored(format!("failed to cleanup provider secrets: {message}")),
+                        None,
+                    ),
                 });
             }
             return Err((Failure::errored("source secret not found"), None));
@@ -217,7 +221,10 @@ async fn sync(
     if delete_policy
         && let Err(message) = delete_entries(shared, &namespace, previous, &synced).await
     {
-        return Err((Failure::errored(message), Some(merge(previous, synced))));
+        return Err((
+            Failure::errored(delete_failed_message(&message)),
+            Some(merge(previous, synced)),
+        ));
     }
     Ok(synced)
 }
@@ -310,14 +317,26 @@ async fn delete_entries(
             {
                 Ok(Ok(value)) => Some(value),
                 Ok(Err(StoreRequestError::Provider(ProviderError::NotFound { .. }))) => None,
-                Ok(Err(error)) => return Err(format!("error getting {remote}: {error}")),
+                Ok(Err(error)) => {
+                    return Err(format!(
+                        "error getting {} {}: {error}",
+                        kind_word(&remote.kind),
+                        remote.name
+                    ));
+                }
                 Err(error) => return Err(format!("store actor unavailable: {error}")),
             };
             match prepare_delete(&remote, existing.as_deref()).map_err(|e| e.to_string())? {
                 DeleteDecision::AlreadyGone => {}
                 DeleteDecision::Delete(key) => match actor.send(Delete(key)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(error)) => return Err(format!("error deleting {remote}: {error}")),
+                    Ok(Err(error)) => {
+                        return Err(format!(
+                            "error deleting {} {}: {error}",
+                            kind_word(&remote.kind),
+                            remote.name
+                        ));
+                    }
                     Err(error) => return Err(format!("store actor unavailable: {error}")),
                 },
             }
@@ -326,7 +345,14 @@ async fn delete_entries(
     Ok(())
 }
 
+/// ESO's Ready message when remote objects could not be deleted.
+fn delete_failed_message(cause: &str) -> String {
+    format!("Failed to Delete Secrets from Provider: {cause}")
+}
+
 /// On deletion with `deletionPolicy: Delete`, removes every remote object, then the finalizer.
+/// A failed delete keeps the finalizer, reports `Ready=False` with ESO's message and an Event,
+/// and is retried: the finalizer never goes while a remote object it owns may remain.
 async fn finalize(
     shared: &Shared,
     push: &PushSecret,
@@ -338,16 +364,21 @@ async fn finalize(
     }
     let namespace = push.namespace().unwrap_or_default();
     if push.spec.deletion_policy.unwrap_or_default() == PushSecretDeletionPolicy::Delete
-        && let Err(message) = delete_entries(shared, &namespace, previous, &Synced::new()).await
+        && let Err(cause) = delete_entries(shared, &namespace, previous, &Synced::new()).await
     {
+        let message = delete_failed_message(&cause);
         publish(
             shared,
             push,
             EventType::Warning,
-            EVENT_REASON_UPDATE_FAILED,
+            REASON_PUSH_ERRORED,
             &message,
         )
         .await;
+        let ready = Condition::new(CONDITION_READY, false, REASON_PUSH_ERRORED, &message);
+        if let Err(error) = write_status(api, push, ready, None).await {
+            warn!(name = %push.name_any(), %error, "could not write PushSecret status");
+        }
         return Outcome::Failed;
     }
     let finalizers: Vec<&String> = push
@@ -493,7 +524,7 @@ async fn write_status(
     push: &PushSecret,
     ready: Condition,
     synced: Option<Synced>,
-) {
+) -> Result<(), kube::Error> {
     let current = push.status.clone().unwrap_or_default();
     let conditions = current.conditions.clone().unwrap_or_default();
     let previous = find_condition(&conditions, CONDITION_READY);
@@ -503,7 +534,7 @@ async fn write_status(
         && current.synced_push_secrets == synced
         && current.synced_resource_version.as_deref() == Some(version.as_str())
     {
-        return;
+        return Ok(());
     }
     let ready = carry_transition(previous, ready);
     let status = PushSecretStatus {
@@ -512,14 +543,5 @@ async fn write_status(
         synced_push_secrets: synced,
         conditions: Some(vec![ready]),
     };
-    // A merge patch would keep entries removed from syncedPushSecrets: replace the status instead.
-    let mut object = push.clone();
-    object.status = Some(status);
-    object.metadata.managed_fields = None;
-    if let Err(error) = api
-        .replace_status(&push.name_any(), &Default::default(), &object)
-        .await
-    {
-        warn!(name = %push.name_any(), %error, "could not write PushSecret status");
-    }
+    replace_status(api, &push.name_any(), &status).await
 }

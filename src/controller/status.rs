@@ -12,7 +12,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use tracing::warn;
 
-use super::context::{CONTROLLER_NAME, Shared};
+use super::context::Shared;
 use super::stores::StoreId;
 use crate::azure::StoreError;
 use crate::observability::StoreKind as MetricsStoreKind;
@@ -32,6 +32,28 @@ pub fn carry_transition(previous: Option<&Condition>, mut next: Condition) -> Co
 /// Whether two conditions say the same, ignoring when.
 pub fn same_condition(a: Option<&Condition>, b: &Condition) -> bool {
     a.is_some_and(|a| a.status == b.status && a.reason == b.reason && a.message == b.message)
+}
+
+/// Replaces a resource's whole status through the status subresource, with a JSON Patch that
+/// adds `/status`: fields the new status leaves out are removed (a merge patch would keep them),
+/// and no resourceVersion is sent, so a status write never fails on a version this reconcile did
+/// not see (adding a finalizer bumps it). The operator is the only writer of these statuses.
+pub async fn replace_status<K>(
+    api: &Api<K>,
+    name: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "add", "path": "/status", "value": status}
+    ]))
+    .map_err(kube::Error::SerdeError)?;
+    api.patch_status(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .map(drop)
 }
 
 /// Writes a store's Ready condition after a connection attempt.
@@ -92,12 +114,5 @@ where
         conditions: Some(conditions),
         capabilities: Some(SecretStoreCapabilities::ReadWrite),
     };
-    let patch = serde_json::json!({ "status": status });
-    api.patch_status(
-        name,
-        &PatchParams::apply(CONTROLLER_NAME),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    replace_status(api, name, &status).await
 }

@@ -155,6 +155,27 @@ impl Stores {
         names
     }
 
+    /// Whether `kind/name`, as seen from `namespace`, sets `useAzureSDK: true` (ESO's new SDK
+    /// path, which shapes fetched metadata differently).
+    pub fn uses_azure_sdk(&self, kind: StoreKind, name: &str, namespace: &str) -> bool {
+        let id = StoreId {
+            kind,
+            namespace: if kind == StoreKind::SecretStore {
+                namespace.to_owned()
+            } else {
+                String::new()
+            },
+            name: name.to_owned(),
+        };
+        let registry = self.registry.lock().expect("store registry lock");
+        registry.resources.get(&id).is_some_and(|resource| {
+            resource
+                .source
+                .as_ref()
+                .is_ok_and(|source| source.provider.use_azure_sdk == Some(true))
+        })
+    }
+
     /// Forgets a deleted store and stops its actors.
     pub fn remove(&self, id: &StoreId) {
         let mut registry = self.registry.lock().expect("store registry lock");

@@ -115,7 +115,7 @@ impl Operation {
 }
 
 /// ESO's word for an object type in messages.
-fn kind_word(kind: &ObjectKind) -> &'static str {
+pub fn kind_word(kind: &ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Secret => "secret",
         ObjectKind::Key => "key",

@@ -44,7 +44,7 @@ mod tests_write;
 
 use akvsync_crds::UpdatePolicy;
 
-pub use error::{Operation, PushError};
+pub use error::{Operation, PushError, kind_word};
 pub use metadata::{MANAGED_BY_TAG, MANAGED_BY_VALUE, PushMetadata, parse_metadata};
 pub use plan::{
     PushItem, apply_template, check_duplicates, parse_remote_key, plan_push, reverse_keys,

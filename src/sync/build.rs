@@ -9,7 +9,7 @@ use akvsync_crds::{DeletionPolicy, ExternalSecretRewrite, MetadataPolicy, NullBy
 use serde_json::value::RawValue;
 
 use super::decode::{convert_key, decode, is_valid_secret_key};
-use super::plan::{DataFromEntry, DataFromSource, Plan, RemoteRead};
+use super::plan::{DataFromEntry, DataFromSource, Plan, RemoteRead, StoreName};
 use super::property;
 
 /// What the store actors returned for each entry of a plan, in the plan's order.
@@ -36,11 +36,18 @@ pub struct Built {
 
 /// Options that change how values are read.
 #[derive(Clone, Copy, Debug)]
-pub struct BuildOptions {
+pub struct BuildOptions<'a> {
     pub deletion_policy: DeletionPolicy,
-    /// ESO's legacy Azure SDK path (the default, `useAzureSDK: false`) adds `attribute.*`
-    /// entries to fetched metadata; the new SDK path gives tags only.
-    pub metadata_attributes: bool,
+    /// Stores on ESO's new Azure SDK path (`useAzureSDK: true`), whose fetched metadata is the
+    /// tags alone; ESO's legacy path (the default) adds `attribute.*` entries.
+    pub azure_sdk_stores: &'a [StoreName],
+}
+
+impl BuildOptions<'_> {
+    /// Whether metadata read through `store` carries `attribute.*` entries.
+    fn metadata_attributes(&self, store: &StoreName) -> bool {
+        !self.azure_sdk_stores.contains(store)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -104,9 +111,12 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
             }
         };
         let map = match (fetched, &entry.source) {
-            (FetchedFrom::Extract(value), DataFromSource::Extract(read)) => {
-                extract_map(value, read, &field, options)?
-            }
+            (FetchedFrom::Extract(value), DataFromSource::Extract(read)) => extract_map(
+                value,
+                read,
+                &field,
+                options.metadata_attributes(&entry.store),
+            )?,
             (FetchedFrom::Find(values), _) => values
                 .iter()
                 .map(|(name, value)| (name.clone(), value.value.expose().to_vec()))
@@ -126,7 +136,8 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
         let field = format!("data[{}]", entry.index);
         match result {
             Ok(value) => {
-                let bytes = read_value(value, &entry.remote, &field, options)?;
+                let attributes = options.metadata_attributes(&entry.store);
+                let bytes = read_value(value, &entry.remote, &field, attributes)?;
                 let decoded = decode(&bytes, entry.remote.decoding).map_err(|message| {
                     BuildError::Decode {
                         field: field.clone(),
@@ -176,10 +187,10 @@ fn read_value(
     value: &RemoteValue,
     read: &RemoteRead,
     field: &str,
-    options: BuildOptions,
+    attributes: bool,
 ) -> Result<Vec<u8>, BuildError> {
     if read.metadata == MetadataPolicy::Fetch {
-        return read_metadata(value, &read.property, field, options);
+        return read_metadata(value, &read.property, field, attributes);
     }
     if read.key.kind == akvsync_actors::remote::ObjectKind::Certificate {
         // Certificates are DER; ESO ignores `property` for them.
@@ -195,9 +206,9 @@ fn read_value(
 }
 
 /// Tags (and, on ESO's legacy path, `attribute.*`) of an object, as ESO's metadata map.
-fn metadata_map(value: &RemoteValue, options: BuildOptions) -> BTreeMap<String, String> {
+fn metadata_map(value: &RemoteValue, attributes: bool) -> BTreeMap<String, String> {
     let mut map = value.tags.clone();
-    if options.metadata_attributes {
+    if attributes {
         let attributes = [
             ("attribute.expires", value.expires),
             ("attribute.created", value.created),
@@ -222,9 +233,9 @@ fn read_metadata(
     value: &RemoteValue,
     property: &str,
     field: &str,
-    options: BuildOptions,
+    attributes: bool,
 ) -> Result<Vec<u8>, BuildError> {
-    let map = metadata_map(value, options);
+    let map = metadata_map(value, attributes);
     if property.is_empty() {
         return Ok(go_json(&map).into_bytes());
     }
@@ -256,10 +267,10 @@ fn extract_map(
     value: &RemoteValue,
     read: &RemoteRead,
     field: &str,
-    options: BuildOptions,
+    attributes: bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
     if read.metadata == MetadataPolicy::Fetch {
-        return Ok(extract_metadata_map(value, read, options));
+        return Ok(extract_metadata_map(value, read, attributes));
     }
     let bytes = property::extract(value.value.expose(), &read.property).ok_or_else(|| {
         BuildError::MissingProperty {
@@ -290,11 +301,11 @@ fn extract_map(
 fn extract_metadata_map(
     value: &RemoteValue,
     read: &RemoteRead,
-    options: BuildOptions,
+    attributes: bool,
 ) -> BTreeMap<String, Vec<u8>> {
     let name = &read.key.name;
     let mut map = BTreeMap::new();
-    for (tag, tag_value) in metadata_map(value, options) {
+    for (tag, tag_value) in metadata_map(value, attributes) {
         match serde_json::from_str::<BTreeMap<String, String>>(&tag_value) {
             Ok(object) => {
                 for (key, inner) in object {

@@ -40,10 +40,15 @@ fn not_found() -> ProviderError {
     ProviderError::NotFound { key: "gone".into() }
 }
 
-fn options(deletion_policy: DeletionPolicy) -> BuildOptions {
+/// Options for the store "vault" on ESO's new Azure SDK path (metadata without attributes).
+fn options(deletion_policy: DeletionPolicy) -> BuildOptions<'static> {
+    let vault = StoreName {
+        kind: akvsync_crds::StoreKind::SecretStore,
+        name: "vault".into(),
+    };
     BuildOptions {
         deletion_policy,
-        metadata_attributes: false,
+        azure_sdk_stores: Vec::leak(vec![vault]),
     }
 }
 
@@ -292,7 +297,7 @@ fn metadata_fetch_returns_tags_as_go_json_or_one_tag() {
         },
         BuildOptions {
             deletion_policy: DeletionPolicy::Delete,
-            metadata_attributes: true,
+            azure_sdk_stores: &[],
         },
     );
     let error = legacy.unwrap_err().to_string();
@@ -315,7 +320,7 @@ fn extract_with_metadata_fetch_prefixes_keys_with_the_secret_name() {
         &fetched,
         BuildOptions {
             deletion_policy: DeletionPolicy::Retain,
-            metadata_attributes: true,
+            azure_sdk_stores: &[],
         },
     )
     .unwrap();

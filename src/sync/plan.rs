@@ -23,6 +23,14 @@ pub struct Plan {
     pub data_from: Vec<DataFromEntry>,
 }
 
+impl Plan {
+    /// Every store an entry reads from (with repeats).
+    pub fn stores(&self) -> impl Iterator<Item = &StoreName> {
+        let data = self.data.iter().map(|entry| &entry.store);
+        data.chain(self.data_from.iter().map(|entry| &entry.store))
+    }
+}
+
 /// One `spec.data[i]`.
 #[derive(Clone, Debug)]
 pub struct DataEntry {

@@ -332,6 +332,29 @@ spec:
         .await
     }
 
+    /// Waits until the ExternalSecret's Ready condition has `reason` and returns its status and message.
+    pub async fn wait_for_reason(
+        &self,
+        namespace: &str,
+        name: &str,
+        reason: &str,
+    ) -> (String, String) {
+        eventually(
+            &format!("ExternalSecret {namespace}/{name} Ready reason {reason}"),
+            || async {
+                let es = self.external_secret(namespace, name).await;
+                let condition = es
+                    .status?
+                    .conditions?
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")?;
+                (condition.reason.as_deref() == Some(reason))
+                    .then(|| (condition.status, condition.message.unwrap_or_default()))
+            },
+        )
+        .await
+    }
+
     /// Waits until the SecretStore's Ready condition has `status` and returns its message.
     pub async fn wait_for_store(&self, namespace: &str, name: &str, status: &str) -> String {
         eventually(
