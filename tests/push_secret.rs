@@ -493,3 +493,22 @@ async fn a_failed_remote_delete_keeps_the_finalizer_and_says_why() {
     let client = secret_client(&world);
     assert!(timed(client.get_secret("taken-a", None)).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_source_secret_is_named() {
+    let mut world = World::new().await;
+    world.start_operator().await;
+    let data =
+        "    - match:\n        secretKey: a\n        remoteRef:\n          remoteKey: lonely-a\n";
+    world
+        .apply_yaml(&push_yaml("lonely", "absent", "", data))
+        .await;
+    let (reason, message) = wait_for_push(&world, "lonely", "False").await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "Errored",
+            format!("could not get source secret: Secret {NAMESPACE}/absent not found").as_str()
+        )
+    );
+}

@@ -212,10 +212,7 @@ async fn creation_policies_own_orphan_merge_or_leave_the_secret() {
         .replace("    name: second\n  data", "    name: first\n  data");
     world.apply_yaml(&second).await;
     let (_, message) = world.wait_for_ready(NAMESPACE, "second", "False").await;
-    assert!(
-        message.contains("target is owned by another ExternalSecret"),
-        "{message}"
-    );
+    assert_eq!(message, "target is owned by another ExternalSecret");
     let first = world.k8s_secret(NAMESPACE, "first").await.unwrap();
     assert!(!first.data.unwrap().contains_key("other"));
 }
@@ -445,4 +442,126 @@ async fn metadata_fetch_has_attributes_only_on_the_legacy_sdk_path() {
         serde_json::from_slice(&legacy.data.unwrap()["tags"].0).unwrap();
     assert_eq!(legacy["tagname"], "tagvalue");
     assert!(legacy.get("attribute.created").is_some(), "{legacy}");
+}
+
+/// Replaces the installed CRD `name` with one whose schema has no `pattern`s, as ESO's own CRDs
+/// (which a team switching from ESO may keep) have none for durations.
+async fn drop_schema_patterns(world: &World, name: &str) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("pattern");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let api: Api<CustomResourceDefinition> = Api::all(world.kube.client());
+    let crd = timed(api.get(name)).await.unwrap();
+    let mut json = serde_json::to_value(&crd).unwrap();
+    strip(&mut json["spec"]);
+    let relaxed: CustomResourceDefinition = serde_json::from_value(json).unwrap();
+    timed(api.replace(name, &Default::default(), &relaxed))
+        .await
+        .unwrap();
+}
+
+/// A duration that does not parse is never replaced by a default: our CRDs reject it at the API
+/// server, and under ESO's CRDs (no pattern) the ExternalSecret reports the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_refresh_interval_is_refused_or_reported_never_defaulted() {
+    let mut world = World::new().await;
+    world.set_secret("v", "value");
+    world.start_operator().await;
+    let bad = external_secret_yaml(NAMESPACE, "bad", "banana", &[("v", "v")]);
+    let refused = world.try_apply_yaml(&bad).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("spec.refreshInterval") && refused.contains("should match"),
+        "{refused}"
+    );
+
+    drop_schema_patterns(&world, "externalsecrets.external-secrets.io").await;
+    for (name, interval, cause) in [
+        ("bad", "banana", r#"invalid duration "banana""#),
+        ("negative", "-5s", r#"negative duration "-5s""#),
+    ] {
+        world
+            .apply_yaml(&external_secret_yaml(
+                NAMESPACE,
+                name,
+                interval,
+                &[("v", "v")],
+            ))
+            .await;
+        let (reason, message) = world.wait_for_ready(NAMESPACE, name, "False").await;
+        assert_eq!(reason, "SecretSyncedError");
+        assert!(
+            message.ends_with(&format!("spec.refreshInterval: {cause}")),
+            "{message}"
+        );
+        assert!(world.k8s_secret(NAMESPACE, name).await.is_none());
+        assert!(
+            world
+                .events(NAMESPACE, name)
+                .await
+                .contains(&("Warning".into(), "UpdateFailed".into()))
+        );
+    }
+}
+
+/// akvsync never takes over the Secret a store reads its credentials from (ESO does, and the
+/// store breaks): the ExternalSecret says why, and the credentials stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stores_credentials_secret_is_never_adopted() {
+    let mut world = World::new().await;
+    world.set_secret("v", "value");
+    world.start_operator().await;
+    let before = world.k8s_secret(NAMESPACE, "azure-creds").await.unwrap();
+    let yaml = external_secret_yaml(NAMESPACE, "takeover", "1h", &[("client-secret", "v")])
+        .replace(
+            "    name: takeover\n  data",
+            "    name: azure-creds\n  data",
+        );
+    world.apply_yaml(&yaml).await;
+    let (reason, message) = world.wait_for_ready(NAMESPACE, "takeover", "False").await;
+    assert_eq!(reason, "SecretSyncedError");
+    assert_eq!(
+        message,
+        "could not update secret: secret azure-creds holds the credentials of SecretStore vault; akvsync never writes a store's credentials Secret: choose another spec.target.name"
+    );
+    let after = world.k8s_secret(NAMESPACE, "azure-creds").await.unwrap();
+    assert_eq!(before.data, after.data);
+    assert_eq!(
+        before.metadata.resource_version,
+        after.metadata.resource_version
+    );
+    world.wait_for_store(NAMESPACE, "vault", "True").await;
+}
+
+/// Two entries writing one key: the later wins, as in ESO, and a Warning event names both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_entries_writing_one_key_keep_the_later_and_warn() {
+    let mut world = World::new().await;
+    world.set_secret("first", "1");
+    world.set_secret("second", "2");
+    world.start_operator().await;
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "twice",
+            "1h",
+            &[("k", "first"), ("k", "second")],
+        ))
+        .await;
+    world.wait_for_value(NAMESPACE, "twice", "k", "2").await;
+    eventually("a DuplicateSecretKey warning", || async {
+        world
+            .events(NAMESPACE, "twice")
+            .await
+            .contains(&("Warning".into(), "DuplicateSecretKey".into()))
+            .then_some(())
+    })
+    .await;
 }

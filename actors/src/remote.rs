@@ -153,7 +153,8 @@ pub struct PushRequest {
 /// A provider failure, classified once so retries, conditions and metrics agree.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    #[error("{key} was not found in the vault")]
+    /// ESO's `NoSecretError` text, which users' alerts match; the object is named by the caller.
+    #[error("Secret does not exist")]
     NotFound { key: String },
     #[error("the vault is throttling requests")]
     Throttled { retry_after: Option<Duration> },

@@ -67,6 +67,7 @@ pub struct ClusterExternalSecretSpec {
     /// How often namespaces are re-evaluated, as a Go duration. Defaults to the controller's
     /// interval (`1h`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::duration::GO_DURATION_PATTERN))]
     pub refresh_time: Option<String>,
 }
 

@@ -91,6 +91,9 @@ pub const EVENT_REASON_DELETED: &str = "Deleted";
 pub const EVENT_REASON_UPDATE_FAILED: &str = "UpdateFailed";
 /// Event reason: a deprecated parameter is in use.
 pub const EVENT_REASON_PARAMETER_DEPRECATED: &str = "ParameterDeprecated";
+/// Event reason (warning, akvsync's own): two entries of an ExternalSecret write the same key;
+/// the later one wins, as in ESO.
+pub const EVENT_REASON_DUPLICATE_SECRET_KEY: &str = "DuplicateSecretKey";
 /// Event reason: a provider secret is missing.
 pub const EVENT_REASON_MISSING_PROVIDER_SECRET: &str = "MissingProviderSecret";
 

@@ -5,6 +5,12 @@
 
 use std::time::Duration;
 
+/// What the CRD schemas accept for a duration field: a non-negative Go duration (`0`, `1h`,
+/// `2h30m`, `1.5h`, `300ms`), so the API server rejects `banana` or `-5s` before the operator
+/// sees them.
+pub const GO_DURATION_PATTERN: &str =
+    r"^(0|\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+
 /// Why a Go duration string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GoDurationError {
@@ -162,5 +168,20 @@ mod tests {
             Err(GoDurationError::OutOfRange(_))
         ));
         assert_eq!(ok("2562047h"), Duration::from_secs(2_562_047 * 3600));
+    }
+
+    #[test]
+    fn the_schema_pattern_accepts_exactly_what_parses() {
+        let pattern = regex::Regex::new(GO_DURATION_PATTERN).unwrap();
+        for text in [
+            "0", "1h", "1h0m0s", "2h30m", "1.5h", "300ms", "10us", "10µs", "10μs", "+5s", ".5s",
+            "1.s", "banana", "-5s", "5", "", "1d", "1h-5m", "h", "1hh", " 1h", "0.0s",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                parse_go_duration(text).is_ok(),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -74,7 +74,7 @@ pub struct ExternalSecretSpec {
     /// How often values are read again from the provider, as a Go duration (`1h`, `2h30m`,
     /// `10s`). `0` fetches once. Defaults to `1h`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "1h"))]
+    #[schemars(extend("default" = "1h"), regex(pattern = crate::duration::GO_DURATION_PATTERN))]
     pub refresh_interval: Option<String>,
     /// Restricts when periodic refreshes may run (evaluated in UTC).
     #[serde(skip_serializing_if = "Option::is_none")]

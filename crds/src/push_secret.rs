@@ -42,7 +42,10 @@ pub struct PushSecretSpec {
     /// How often the secret is pushed again, as a Go duration. `0` pushes once. Defaults to
     /// `1h0m0s`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "1h0m0s"))]
+    #[schemars(
+        extend("default" = "1h0m0s"),
+        regex(pattern = crate::duration::GO_DURATION_PATTERN)
+    )]
     pub refresh_interval: Option<String>,
     /// The stores to push to.
     pub secret_store_refs: Vec<PushSecretStoreRef>,

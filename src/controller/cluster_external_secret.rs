@@ -6,19 +6,20 @@ use std::sync::Arc;
 
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
-use akvsync_crds::constants::{ANNOTATION_FORCE_SYNC, CONDITION_READY};
+use akvsync_crds::constants::{ANNOTATION_FORCE_SYNC, CONDITION_READY, EVENT_REASON_UPDATE_FAILED};
 use akvsync_crds::meta::find_condition;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus,
-    Condition, ExternalSecret,
+    Condition, ExternalSecret, parse_go_duration,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use tracing::warn;
 
-use super::common::{refresh_every, spec_or_metadata_changed};
+use super::common::{self, refresh_every, spec_or_metadata_changed};
 use super::context::Shared;
 use super::namespaces::selector_matches;
 use super::status::{carry_transition, replace_status, same_condition};
@@ -90,6 +91,35 @@ async fn reconcile(shared: &Shared, ces: &ClusterExternalSecret) -> Outcome {
         .external_secret_name
         .clone()
         .unwrap_or_else(|| ces.name_any());
+    if let Some(interval) = &ces.spec.refresh_time
+        && let Err(error) = parse_go_duration(interval)
+    {
+        let message = format!("spec.refreshTime: {error}");
+        common::publish(
+            shared,
+            ces,
+            EventType::Warning,
+            "Reconcile",
+            EVENT_REASON_UPDATE_FAILED,
+            &message,
+        )
+        .await;
+        let ready = Condition {
+            reason: None,
+            ..Condition::new(CONDITION_READY, false, "", &message)
+        };
+        let current = ces.status.clone().unwrap_or_default();
+        write_status(
+            shared,
+            ces,
+            es_name,
+            current.provisioned_namespaces.unwrap_or_default(),
+            current.failed_namespaces.unwrap_or_default(),
+            ready,
+        )
+        .await;
+        return Outcome::Failed;
+    }
     let selected = selected_namespaces(ces, &shared.namespaces.all());
     let mut provisioned = Vec::new();
     let mut failed = Vec::new();

@@ -11,9 +11,9 @@ use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{Fetch, List, Priority, StoreRequestError};
 use akvsync_crds::constants::{
     ANNOTATION_DATA_HASH, CONDITION_READY, EVENT_REASON_CREATED, EVENT_REASON_DELETED,
-    EVENT_REASON_MISSING_PROVIDER_SECRET, EVENT_REASON_UPDATE_FAILED, EVENT_REASON_UPDATED,
-    LABEL_MANAGED, REASON_SECRET_DELETED, REASON_SECRET_MISSING, REASON_SECRET_SYNCED,
-    REASON_SECRET_SYNCED_ERROR,
+    EVENT_REASON_DUPLICATE_SECRET_KEY, EVENT_REASON_MISSING_PROVIDER_SECRET,
+    EVENT_REASON_UPDATE_FAILED, EVENT_REASON_UPDATED, LABEL_MANAGED, REASON_SECRET_DELETED,
+    REASON_SECRET_MISSING, REASON_SECRET_SYNCED, REASON_SECRET_SYNCED_ERROR,
 };
 use akvsync_crds::meta::{LocalObjectReference, find_condition};
 use akvsync_crds::{
@@ -109,6 +109,16 @@ enum SyncError {
     Target(#[from] TargetError),
     #[error("{0}")]
     Refused(#[from] Refusal),
+    /// akvsync never writes or deletes a Secret a store reads its credentials from: taking it
+    /// over would break the store (ESO does overwrite it).
+    #[error(
+        "secret {name} holds the credentials of {kind:?} {store}; akvsync never writes a store's credentials Secret: choose another spec.target.name"
+    )]
+    CredentialsSecret {
+        name: String,
+        kind: akvsync_crds::StoreKind,
+        store: String,
+    },
     #[error("unable to delete secret {name}: creationPolicy={policy:?} is not Owner")]
     DeleteNotOwned {
         name: String,
@@ -123,6 +133,17 @@ enum SyncError {
 }
 
 impl SyncError {
+    /// The Ready message: ESO's fixed text, then the cause unless it already starts with it.
+    fn ready_message(&self) -> String {
+        let cause = self.to_string();
+        let eso = self.eso_message();
+        if cause.starts_with(eso) {
+            cause
+        } else {
+            format!("{eso}: {cause}")
+        }
+    }
+
     /// ESO's fixed Ready message for this failure.
     fn eso_message(&self) -> &'static str {
         match self {
@@ -137,6 +158,7 @@ impl SyncError {
             SyncError::Refused(Refusal::OwnedByAnotherController { .. }) => {
                 "failed to take ownership of target secret"
             }
+            SyncError::CredentialsSecret { .. } => "could not update secret",
             SyncError::DeleteNotOwned { .. } => "could not delete secret",
             SyncError::Kube {
                 operation: "delete",
@@ -145,6 +167,15 @@ impl SyncError {
             SyncError::Kube { .. } => "could not update secret",
         }
     }
+}
+
+/// What a sync noticed besides its result, published as Events.
+#[derive(Default)]
+struct Notices {
+    /// ESO's `MissingProviderSecret` messages.
+    missing: Vec<String>,
+    /// Pairs of entries that wrote the same key.
+    overwritten: Vec<String>,
 }
 
 /// What a successful sync did.
@@ -212,13 +243,23 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
             return outcome;
         }
     }
-    let (result, missing, _phase) = sync(shared, es, &secrets, trigger).await;
-    for message in &missing {
+    let (result, notices, _phase) = sync(shared, es, &secrets, trigger).await;
+    for message in &notices.missing {
         publish(
             shared,
             es,
             EventType::Normal,
             EVENT_REASON_MISSING_PROVIDER_SECRET,
+            message,
+        )
+        .await;
+    }
+    for message in &notices.overwritten {
+        publish(
+            shared,
+            es,
+            EventType::Warning,
+            EVENT_REASON_DUPLICATE_SECRET_KEY,
             message,
         )
         .await;
@@ -292,7 +333,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
                 &error.to_string(),
             )
             .await;
-            let message = format!("{}: {error}", error.eso_message());
+            let message = error.ready_message();
             (
                 Condition::new(CONDITION_READY, false, REASON_SECRET_SYNCED_ERROR, &message),
                 Outcome::Failed,
@@ -360,12 +401,12 @@ async fn sync<'a>(
     trigger: Trigger,
 ) -> (
     Result<Synced, SyncError>,
-    Vec<String>,
+    Notices,
     Option<SemaphorePermit<'a>>,
 ) {
     let plan = match plan(&es.spec) {
         Ok(plan) => plan,
-        Err(error) => return (Err(error.into()), Vec::new(), None),
+        Err(error) => return (Err(error.into()), Notices::default(), None),
     };
     let namespace = es.namespace().unwrap_or_default();
     let max_age = match refresh_of(es) {
@@ -395,10 +436,13 @@ async fn sync<'a>(
     };
     let built = match build(&plan, &fetched, options) {
         Ok(built) => built,
-        Err(error) => return (Err(error.into()), Vec::new(), phase),
+        Err(error) => return (Err(error.into()), Notices::default(), phase),
     };
-    let missing = built.missing.clone();
-    (apply(shared, es, secrets, built.data).await, missing, phase)
+    let notices = Notices {
+        missing: built.missing,
+        overwritten: built.overwritten,
+    };
+    (apply(shared, es, secrets, built.data).await, notices, phase)
 }
 
 async fn apply(
@@ -409,6 +453,17 @@ async fn apply(
 ) -> Result<Synced, SyncError> {
     let target = es.spec.target.clone().unwrap_or_default();
     let name = target_name(es);
+    if target.creation_policy_or_default() != CreationPolicy::None
+        && let Some(store) = shared
+            .stores
+            .credentials_user(&es.namespace().unwrap_or_default(), &name)
+    {
+        return Err(SyncError::CredentialsSecret {
+            name,
+            kind: store.kind,
+            store: store.name,
+        });
+    }
     // ESO: no data from the provider at all creates nothing, whatever the template says.
     if data.is_empty() {
         match target.deletion_policy_or_default() {

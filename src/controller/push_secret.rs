@@ -14,6 +14,7 @@ use akvsync_crds::constants::{
     REASON_PUSH_SYNCED,
 };
 use akvsync_crds::meta::find_condition;
+use akvsync_crds::parse_go_duration;
 use akvsync_crds::{
     Condition, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretSelector,
     PushSecretStatus, StoreKind, UpdatePolicy,
@@ -162,6 +163,14 @@ async fn sync(
     delete_policy: bool,
 ) -> Result<Synced, (Failure, Option<Synced>)> {
     let namespace = push.namespace().unwrap_or_default();
+    if let Some(interval) = &push.spec.refresh_interval
+        && let Err(error) = parse_go_duration(interval)
+    {
+        return Err((
+            Failure::errored(format!("spec.refreshInterval: {error}")),
+            None,
+        ));
+    }
     let source = match read_source(shared, push).await {
         Ok(Some(source)) => source,
         Ok(None) => {
@@ -181,7 +190,7 @@ async fn sync(
                     ),
                 });
             }
-            return Err((Failure::errored("source secret not found"), None));
+            return Err((Failure::errored(source_missing_message(push)), None));
         }
         Err(message) => return Err((Failure::errored(message), None)),
     };
@@ -465,6 +474,23 @@ async fn read_source(
             (None, None) => Err("spec.selector.secret needs a name or a selector".into()),
         },
     }
+}
+
+/// ESO's "could not get source secret", naming what was looked for.
+fn source_missing_message(push: &PushSecret) -> String {
+    let namespace = push.namespace().unwrap_or_default();
+    let what = match &push.spec.selector {
+        PushSecretSelector::Secret(source) => match (&source.name, &source.selector) {
+            (Some(name), _) => format!("Secret {namespace}/{name} not found"),
+            (None, Some(selector)) => format!(
+                "no Secret in namespace {namespace} matches spec.selector.secret.selector {}",
+                super::namespaces::label_selector_string(selector)
+            ),
+            (None, None) => "spec.selector.secret names no Secret".to_owned(),
+        },
+        PushSecretSelector::GeneratorRef(_) => "spec.selector.generatorRef".to_owned(),
+    };
+    format!("could not get source secret: {what}")
 }
 
 /// The stores `secretStoreRefs` names, by name or label selector.

@@ -249,6 +249,34 @@ impl Stores {
         Ok(actor)
     }
 
+    /// A store (SecretStore or ClusterSecretStore) that reads its credentials from Secret
+    /// `namespace/name`, whether or not any actor uses it yet. A referent ClusterSecretStore
+    /// (credential refs without a namespace) reads them from every consuming namespace.
+    pub fn credentials_user(&self, namespace: &str, name: &str) -> Option<StoreId> {
+        let registry = self.registry.lock().expect("store registry lock");
+        let mut users: Vec<&StoreId> = registry
+            .resources
+            .iter()
+            .filter(|(id, resource)| {
+                let Ok(source) = resource.source.as_ref() else {
+                    return false;
+                };
+                referenced_secrets(source)
+                    .iter()
+                    .any(|(ref_namespace, secret)| {
+                        let secret_namespace = match id.kind {
+                            StoreKind::SecretStore => Some(id.namespace.as_str()),
+                            StoreKind::ClusterSecretStore => ref_namespace.as_deref(),
+                        };
+                        secret == name && secret_namespace.is_none_or(|ns| ns == namespace)
+                    })
+            })
+            .map(|(id, _)| id)
+            .collect();
+        users.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        users.first().map(|id| (*id).clone())
+    }
+
     /// Store ids whose actors read credentials from Secret `namespace/name`.
     pub fn referencing_secret(&self, namespace: &str, name: &str) -> Vec<StoreId> {
         let registry = self.registry.lock().expect("store registry lock");

@@ -32,6 +32,49 @@ pub struct Built {
     pub data: BTreeMap<String, Vec<u8>>,
     /// Messages for ESO's `MissingProviderSecret` events.
     pub missing: Vec<String>,
+    /// One message per pair of entries that wrote the same key: the later entry wins, as in
+    /// ESO, and a Warning event says so.
+    pub overwritten: Vec<String>,
+}
+
+/// Which entry wrote each key so far, to name both entries when a later one overwrites it.
+#[derive(Default)]
+struct Writers {
+    by_key: BTreeMap<String, String>,
+    clashes: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Writers {
+    fn write(
+        &mut self,
+        data: &mut BTreeMap<String, Vec<u8>>,
+        field: &str,
+        key: String,
+        value: Vec<u8>,
+    ) {
+        if let Some(earlier) = self.by_key.insert(key.clone(), field.to_owned())
+            && earlier != field
+        {
+            self.clashes
+                .entry((earlier, field.to_owned()))
+                .or_default()
+                .push(key.clone());
+        }
+        data.insert(key, value);
+    }
+
+    fn messages(self) -> Vec<String> {
+        self.clashes
+            .into_iter()
+            .map(|((earlier, later), keys)| {
+                let keys: Vec<String> = keys.iter().map(|key| format!("{key:?}")).collect();
+                format!(
+                    "spec.{earlier} and spec.{later} both write key {}: spec.{later} wins, as it comes later",
+                    keys.join(", ")
+                )
+            })
+            .collect()
+    }
 }
 
 /// Options that change how values are read.
@@ -97,6 +140,7 @@ pub enum BuildError {
 /// Assembles the Secret data from `fetched`, which holds one result per plan entry.
 pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Built, BuildError> {
     let mut built = Built::default();
+    let mut writers = Writers::default();
     for (entry, result) in plan.data_from.iter().zip(&fetched.data_from) {
         let field = format!("dataFrom[{}]", entry.index);
         let fetched = match result {
@@ -129,7 +173,7 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
             }
         };
         for (key, value) in post_process(map, entry, &field)? {
-            built.data.insert(key, value);
+            writers.write(&mut built.data, &field, key, value);
         }
     }
     for (entry, result) in plan.data.iter().zip(&fetched.data) {
@@ -146,11 +190,12 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
                     }
                 })?;
                 check_null_bytes(&field, &entry.secret_key, &decoded, entry.remote.null_bytes)?;
-                built.data.insert(entry.secret_key.clone(), decoded);
+                writers.write(&mut built.data, &field, entry.secret_key.clone(), decoded);
             }
             Err(error) => skip_or_fail(&mut built, options, &field, &entry.remote.raw_key, error)?,
         }
     }
+    built.overwritten = writers.messages();
     Ok(built)
 }
 

@@ -393,3 +393,28 @@ fn null_byte_policy_fail_refuses_values_with_nul() {
         [0, 1]
     );
 }
+
+#[test]
+fn two_entries_writing_one_key_keep_the_later_and_say_so() {
+    let plan = plan(&spec(serde_json::json!({
+        "data": [
+            {"secretKey": "k", "remoteRef": {"key": "first"}},
+            {"secretKey": "k", "remoteRef": {"key": "second"}},
+        ],
+        "dataFrom": [{"extract": {"key": "object"}}],
+    })))
+    .unwrap();
+    let fetched = Fetched {
+        data: vec![Ok(value("1")), Ok(value("2"))],
+        data_from: vec![Ok(FetchedFrom::Extract(value(r#"{"k":"0","other":"x"}"#)))],
+    };
+    let built = build(&plan, &fetched, options(DeletionPolicy::Retain)).unwrap();
+    assert_eq!(strings(&built)["k"], "2", "the later entry wins, as in ESO");
+    assert_eq!(
+        built.overwritten,
+        [
+            r#"spec.dataFrom[0] and spec.data[0] both write key "k": spec.data[0] wins, as it comes later"#,
+            r#"spec.data[0] and spec.data[1] both write key "k": spec.data[1] wins, as it comes later"#,
+        ]
+    );
+}

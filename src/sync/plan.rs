@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use akvsync_actors::remote::RemoteKey;
 use akvsync_crds::{
     ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
-    ExternalSecretSpec, MetadataPolicy, NullBytePolicy, SecretStoreRef, StoreKind, StoreSourceRef,
+    ExternalSecretSpec, GoDurationError, MetadataPolicy, NullBytePolicy, SecretStoreRef, StoreKind,
+    StoreSourceRef, parse_go_duration,
 };
 use regex::Regex;
 
@@ -100,16 +101,27 @@ pub enum PlanError {
     GeneratorUnsupported { field: String },
     #[error("spec.dataFrom[{index}]: exactly one of extract or find must be set")]
     AmbiguousDataFrom { index: usize },
-    #[error("spec.{field}: unknown Azure Keyvault object Type for {key}")]
-    UnknownObjectType { field: String, key: String },
+    /// Not a non-negative Go duration: never a silent default.
+    #[error("spec.refreshInterval: {source}")]
+    InvalidRefreshInterval { source: GoDurationError },
+    /// ESO's words, wrapped as its controller wraps provider errors: `context` is
+    /// `spec.data[i] (key: k)` or `spec.dataFrom[i].extract`, `name` the part after the type.
+    #[error("error processing {context}, err: unknown Azure Keyvault object Type for {name}")]
+    UnknownObjectType { context: String, name: String },
     #[error("spec.dataFrom[{index}].find.name.regexp: invalid regular expression: {message}")]
     InvalidRegexp { index: usize, message: String },
-    #[error("spec.dataFrom[{index}].extract: cannot get use dataFrom to get {what} secret")]
+    #[error(
+        "error processing spec.dataFrom[{index}].extract, err: cannot get use dataFrom to get {what} secret"
+    )]
     ExtractUnsupported { index: usize, what: &'static str },
 }
 
 /// Resolves a spec into a plan: default and per-entry stores, object types, filters.
 pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
+    if let Some(interval) = &spec.refresh_interval {
+        parse_go_duration(interval)
+            .map_err(|source| PlanError::InvalidRefreshInterval { source })?;
+    }
     let data_entries = spec.data.as_deref().unwrap_or_default();
     let data_from_entries = spec.data_from.as_deref().unwrap_or_default();
     if data_entries.is_empty() && data_from_entries.is_empty() {
@@ -123,7 +135,10 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
             index,
             secret_key: entry.secret_key.clone(),
             store: resolve_store(default_store, entry.source_ref.as_ref(), &field)?,
-            remote: remote_read(&entry.remote_ref, &field)?,
+            remote: remote_read(
+                &entry.remote_ref,
+                &format!("spec.{field} (key: {})", entry.remote_ref.key),
+            )?,
         });
     }
     let mut data_from = Vec::with_capacity(data_from_entries.len());
@@ -132,7 +147,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
         let store = resolve_store(default_store, entry.source_ref.as_ref(), &field)?;
         let (source, conversion, decoding, null_bytes) = match (&entry.extract, &entry.find) {
             (Some(extract), None) => {
-                let read = remote_read(extract, &format!("{field}.extract"))?;
+                let read = remote_read(extract, &format!("spec.{field}.extract"))?;
                 let what = match read.key.kind {
                     akvsync_actors::remote::ObjectKind::Secret => None,
                     akvsync_actors::remote::ObjectKind::Key => Some("key"),
@@ -216,11 +231,15 @@ fn resolve_store(
     }
 }
 
-fn remote_read(remote: &ExternalSecretDataRemoteRef, field: &str) -> Result<RemoteRead, PlanError> {
+/// One `remoteRef` or `extract`; `context` names it in errors as ESO's controller does.
+fn remote_read(
+    remote: &ExternalSecretDataRemoteRef,
+    context: &str,
+) -> Result<RemoteRead, PlanError> {
     let key = parse_remote_key(&remote.key, remote.version.as_deref()).ok_or_else(|| {
         PlanError::UnknownObjectType {
-            field: field.to_owned(),
-            key: remote.key.clone(),
+            context: context.to_owned(),
+            name: remote.key.split('/').nth(1).unwrap_or_default().to_owned(),
         }
     })?;
     Ok(RemoteRead {
@@ -327,11 +346,23 @@ mod tests {
             ),
             (
                 serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "key/k"}}]}),
-                "cannot get use dataFrom to get key secret",
+                "error processing spec.dataFrom[0].extract, err: cannot get use dataFrom to get key secret",
             ),
             (
                 serde_json::json!({"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "a", "remoteRef": {"key": "blob/a"}}]}),
-                "unknown Azure Keyvault object Type for blob/a",
+                "error processing spec.data[0] (key: blob/a), err: unknown Azure Keyvault object Type for a",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "refreshInterval": "banana", "data": [{"secretKey": "a", "remoteRef": {"key": "a"}}]}),
+                r#"spec.refreshInterval: invalid duration "banana""#,
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "refreshInterval": "-5s", "data": [{"secretKey": "a", "remoteRef": {"key": "a"}}]}),
+                r#"spec.refreshInterval: negative duration "-5s""#,
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "blob/b/c"}}]}),
+                "error processing spec.dataFrom[0].extract, err: unknown Azure Keyvault object Type for b",
             ),
         ];
         for (json, expected) in cases {

@@ -207,6 +207,11 @@ spec:
     /// Server-side applies one manifest given as YAML (a typed external-secrets.io object or a
     /// core Secret/Namespace).
     pub async fn apply_yaml(&self, yaml: &str) {
+        self.try_apply_yaml(yaml).await.expect("apply manifest");
+    }
+
+    /// [`World::apply_yaml`], returning what the API server answered.
+    pub async fn try_apply_yaml(&self, yaml: &str) -> Result<(), kube::Error> {
         let object: kube::api::DynamicObject = serde_yaml::from_str(yaml).expect("parse manifest");
         let types = object.types.clone().expect("apiVersion and kind");
         let (group, version) = types
@@ -225,7 +230,7 @@ spec:
             &Patch::Apply(&object),
         ))
         .await
-        .expect("apply manifest");
+        .map(drop)
     }
 
     /// Applies ExternalSecrets `es-0` … `es-{count-1}` in [`NAMESPACE`], each refreshing hourly
