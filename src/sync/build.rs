@@ -93,48 +93,81 @@ impl BuildOptions<'_> {
     }
 }
 
+/// Why building failed, in ESO's words: its controller wraps whatever goes wrong with one entry
+/// as `error processing <context>, err: <cause>`, where `context` is `spec.data[i] (key: k)`,
+/// `spec.dataFrom[i].extract` or `spec.dataFrom[i].find`, and the causes are ESO's texts.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    #[error("error processing spec.{field} (key: {key}), err: {source}")]
+    #[error("error processing {context}, err: {source}")]
     Fetch {
-        field: String,
-        key: String,
+        context: String,
         source: ProviderError,
     },
-    #[error("spec.{field}: property {property} does not exist in key {key}")]
+    #[error("error processing {context}, err: error getting all secrets: {source}")]
+    FetchAll {
+        context: String,
+        source: ProviderError,
+    },
+    #[error("error processing {context}, err: property {property} does not exist in key {key}")]
     MissingProperty {
-        field: String,
+        context: String,
         property: String,
         key: String,
     },
-    #[error("spec.{field}: tag {property} does not exist")]
-    MissingTag { field: String, property: String },
-    #[error("spec.{field}: error unmarshalling json data: {message}")]
-    NotAJsonObject { field: String, message: String },
-    #[error("spec.{field}: error applying decoding strategy {strategy} to data: {message}")]
+    #[error("error processing {context}, err: tag {property} does not exist")]
+    MissingTag { context: String, property: String },
+    #[error("error processing {context}, err: error unmarshalling json data: {message}")]
+    NotAJsonObject { context: String, message: String },
+    #[error(
+        "error processing {context}, err: error applying decoding strategy {strategy} to data: {message}"
+    )]
     Decode {
-        field: String,
+        context: String,
         strategy: String,
         message: String,
     },
-    #[error("spec.{field}: secret name collision during conversion: {key}")]
-    KeyCollision { field: String, key: String },
     #[error(
-        "spec.{field}: invalid key {key:?}: keys may hold letters, digits, '-', '.' and '_' (at most 253)"
+        "error processing {context}, err: error applying conversion strategy {strategy} to keys: secret name collision during conversion: {key}"
     )]
-    InvalidKey { field: String, key: String },
-    #[error("spec.{field}: invalid rewrite regexp {source_regexp:?}: {message}")]
+    KeyCollision {
+        context: String,
+        strategy: String,
+        key: String,
+    },
+    #[error(
+        "error processing {context}, err: invalid secret keys (TIP: use rewrite or conversionStrategy to change keys): {reason}"
+    )]
+    InvalidKey { context: String, reason: String },
+    #[error(
+        "error processing {context}, err: error applying rewrite to keys: failed rewrite operation[{index}]: regexp failed with failed to compile: {message}"
+    )]
     InvalidRewrite {
-        field: String,
-        source_regexp: String,
+        context: String,
+        index: usize,
         message: String,
     },
-    #[error("spec.{field}: the value of key {key} contains a null byte and nullBytePolicy is Fail")]
-    NullByte { field: String, key: String },
-    #[error("spec.{field}: invalid rewrite transform: {message}")]
-    InvalidTransform { field: String, message: String },
-    #[error("spec.{field}: {what} is not supported by akvsync yet")]
-    Unsupported { field: String, what: &'static str },
+    #[error(
+        "error processing {context}, err: error applying rewrite to keys: failed rewrite operation[{index}]: transform failed with {message}"
+    )]
+    InvalidTransform {
+        context: String,
+        index: usize,
+        message: String,
+    },
+    #[error(
+        "error processing {context}, err: fetched secret value for key {key:?} contains null bytes; use a text-safe format such as PEM/base64 or leave nullBytePolicy unset for intentional binary data"
+    )]
+    NullByte { context: String, key: String },
+    #[error("error processing {context}, err: {what} is not supported by akvsync yet")]
+    Unsupported { context: String, what: &'static str },
+}
+
+/// A strategy as the user wrote it (`Base64URL`, not the Rust variant name).
+fn strategy_name(strategy: impl serde::Serialize) -> String {
+    serde_json::to_value(strategy)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Assembles the Secret data from `fetched`, which holds one result per plan entry.
@@ -143,14 +176,18 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
     let mut writers = Writers::default();
     for (entry, result) in plan.data_from.iter().zip(&fetched.data_from) {
         let field = format!("dataFrom[{}]", entry.index);
+        let context = match &entry.source {
+            DataFromSource::Extract(_) => format!("spec.{field}.extract"),
+            DataFromSource::Find(_) => format!("spec.{field}.find"),
+        };
         let fetched = match result {
             Ok(fetched) => fetched,
             Err(error) => {
-                let key = match &entry.source {
-                    DataFromSource::Extract(read) => read.raw_key.clone(),
-                    DataFromSource::Find(_) => String::new(),
+                let (key, source) = match &entry.source {
+                    DataFromSource::Extract(read) => (read.raw_key.as_str(), Source::One),
+                    DataFromSource::Find(_) => ("", Source::All),
                 };
-                skip_or_fail(&mut built, options, &field, &key, error)?;
+                skip_or_fail(&mut built, options, &field, key, &context, source, error)?;
                 continue;
             }
         };
@@ -158,7 +195,7 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
             (FetchedFrom::Extract(value), DataFromSource::Extract(read)) => extract_map(
                 value,
                 read,
-                &field,
+                &context,
                 options.metadata_attributes(&entry.store),
             )?,
             (FetchedFrom::Find(values), _) => values
@@ -167,36 +204,57 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
                 .collect(),
             (FetchedFrom::Extract(_), DataFromSource::Find(_)) => {
                 return Err(BuildError::Unsupported {
-                    field,
+                    context,
                     what: "an extract result for a find entry",
                 });
             }
         };
-        for (key, value) in post_process(map, entry, &field)? {
+        for (key, value) in post_process(map, entry, &context)? {
             writers.write(&mut built.data, &field, key, value);
         }
     }
     for (entry, result) in plan.data.iter().zip(&fetched.data) {
         let field = format!("data[{}]", entry.index);
+        let context = format!("spec.{field} (key: {})", entry.remote.raw_key);
         match result {
             Ok(value) => {
                 let attributes = options.metadata_attributes(&entry.store);
-                let bytes = read_value(value, &entry.remote, &field, attributes)?;
+                let bytes = read_value(value, &entry.remote, &context, attributes)?;
                 let decoded = decode(&bytes, entry.remote.decoding).map_err(|message| {
                     BuildError::Decode {
-                        field: field.clone(),
-                        strategy: format!("{:?}", entry.remote.decoding),
+                        context: context.clone(),
+                        strategy: strategy_name(entry.remote.decoding),
                         message,
                     }
                 })?;
-                check_null_bytes(&field, &entry.secret_key, &decoded, entry.remote.null_bytes)?;
+                check_null_bytes(
+                    &context,
+                    &entry.secret_key,
+                    &decoded,
+                    entry.remote.null_bytes,
+                )?;
                 writers.write(&mut built.data, &field, entry.secret_key.clone(), decoded);
             }
-            Err(error) => skip_or_fail(&mut built, options, &field, &entry.remote.raw_key, error)?,
+            Err(error) => skip_or_fail(
+                &mut built,
+                options,
+                &field,
+                &entry.remote.raw_key,
+                &context,
+                Source::One,
+                error,
+            )?,
         }
     }
     built.overwritten = writers.messages();
     Ok(built)
+}
+
+/// Whether a fetch asked for one object or listed a vault (`find`), which ESO words differently.
+#[derive(Clone, Copy)]
+enum Source {
+    One,
+    All,
 }
 
 /// A missing remote object is skipped unless the deletion policy is `Retain`; any other error fails.
@@ -205,6 +263,8 @@ fn skip_or_fail(
     options: BuildOptions,
     field: &str,
     key: &str,
+    context: &str,
+    source: Source,
     error: &ProviderError,
 ) -> Result<(), BuildError> {
     if matches!(error, ProviderError::NotFound { .. })
@@ -220,22 +280,29 @@ fn skip_or_fail(
         ));
         return Ok(());
     }
-    Err(BuildError::Fetch {
-        field: field.to_owned(),
-        key: key.to_owned(),
-        source: error.clone(),
-    })
+    let context = context.to_owned();
+    let source = match source {
+        Source::One => BuildError::Fetch {
+            context,
+            source: error.clone(),
+        },
+        Source::All => BuildError::FetchAll {
+            context,
+            source: error.clone(),
+        },
+    };
+    Err(source)
 }
 
 /// The bytes one `remoteRef` yields: the value or its metadata, through `property`.
 fn read_value(
     value: &RemoteValue,
     read: &RemoteRead,
-    field: &str,
+    context: &str,
     attributes: bool,
 ) -> Result<Vec<u8>, BuildError> {
     if read.metadata == MetadataPolicy::Fetch {
-        return read_metadata(value, &read.property, field, attributes);
+        return read_metadata(value, &read.property, context, attributes);
     }
     if read.key.kind == akvsync_actors::remote::ObjectKind::Certificate {
         // Certificates are DER; ESO ignores `property` for them.
@@ -243,7 +310,7 @@ fn read_value(
     }
     property::extract(value.value.expose(), &read.property).ok_or_else(|| {
         BuildError::MissingProperty {
-            field: field.to_owned(),
+            context: context.to_owned(),
             property: read.property.clone(),
             key: read.raw_key.clone(),
         }
@@ -277,7 +344,7 @@ fn metadata_map(value: &RemoteValue, attributes: bool) -> BTreeMap<String, Strin
 fn read_metadata(
     value: &RemoteValue,
     property: &str,
-    field: &str,
+    context: &str,
     attributes: bool,
 ) -> Result<Vec<u8>, BuildError> {
     let map = metadata_map(value, attributes);
@@ -288,12 +355,55 @@ fn read_metadata(
         return Ok(tag.clone().into_bytes());
     }
     let missing = || BuildError::MissingTag {
-        field: field.to_owned(),
+        context: context.to_owned(),
         property: property.to_owned(),
     };
     let (tag, path) = property.split_once('.').ok_or_else(missing)?;
     let tag_value = map.get(tag).ok_or_else(missing)?;
     property::extract(tag_value.as_bytes(), path).ok_or_else(missing)
+}
+
+/// Go's `json.Unmarshal` message for a value that is not a JSON object (ESO passes it on), for
+/// the cases users meet; other syntax errors keep serde's wording.
+fn go_json_error(bytes: &[u8], error: &serde_json::Error) -> String {
+    let trimmed = bytes.trim_ascii_start();
+    let Some(&first) = trimmed.first() else {
+        return "unexpected end of JSON input".to_owned();
+    };
+    if !matches!(
+        first,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    ) {
+        return format!(
+            "invalid character {} looking for beginning of value",
+            go_quote_char(first)
+        );
+    }
+    if error.is_eof() {
+        return "unexpected end of JSON input".to_owned();
+    }
+    let kind = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::String(_)) => "string",
+        Ok(serde_json::Value::Number(_)) => "number",
+        Ok(serde_json::Value::Array(_)) => "array",
+        Ok(serde_json::Value::Bool(_)) => "bool",
+        _ => return error.to_string(),
+    };
+    format!("json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage")
+}
+
+/// Go's `quoteChar` in `encoding/json`.
+fn go_quote_char(byte: u8) -> String {
+    match byte {
+        b'\'' => r"'\''".to_owned(),
+        b'"' => r#"'"'"#.to_owned(),
+        b'\n' => r"'\n'".to_owned(),
+        b'\r' => r"'\r'".to_owned(),
+        b'\t' => r"'\t'".to_owned(),
+        b'\\' => r"'\\'".to_owned(),
+        0x20..=0x7e => format!("'{}'", byte as char),
+        _ => format!("'\\x{byte:02x}'"),
+    }
 }
 
 /// Go's `json.Marshal` of a string map: sorted keys, `<`, `>` and `&` escaped.
@@ -311,7 +421,7 @@ fn go_json(map: &BTreeMap<String, String>) -> String {
 fn extract_map(
     value: &RemoteValue,
     read: &RemoteRead,
-    field: &str,
+    context: &str,
     attributes: bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
     if read.metadata == MetadataPolicy::Fetch {
@@ -319,15 +429,19 @@ fn extract_map(
     }
     let bytes = property::extract(value.value.expose(), &read.property).ok_or_else(|| {
         BuildError::MissingProperty {
-            field: field.to_owned(),
+            context: context.to_owned(),
             property: read.property.clone(),
             key: read.raw_key.clone(),
         }
     })?;
+    if bytes.trim_ascii() == b"null" {
+        // Go unmarshals `null` into an empty map.
+        return Ok(BTreeMap::new());
+    }
     let object: BTreeMap<String, Box<RawValue>> =
         serde_json::from_slice(&bytes).map_err(|error| BuildError::NotAJsonObject {
-            field: field.to_owned(),
-            message: error.to_string(),
+            context: context.to_owned(),
+            message: go_json_error(&bytes, &error),
         })?;
     Ok(object
         .into_iter()
@@ -373,11 +487,12 @@ fn extract_metadata_map(
     BTreeMap::from([(format!("{}_{}", read.raw_key, read.property), value)])
 }
 
-/// Rewrite (or convert) keys, validate them, decode values and apply the null-byte policy.
+/// ESO's order for one `dataFrom` entry: rewrite (or convert) keys, validate every key, decode
+/// every value, then apply the null-byte policy, so the first error is the one ESO reports.
 fn post_process(
     map: BTreeMap<String, Vec<u8>>,
     entry: &DataFromEntry,
-    field: &str,
+    context: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
     let mut map = map;
     if entry.rewrite.is_empty() {
@@ -386,7 +501,8 @@ fn post_process(
             let new_key = convert_key(&key, entry.conversion);
             if converted.insert(new_key.clone(), value).is_some() {
                 return Err(BuildError::KeyCollision {
-                    field: field.to_owned(),
+                    context: context.to_owned(),
+                    strategy: strategy_name(entry.conversion),
                     key: new_key,
                 });
             }
@@ -394,41 +510,62 @@ fn post_process(
         map = converted;
     } else {
         for (index, rewrite) in entry.rewrite.iter().enumerate() {
-            map = apply_rewrite(map, rewrite, &format!("{field}.rewrite[{index}]"))?;
+            map = apply_rewrite(map, rewrite, context, index)?;
         }
+    }
+    // ESO drops empty keys silently.
+    map.retain(|key, _| !key.is_empty());
+    if let Some(reason) = map.keys().find_map(|key| invalid_key_reason(key)) {
+        return Err(BuildError::InvalidKey {
+            context: context.to_owned(),
+            reason,
+        });
     }
     let mut result = BTreeMap::new();
     for (key, value) in map {
-        if key.is_empty() {
-            continue;
-        }
-        if !is_valid_secret_key(&key) {
-            return Err(BuildError::InvalidKey {
-                field: field.to_owned(),
-                key,
-            });
-        }
         let decoded = decode(&value, entry.decoding).map_err(|message| BuildError::Decode {
-            field: field.to_owned(),
-            strategy: format!("{:?}", entry.decoding),
-            message,
+            context: context.to_owned(),
+            strategy: strategy_name(entry.decoding),
+            message: format!("failure decoding key {key}: {message}"),
         })?;
-        check_null_bytes(field, &key, &decoded, entry.null_bytes)?;
         result.insert(key, decoded);
+    }
+    for (key, value) in &result {
+        check_null_bytes(context, key, value, entry.null_bytes)?;
     }
     Ok(result)
 }
 
+/// ESO's `ValidateKeys` message for a key Kubernetes would refuse, if it would.
+fn invalid_key_reason(key: &str) -> Option<String> {
+    if is_valid_secret_key(key) {
+        return None;
+    }
+    if key.len() > 253 {
+        let truncated: String = key.chars().take(253).collect();
+        return Some(format!(
+            "key has length {} but max is 253: (following is truncated): {truncated}",
+            key.len()
+        ));
+    }
+    let bad = key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))?;
+    Some(format!(
+        "key has invalid character {bad}, only alphanumeric, '-', '.' and '_' are allowed: {key}"
+    ))
+}
+
 /// `nullBytePolicy: Fail` refuses values with a NUL byte (after decoding).
 fn check_null_bytes(
-    field: &str,
+    context: &str,
     key: &str,
     value: &[u8],
     policy: NullBytePolicy,
 ) -> Result<(), BuildError> {
     if policy == NullBytePolicy::Fail && value.contains(&0) {
         return Err(BuildError::NullByte {
-            field: field.to_owned(),
+            context: context.to_owned(),
             key: key.to_owned(),
         });
     }
@@ -438,14 +575,15 @@ fn check_null_bytes(
 fn apply_rewrite(
     map: BTreeMap<String, Vec<u8>>,
     rewrite: &ExternalSecretRewrite,
-    field: &str,
+    context: &str,
+    index: usize,
 ) -> Result<BTreeMap<String, Vec<u8>>, BuildError> {
     match rewrite {
         ExternalSecretRewrite::Regexp(regexp) => {
             let regex =
                 regex::Regex::new(&regexp.source).map_err(|error| BuildError::InvalidRewrite {
-                    field: field.to_owned(),
-                    source_regexp: regexp.source.clone(),
+                    context: context.to_owned(),
+                    index,
                     message: error.to_string(),
                 })?;
             Ok(map
@@ -460,18 +598,21 @@ fn apply_rewrite(
         }
         ExternalSecretRewrite::Transform(transform) => {
             let invalid = |message: String| BuildError::InvalidTransform {
-                field: field.to_owned(),
+                context: context.to_owned(),
+                index,
                 message,
             };
             let template = akvsync_template::Engine::global()
                 .parse("transform", &transform.template)
-                .map_err(|error| invalid(error.to_string()))?;
+                .map_err(|error| invalid(format!("failed to parse template: {error}")))?;
             let mut rewritten = BTreeMap::new();
             for (key, value) in map {
                 let dot = akvsync_template::Value::from_json(&serde_json::json!({ "value": key }));
-                let bytes = template
-                    .execute_value(dot)
-                    .map_err(|error| invalid(error.to_string()))?;
+                let bytes = template.execute_value(dot).map_err(|error| {
+                    invalid(format!(
+                        "failed to execute template for key {key:?}: {error}"
+                    ))
+                })?;
                 let new_key = String::from_utf8(bytes)
                     .map_err(|_| invalid("the rewritten key is not UTF-8".into()))?;
                 rewritten.insert(new_key, value);
@@ -479,7 +620,7 @@ fn apply_rewrite(
             Ok(rewritten)
         }
         ExternalSecretRewrite::Merge(_) => Err(BuildError::Unsupported {
-            field: field.to_owned(),
+            context: context.to_owned(),
             what: "rewrite.merge",
         }),
     }

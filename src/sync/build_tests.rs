@@ -91,7 +91,7 @@ fn a_missing_property_is_an_error_naming_it() {
     let error = build(&plan, &fetched, options(DeletionPolicy::Retain)).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "spec.data[0]: property nope does not exist in key s"
+        "error processing spec.data[0] (key: s), err: property nope does not exist in key s"
     );
 }
 
@@ -152,9 +152,9 @@ fn extract_of_a_non_object_is_an_unmarshalling_error() {
     let error = build(&plan, &fetched, options(DeletionPolicy::Retain))
         .unwrap_err()
         .to_string();
-    assert!(
-        error.starts_with("spec.dataFrom[0]: error unmarshalling json data:"),
-        "{error}"
+    assert_eq!(
+        error,
+        "error processing spec.dataFrom[0].extract, err: error unmarshalling json data: invalid character 'c' looking for beginning of value"
     );
 }
 
@@ -202,7 +202,7 @@ fn unicode_conversion_collisions_and_invalid_keys_are_errors() {
     let error = build(&plan_default, &fetched, options(DeletionPolicy::Retain)).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "spec.dataFrom[0]: secret name collision during conversion: a_b"
+        "error processing spec.dataFrom[0].extract, err: error applying conversion strategy Default to keys: secret name collision during conversion: a_b"
     );
 
     let plan_rewrite = plan(&spec(
@@ -217,7 +217,10 @@ fn unicode_conversion_collisions_and_invalid_keys_are_errors() {
     let error = build(&plan_rewrite, &fetched, options(DeletionPolicy::Retain))
         .unwrap_err()
         .to_string();
-    assert!(error.contains("invalid key \"a/\""), "{error}");
+    assert_eq!(
+        error,
+        "error processing spec.dataFrom[0].extract, err: invalid secret keys (TIP: use rewrite or conversionStrategy to change keys): key has invalid character /, only alphanumeric, '-', '.' and '_' are allowed: a/"
+    );
 }
 
 #[test]
@@ -301,7 +304,10 @@ fn metadata_fetch_returns_tags_as_go_json_or_one_tag() {
         },
     );
     let error = legacy.unwrap_err().to_string();
-    assert_eq!(error, "spec.data[1]: tag owner does not exist");
+    assert_eq!(
+        error,
+        "error processing spec.data[1] (key: s), err: tag owner does not exist"
+    );
 }
 
 #[test]
@@ -361,9 +367,9 @@ fn rewrite_transform_templates_rename_keys() {
     let error = build(&broken, &fetched, options(DeletionPolicy::Retain))
         .unwrap_err()
         .to_string();
-    assert!(
-        error.starts_with("spec.dataFrom[0].rewrite[0]: invalid rewrite transform:"),
-        "{error}"
+    assert_eq!(
+        error,
+        r#"error processing spec.dataFrom[0].extract, err: error applying rewrite to keys: failed rewrite operation[0]: transform failed with failed to parse template: template: transform:1: function "nosuchfunction" not defined"#
     );
 }
 
@@ -380,7 +386,7 @@ fn null_byte_policy_fail_refuses_values_with_nul() {
     let error = build(&strict, &fetched(), options(DeletionPolicy::Retain)).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "spec.data[0]: the value of key bin contains a null byte and nullBytePolicy is Fail"
+        r#"error processing spec.data[0] (key: b), err: fetched secret value for key "bin" contains null bytes; use a text-safe format such as PEM/base64 or leave nullBytePolicy unset for intentional binary data"#
     );
     let lenient = plan(&spec(serde_json::json!({"data": [
         {"secretKey": "bin", "remoteRef": {"key": "b", "decodingStrategy": "Base64"}}
@@ -417,4 +423,58 @@ fn two_entries_writing_one_key_keep_the_later_and_say_so() {
             r#"spec.data[0] and spec.data[1] both write key "k": spec.data[1] wins, as it comes later"#,
         ]
     );
+}
+
+/// ESO's texts for what goes wrong inside one entry, wrapped as its controller wraps them.
+#[test]
+fn entry_errors_carry_esos_texts() {
+    let cases: [(serde_json::Value, Fetched, &str); 5] = [
+        (
+            serde_json::json!({"data": [{"secretKey": "a", "remoteRef": {"key": "db", "decodingStrategy": "Base64"}}]}),
+            Fetched {
+                data: vec![Ok(value("dGVzd*=="))],
+                data_from: vec![],
+            },
+            "error processing spec.data[0] (key: db), err: error applying decoding strategy Base64 to data: illegal base64 data at input byte 5",
+        ),
+        (
+            serde_json::json!({"dataFrom": [{"extract": {"key": "j", "decodingStrategy": "Base64URL"}}]}),
+            Fetched {
+                data: vec![],
+                data_from: vec![Ok(FetchedFrom::Extract(value(r#"{"k":"a"}"#)))],
+            },
+            "error processing spec.dataFrom[0].extract, err: error applying decoding strategy Base64URL to data: failure decoding key k: illegal base64 data at input byte 0",
+        ),
+        (
+            serde_json::json!({"dataFrom": [{"extract": {"key": "j"}}]}),
+            Fetched {
+                data: vec![],
+                data_from: vec![Ok(FetchedFrom::Extract(value(r#""text""#)))],
+            },
+            "error processing spec.dataFrom[0].extract, err: error unmarshalling json data: json: cannot unmarshal string into Go value of type map[string]json.RawMessage",
+        ),
+        (
+            serde_json::json!({"dataFrom": [{"find": {"name": {"regexp": "."}}}]}),
+            Fetched {
+                data: vec![],
+                data_from: vec![Err(ProviderError::Forbidden {
+                    message: "no".into(),
+                })],
+            },
+            "error processing spec.dataFrom[0].find, err: error getting all secrets: access denied: no",
+        ),
+        (
+            serde_json::json!({"data": [{"secretKey": "a", "remoteRef": {"key": "gone"}}]}),
+            Fetched {
+                data: vec![Err(not_found())],
+                data_from: vec![],
+            },
+            "error processing spec.data[0] (key: gone), err: Secret does not exist",
+        ),
+    ];
+    for (json, fetched, expected) in cases {
+        let plan = plan(&spec(json)).unwrap();
+        let error = build(&plan, &fetched, options(DeletionPolicy::Retain)).unwrap_err();
+        assert_eq!(error.to_string(), expected);
+    }
 }
