@@ -290,11 +290,10 @@ async fn a_principal_without_write_permission_gets_a_clear_status() {
     assert_eq!(reason, "Errored");
     assert!(
         message.starts_with(
-            "set secret failed: could not write remote ref v to target secretstore read-only:"
+            "set secret failed: could not write remote ref v to target secretstore read-only: could not set secret not-allowed: access denied"
         ),
         "{message}"
     );
-    assert!(message.contains("access denied"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,7 +380,12 @@ async fn pushing_to_a_soft_deleted_name_says_so() {
         .await;
     let (reason, message) = wait_for_push(&world, "reuse", "False").await;
     assert_eq!(reason, "Errored");
-    assert!(message.contains("deleted but recoverable"), "{message}");
+    assert!(
+        message.starts_with(
+            "set secret failed: could not write remote ref v to target secretstore vault: could not set secret reused: "
+        ) && message.contains("deleted but recoverable"),
+        "{message}"
+    );
 }
 
 /// A quiet PushSecret (long interval): adding the finalizer bumps the resourceVersion, and the
@@ -510,5 +514,37 @@ async fn a_missing_source_secret_is_named() {
             "Errored",
             format!("could not get source secret: Secret {NAMESPACE}/absent not found").as_str()
         )
+    );
+}
+
+/// ESO's provider refuses an unknown object type inside its write, or inside the existence check
+/// of `updatePolicy: IfNotExists`; the Ready messages carry that context verbatim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_object_type_is_refused_with_esos_messages() {
+    let mut world = World::new().await;
+    world.secret(NAMESPACE, "source", &[("v", "x")]).await;
+    world.start_operator().await;
+    let data =
+        "    - match:\n        secretKey: v\n        remoteRef:\n          remoteKey: blob/x\n";
+    world
+        .apply_yaml(&push_yaml("blob", "source", "", data))
+        .await;
+    world
+        .apply_yaml(&push_yaml(
+            "blob-if-not-exists",
+            "source",
+            "  updatePolicy: IfNotExists\n",
+            data,
+        ))
+        .await;
+    let (_, message) = wait_for_push(&world, "blob", "False").await;
+    assert_eq!(
+        message,
+        "set secret failed: could not write remote ref v to target secretstore vault: secret type blob not supported"
+    );
+    let (_, message) = wait_for_push(&world, "blob-if-not-exists", "False").await;
+    assert_eq!(
+        message,
+        "set secret failed: could not verify if secret exists in store: secret type 'blob' is not supported"
     );
 }

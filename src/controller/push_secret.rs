@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use akvsync_actors::remote::{ProviderError, RemoteValue};
+use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey, RemoteValue};
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{Delete, Fetch, Priority, Push, StoreRequestError};
@@ -194,10 +194,12 @@ async fn sync(
         }
         Err(message) => return Err((Failure::errored(message), None)),
     };
-    let items = plan_push(&push.spec, &source)
-        .map_err(|error| (Failure::errored(error.to_string()), None))?;
     let stores = resolve_stores(shared, push);
     let if_not_exists = push.spec.update_policy.unwrap_or_default() == UpdatePolicy::IfNotExists;
+    let items = plan_push(&push.spec, &source).map_err(|error| {
+        let message = plan_failed_message(&error, &stores, if_not_exists);
+        (Failure::errored(message), None)
+    })?;
     let mut synced = Synced::new();
     for (kind, store_name) in &stores {
         let store_key = format!("{}/{store_name}", kind_name(*kind));
@@ -220,8 +222,7 @@ async fn sync(
             .filter(|item| applies_to(item, *kind, store_name))
         {
             if let Err(error) = write_item(&actor, item, if_not_exists).await {
-                let secret_key = item.source.match_.secret_key.clone().unwrap_or_default();
-                let message = set_secret_failed_message(&secret_key, store_name, &error);
+                let message = write_failed_message(item, store_name, &error);
                 return Err((Failure::errored(message), Some(merge(previous, synced))));
             }
             entries.insert(item.status_key.clone(), item.source.clone());
@@ -238,6 +239,26 @@ async fn sync(
     Ok(synced)
 }
 
+/// The Ready message of a spec the plan refuses. An unknown object type is refused by ESO's
+/// provider inside its write (or its `IfNotExists` existence check), so it gets that context.
+fn plan_failed_message(
+    error: &PushError,
+    stores: &[(StoreKind, String)],
+    if_not_exists: bool,
+) -> String {
+    match (error, stores.first()) {
+        (PushError::UnsupportedObjectType { object_type, .. }, Some(_)) if if_not_exists => {
+            format!(
+                "set secret failed: could not verify if secret exists in store: secret type '{object_type}' is not supported"
+            )
+        }
+        (PushError::UnsupportedObjectType { secret_key, .. }, Some((_, store))) => {
+            set_secret_failed_message(secret_key, store, error)
+        }
+        _ => error.to_string(),
+    }
+}
+
 /// What a failed sync records: the new entries, plus old ones not yet cleaned up.
 fn merge(previous: &Synced, mut synced: Synced) -> Synced {
     for (store, entries) in previous {
@@ -249,15 +270,47 @@ fn merge(previous: &Synced, mut synced: Synced) -> Synced {
     synced
 }
 
-/// Why a remote write did not happen.
+/// Why a remote write did not happen, with the context ESO's Azure provider gives each step.
 #[derive(Debug, thiserror::Error)]
 enum WriteError {
     #[error("{0}")]
     Push(#[from] PushError),
-    #[error("{0}")]
-    Store(#[from] StoreRequestError),
+    /// `updatePolicy: IfNotExists` could not tell whether the object exists.
+    #[error("could not verify if secret exists in store: {0}")]
+    Exists(StoreRequestError),
+    #[error("cannot get {} {}: {source}", kind_word(&.key.kind), .key.name)]
+    Get {
+        key: RemoteKey,
+        source: StoreRequestError,
+    },
+    #[error("{} {}: {source}", set_verb(&.key.kind), .key.name)]
+    Set {
+        key: RemoteKey,
+        source: StoreRequestError,
+    },
     #[error("store actor unavailable: {0}")]
     Mailbox(#[from] actix::MailboxError),
+}
+
+/// ESO's words for a failed write of each object type.
+fn set_verb(kind: &ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Secret => "could not set secret",
+        ObjectKind::Key => "could not import key",
+        ObjectKind::Certificate => "could not import certificate",
+    }
+}
+
+/// ESO's Ready message for a failed item: the existence check of `IfNotExists` is reported on
+/// its own, every other failure as a failed write of the entry to the store.
+fn write_failed_message(item: &PushItem, store_name: &str, error: &WriteError) -> String {
+    match error {
+        WriteError::Exists(_) => format!("set secret failed: {error}"),
+        _ => {
+            let secret_key = item.source.match_.secret_key.clone().unwrap_or_default();
+            set_secret_failed_message(&secret_key, store_name, error)
+        }
+    }
 }
 
 async fn write_item(
@@ -265,32 +318,50 @@ async fn write_item(
     item: &PushItem,
     if_not_exists: bool,
 ) -> Result<(), WriteError> {
-    let existing = fetch_latest(actor, item).await?;
+    let existing = fetch_latest(actor, item).await?.map_err(|source| {
+        if if_not_exists {
+            WriteError::Exists(source)
+        } else {
+            WriteError::Get {
+                key: item.remote.clone(),
+                source,
+            }
+        }
+    })?;
     if if_not_exists && existing.is_some() {
         return Ok(());
     }
     match prepare_write(item, existing.as_deref())? {
-        WriteDecision::Write(request) => Ok(actor.send(Push(request)).await??),
+        WriteDecision::Write(request) => {
+            actor
+                .send(Push(request))
+                .await?
+                .map_err(|source| WriteError::Set {
+                    key: item.remote.clone(),
+                    source,
+                })
+        }
         WriteDecision::Unchanged => Ok(()),
     }
 }
 
+/// The remote object's latest version, `None` when it does not exist.
 async fn fetch_latest(
     actor: &VaultActor,
     item: &PushItem,
-) -> Result<Option<Arc<RemoteValue>>, WriteError> {
-    match actor
+) -> Result<Result<Option<Arc<RemoteValue>>, StoreRequestError>, actix::MailboxError> {
+    let fetched = actor
         .send(Fetch {
             key: item.remote.clone(),
             max_age: Duration::ZERO,
             priority: Priority::Change,
         })
-        .await?
-    {
+        .await?;
+    Ok(match fetched {
         Ok(value) => Ok(Some(value)),
         Err(StoreRequestError::Provider(ProviderError::NotFound { .. })) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
+        Err(error) => Err(error),
+    })
 }
 
 /// Deletes the remote objects recorded in `previous` that `current` no longer holds.

@@ -27,8 +27,12 @@ pub enum PushError {
     #[error("spec.template.templateFrom[{index}]: {what} is not supported by akvsync yet")]
     UnsupportedTemplate { index: usize, what: &'static str },
     /// A `remoteKey` prefix other than `secret/`, `key/` or `cert/`.
+    /// `secret_key` is the entry's `match.secretKey`, for ESO's message around this one.
     #[error("secret type {object_type} not supported")]
-    UnsupportedObjectType { object_type: String },
+    UnsupportedObjectType {
+        object_type: String,
+        secret_key: String,
+    },
     /// Key Vault names hold 1 to 127 letters, digits and dashes; Key Vault would answer 400.
     #[error(
         "invalid Key Vault object name {name:?} (from remote key {remote_key:?}): names hold 1 to 127 letters, digits and '-'"

@@ -141,7 +141,16 @@ fn plan_data(
         None => whole_secret_json(&converted),
     };
     let metadata = parse_metadata(entry.metadata.as_ref())?;
-    let remote = parse_remote_key(&entry.match_.remote_ref.remote_key)?;
+    let remote =
+        parse_remote_key(&entry.match_.remote_ref.remote_key).map_err(|error| match error {
+            PushError::UnsupportedObjectType { object_type, .. } => {
+                PushError::UnsupportedObjectType {
+                    object_type,
+                    secret_key: entry.match_.secret_key.clone().unwrap_or_default(),
+                }
+            }
+            error => error,
+        })?;
     Ok(item(entry.clone(), remote, value, metadata, None))
 }
 
@@ -188,6 +197,7 @@ pub fn parse_remote_key(remote_key: &str) -> Result<RemoteKey, PushError> {
                 other => {
                     return Err(PushError::UnsupportedObjectType {
                         object_type: other.to_owned(),
+                        secret_key: String::new(),
                     });
                 }
             };
