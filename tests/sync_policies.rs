@@ -565,3 +565,38 @@ async fn two_entries_writing_one_key_keep_the_later_and_warn() {
     })
     .await;
 }
+
+/// `rewrite.merge` (ESO v0.17+): the JSON objects found by `find` become one Secret's keys, or
+/// one JSON value under `into`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewrite_merge_combines_found_objects_as_eso_does() {
+    let mut world = World::new().await;
+    world.set_secret("db-a", r#"{"user":"u","port":5432}"#);
+    world.set_secret("db-b", r#"{"password":"p"}"#);
+    world.start_operator().await;
+    let yaml = |name: &str, merge: &str| {
+        format!(
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1h\n  secretStoreRef:\n    name: vault\n    kind: SecretStore\n  target:\n    name: {name}\n  dataFrom:\n    - find:\n        name:\n          regexp: \"^db-\"\n      rewrite:\n        - merge: {merge}\n"
+        )
+    };
+    world.apply_yaml(&yaml("merged", "{}")).await;
+    world
+        .apply_yaml(&yaml("merged-json", "{strategy: JSON, into: config}"))
+        .await;
+    let merged = world
+        .wait_for_value(NAMESPACE, "merged", "password", "p")
+        .await;
+    let data = merged.data.unwrap();
+    assert_eq!(data["user"].0, b"u");
+    assert_eq!(data["port"].0, b"5432");
+    assert_eq!(data.len(), 3);
+    let json = world
+        .wait_for_value(
+            NAMESPACE,
+            "merged-json",
+            "config",
+            r#"{"password":"p","port":5432,"user":"u"}"#,
+        )
+        .await;
+    assert!(json.data.unwrap().contains_key("db-a"));
+}

@@ -9,6 +9,7 @@ use akvsync_crds::{DeletionPolicy, ExternalSecretRewrite, MetadataPolicy, NullBy
 use serde_json::value::RawValue;
 
 use super::decode::{convert_key, decode, is_valid_secret_key};
+use super::merge::rewrite_merge;
 use super::plan::{DataFromEntry, DataFromSource, Plan, RemoteRead, StoreName};
 use super::property;
 
@@ -142,6 +143,14 @@ pub enum BuildError {
         "error processing {context}, err: error applying rewrite to keys: failed rewrite operation[{index}]: regexp failed with failed to compile: {message}"
     )]
     InvalidRewrite {
+        context: String,
+        index: usize,
+        message: String,
+    },
+    #[error(
+        "error processing {context}, err: error applying rewrite to keys: failed rewrite operation[{index}]: {message}"
+    )]
+    Rewrite {
         context: String,
         index: usize,
         message: String,
@@ -363,9 +372,9 @@ fn read_metadata(
     property::extract(tag_value.as_bytes(), path).ok_or_else(missing)
 }
 
-/// Go's `json.Unmarshal` message for a value that is not a JSON object (ESO passes it on), for
-/// the cases users meet; other syntax errors keep serde's wording.
-fn go_json_error(bytes: &[u8], error: &serde_json::Error) -> String {
+/// Go's `json.Unmarshal` message for a value that does not decode into `target` (a Go map
+/// type), for the cases users meet; other syntax errors keep serde's wording.
+pub(super) fn go_json_error(bytes: &[u8], error: &serde_json::Error, target: &str) -> String {
     let trimmed = bytes.trim_ascii_start();
     let Some(&first) = trimmed.first() else {
         return "unexpected end of JSON input".to_owned();
@@ -389,7 +398,23 @@ fn go_json_error(bytes: &[u8], error: &serde_json::Error) -> String {
         Ok(serde_json::Value::Bool(_)) => "bool",
         _ => return error.to_string(),
     };
-    format!("json: cannot unmarshal {kind} into Go value of type map[string]json.RawMessage")
+    format!("json: cannot unmarshal {kind} into Go value of type {target}")
+}
+
+/// A JSON value as Go's encoder writes it: keys sorted, `U+2028`/`U+2029` escaped, and with
+/// `escape_html` (`json.Marshal`) `<`, `>` and `&` too.
+pub(super) fn go_json_string(value: &serde_json::Value, escape_html: bool) -> String {
+    let text = serde_json::to_string(value)
+        .expect("a JSON value serializes")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    if escape_html {
+        text.replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+    } else {
+        text
+    }
 }
 
 /// Go's `quoteChar` in `encoding/json`.
@@ -441,7 +466,7 @@ fn extract_map(
     let object: BTreeMap<String, Box<RawValue>> =
         serde_json::from_slice(&bytes).map_err(|error| BuildError::NotAJsonObject {
             context: context.to_owned(),
-            message: go_json_error(&bytes, &error),
+            message: go_json_error(&bytes, &error, "map[string]json.RawMessage"),
         })?;
     Ok(object
         .into_iter()
@@ -619,9 +644,12 @@ fn apply_rewrite(
             }
             Ok(rewritten)
         }
-        ExternalSecretRewrite::Merge(_) => Err(BuildError::Unsupported {
-            context: context.to_owned(),
-            what: "rewrite.merge",
-        }),
+        ExternalSecretRewrite::Merge(merge) => {
+            rewrite_merge(merge, map).map_err(|message| BuildError::Rewrite {
+                context: context.to_owned(),
+                index,
+                message,
+            })
+        }
     }
 }

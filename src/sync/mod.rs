@@ -4,6 +4,7 @@
 pub mod build;
 pub mod decode;
 pub mod hash;
+mod merge;
 pub mod plan;
 pub mod property;
 pub mod target;
