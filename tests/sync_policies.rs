@@ -600,3 +600,60 @@ async fn rewrite_merge_combines_found_objects_as_eso_does() {
         .await;
     assert!(json.data.unwrap().contains_key("db-a"));
 }
+
+/// `syncWindows` (ESO v2.7+) gate periodic refreshes only: inside a deny window a changed remote
+/// value is not read, while an allow window lets refreshes run; a change to the ExternalSecret
+/// syncs at once whatever the windows say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_windows_gate_periodic_refreshes_but_not_changes() {
+    let mut world = World::new().await;
+    for name in ["free", "allowed", "denied"] {
+        world.set_secret(name, "old");
+    }
+    world.start_operator().await;
+    // A window opens every minute and stays open an hour: always active.
+    let windowed = |name: &str, kind: &str| {
+        external_secret_yaml(NAMESPACE, name, "1s", &[("v", name)]).replace(
+            "  refreshInterval: 1s\n",
+            &format!(
+                "  refreshInterval: 1s\n  syncWindows:\n    kind: {kind}\n    windows:\n      - schedule: \"* * * * *\"\n        duration: 1h\n"
+            ),
+        )
+    };
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "free",
+            "1s",
+            &[("v", "free")],
+        ))
+        .await;
+    world.apply_yaml(&windowed("allowed", "allow")).await;
+    world.apply_yaml(&windowed("denied", "deny")).await;
+    for name in ["free", "allowed", "denied"] {
+        world.wait_for_value(NAMESPACE, name, "v", "old").await;
+    }
+    for name in ["free", "allowed", "denied"] {
+        world.set_secret(name, "new");
+    }
+    world.wait_for_value(NAMESPACE, "allowed", "v", "new").await;
+    world.wait_for_value(NAMESPACE, "free", "v", "new").await;
+    // Several more refreshes of the ungated ExternalSecret have run since.
+    let gets = || world.azure.stats().operation(VAULT, "GetSecret");
+    let before = gets();
+    eventually("three more refreshes", || async {
+        (gets() >= before + 6).then_some(())
+    })
+    .await;
+    let denied = world.k8s_secret(NAMESPACE, "denied").await.unwrap();
+    assert_eq!(denied.data.unwrap()["v"].0, b"old", "the deny window holds");
+
+    // A change to the ExternalSecret is not a periodic refresh.
+    world
+        .apply_yaml(&windowed("denied", "deny").replace(
+            "  name: denied\n",
+            "  name: denied\n  annotations:\n    external-secrets.io/force-sync: \"1\"\n",
+        ))
+        .await;
+    world.wait_for_value(NAMESPACE, "denied", "v", "new").await;
+}

@@ -106,11 +106,10 @@ pub enum RefreshPolicy {
 pub struct SyncWindows {
     /// `allow`: refreshes run only while a window is active. `deny`: refreshes are blocked while
     /// a window is active.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<SyncWindowKind>,
+    pub kind: SyncWindowKind,
     /// The windows, each a schedule and a duration.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub windows: Option<Vec<SyncWindow>>,
+    #[schemars(length(min = 1))]
+    pub windows: Vec<SyncWindow>,
 }
 
 /// Whether sync windows allow or deny refreshes.
@@ -127,9 +126,17 @@ pub enum SyncWindowKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncWindow {
-    /// When the window opens: a 5-field cron expression or an `@descriptor`, in UTC.
+    /// When the window opens: a 5-field cron expression (`0 22 * * 1-5`: weekdays at 22:00) or
+    /// a descriptor (`@daily`, `@every 1h`), in UTC.
+    #[schemars(
+        length(min = 1),
+        regex(
+            pattern = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)|@every [^\s]+.*|[^\s]+( [^\s]+){4})$"
+        )
+    )]
     pub schedule: String,
-    /// How long the window stays open, as a Go duration.
+    /// How long the window stays open after each opening, as a Go duration (`8h`).
+    #[schemars(regex(pattern = crate::duration::GO_DURATION_PATTERN))]
     pub duration: String,
 }
 

@@ -39,6 +39,7 @@ use crate::sync::target::{
     Decision, Refusal, TargetError, TemplateSources, decide, desired_secret, target_name,
     template_sources,
 };
+use crate::sync::windows::SyncGate;
 use crate::sync::{
     BuildError, BuildOptions, DataFromSource, Fetched, FetchedFrom, Plan, PlanError, RemoteRead,
     StoreName, build, hash, plan,
@@ -235,6 +236,10 @@ fn es_ready_after(outcome: Outcome) -> MetricsOutcome {
 }
 
 async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
+    if let Some(wait) = outside_sync_window(es, trigger) {
+        debug!(name = %es.name_any(), ?wait, "periodic refresh blocked by spec.syncWindows");
+        return Outcome::NotDue(wait);
+    }
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
     {
@@ -346,6 +351,29 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     );
     write_status(shared, es, ready, wrote).await;
     outcome
+}
+
+/// How long a periodic refresh of a Ready ExternalSecret must wait for `spec.syncWindows` to
+/// let it run; `None` when it may run now. Changes, and retries of a failing sync, are not gated;
+/// invalid windows are reported by the sync itself.
+fn outside_sync_window(es: &ExternalSecret, trigger: Trigger) -> Option<Duration> {
+    if !matches!(trigger, Trigger::Timer { .. })
+        || es.spec.refresh_policy.unwrap_or_default() != RefreshPolicy::Periodic
+    {
+        return None;
+    }
+    let ready = es.status.as_ref().and_then(|status| {
+        find_condition(
+            status.conditions.as_deref().unwrap_or_default(),
+            CONDITION_READY,
+        )
+        .map(|condition| condition.is_true())
+    });
+    if ready != Some(true) {
+        return None;
+    }
+    let gate = SyncGate::parse(es.spec.sync_windows.as_ref()?).ok()?;
+    gate.blocked_for(chrono::Utc::now())
 }
 
 /// ESO's skip rule after a restart: nothing changed, the interval has not passed, and the Secret

@@ -8,6 +8,7 @@ mod merge;
 pub mod plan;
 pub mod property;
 pub mod target;
+pub mod windows;
 
 #[cfg(test)]
 mod build_tests;

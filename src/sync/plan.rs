@@ -10,6 +10,8 @@ use akvsync_crds::{
 };
 use regex::Regex;
 
+use super::windows::{SyncGate, WindowError};
+
 /// A store an entry reads from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StoreName {
@@ -101,6 +103,9 @@ pub enum PlanError {
     GeneratorUnsupported { field: String },
     #[error("spec.dataFrom[{index}]: exactly one of extract or find must be set")]
     AmbiguousDataFrom { index: usize },
+    /// `spec.syncWindows` cannot be evaluated (ESO skips such windows silently).
+    #[error("{0}")]
+    InvalidSyncWindows(#[from] WindowError),
     /// Not a non-negative Go duration: never a silent default.
     #[error("spec.refreshInterval: {source}")]
     InvalidRefreshInterval { source: GoDurationError },
@@ -121,6 +126,9 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
     if let Some(interval) = &spec.refresh_interval {
         parse_go_duration(interval)
             .map_err(|source| PlanError::InvalidRefreshInterval { source })?;
+    }
+    if let Some(windows) = &spec.sync_windows {
+        SyncGate::parse(windows)?;
     }
     let data_entries = spec.data.as_deref().unwrap_or_default();
     let data_from_entries = spec.data_from.as_deref().unwrap_or_default();
