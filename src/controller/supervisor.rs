@@ -1,5 +1,11 @@
 //! The supervisor: runs the watches, keeps the registry of live ExternalSecret actors, routes
 //! changes to them, and keeps the stores and namespace labels current.
+//!
+//! A standby replica (leader election on, Lease held by another) runs the same watches but
+//! starts no actors and connects no stores: it keeps the latest version of every resource, so
+//! its caches are warm and `/readyz` can pass, and writes nothing and calls no vault. On
+//! [`Lead`] it connects its stores and starts one actor per resource it already knows, so a
+//! takeover relists nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,6 +40,8 @@ pub struct Actors<R: Reconciler> {
     kind: &'static str,
     reconciler: Arc<R>,
     actors: HashMap<(String, String), Addr<ResourceActor<R>>>,
+    /// While standing by: the latest version of every resource, whose actors start on [`Lead`].
+    waiting: Option<HashMap<(String, String), Arc<R::Resource>>>,
     /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
     relisting: Option<HashSet<(String, String)>>,
 }
@@ -43,13 +51,35 @@ where
     R: Reconciler,
     R::Resource: kube::Resource + Clone + std::fmt::Debug,
 {
-    fn new(kind: &'static str, reconciler: R) -> Self {
+    fn new(kind: &'static str, reconciler: R, leading: bool) -> Self {
         Self {
             kind,
             reconciler: Arc::new(reconciler),
             actors: HashMap::new(),
+            waiting: (!leading).then(HashMap::new),
             relisting: None,
         }
+    }
+
+    /// Starts an actor for every resource kept while standing by; from now on, resources get
+    /// their actors as they are seen.
+    fn start(&mut self, runtime: &Runtime, metrics: &ControllerMetrics) {
+        for (key, resource) in self.waiting.take().unwrap_or_default() {
+            self.spawn(runtime, metrics, key, resource);
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        runtime: &Runtime,
+        metrics: &ControllerMetrics,
+        key: (String, String),
+        resource: Arc<R::Resource>,
+    ) {
+        let reconciler = Arc::clone(&self.reconciler);
+        let actor = runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
+        self.actors.insert(key, actor);
+        metrics.actor_started(self.kind);
     }
 
     /// Routes one watch event; returns true when the initial list is complete.
@@ -63,6 +93,9 @@ where
             WatchEvent::Init => self.relisting = Some(HashSet::new()),
             WatchEvent::InitDone => {
                 if let Some(seen) = self.relisting.take() {
+                    if let Some(waiting) = &mut self.waiting {
+                        waiting.retain(|key, _| seen.contains(key));
+                    }
                     let gone: Vec<_> = self
                         .actors
                         .keys()
@@ -92,15 +125,13 @@ where
                         seen.insert(key.clone());
                     }
                     let resource = Arc::new(resource);
+                    if let Some(waiting) = &mut self.waiting {
+                        waiting.insert(key, resource);
+                        return false;
+                    }
                     match self.actors.get(&key) {
                         Some(actor) if actor.connected() => actor.do_send(Update(resource)),
-                        _ => {
-                            let reconciler = Arc::clone(&self.reconciler);
-                            let actor =
-                                runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
-                            self.actors.insert(key, actor);
-                            metrics.actor_started(self.kind);
-                        }
+                        _ => self.spawn(runtime, metrics, key, resource),
                     }
                 }
                 Err(invalid) => warn!(
@@ -120,6 +151,9 @@ where
                     meta.namespace.unwrap_or_default(),
                     meta.name.unwrap_or_default(),
                 );
+                if let Some(waiting) = &mut self.waiting {
+                    waiting.remove(&key);
+                }
                 if let Some(actor) = self.actors.remove(&key) {
                     actor.do_send(Stop);
                     metrics.actor_stopped(self.kind);
@@ -143,12 +177,13 @@ where
         }
     }
 
+    /// Live actors, or resources known while standing by.
     pub fn len(&self) -> usize {
-        self.actors.len()
+        self.actors.len() + self.waiting.as_ref().map_or(0, HashMap::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.actors.is_empty()
+        self.len() == 0
     }
 }
 
@@ -193,17 +228,27 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(shared: Shared, synced: watch::Sender<bool>) -> Self {
+    /// A supervisor that starts its actors at once (`leading`), or stands by until [`Lead`].
+    pub fn new(shared: Shared, synced: watch::Sender<bool>, leading: bool) -> Self {
+        if !leading {
+            shared.stores.stand_by();
+        }
         Self {
             external_secrets: Actors::new(
                 "ExternalSecret",
                 ExternalSecretReconciler::new(shared.clone()),
+                leading,
             ),
             cluster_external_secrets: Actors::new(
                 "ClusterExternalSecret",
                 ClusterExternalSecretReconciler::new(shared.clone()),
+                leading,
             ),
-            push_secrets: Actors::new("PushSecret", PushSecretReconciler::new(shared.clone())),
+            push_secrets: Actors::new(
+                "PushSecret",
+                PushSecretReconciler::new(shared.clone()),
+                leading,
+            ),
             push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
@@ -533,6 +578,30 @@ impl Handler<CountExternalSecrets> for Supervisor {
 
     fn handle(&mut self, _: CountExternalSecrets, _: &mut Context<Self>) -> usize {
         self.external_secrets.len()
+    }
+}
+
+/// Takes over after standing by: connects the stores and starts an actor for every resource
+/// the watches already hold. Answered once every actor has been started.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Lead;
+
+impl Handler<Lead> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Lead, _: &mut Context<Self>) {
+        let shared = &self.shared;
+        shared.stores.activate(shared);
+        self.external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.cluster_external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.push_secrets.start(&shared.runtime, &shared.metrics);
+        info!(
+            external_secrets = self.external_secrets.len(),
+            "leading: started the actors of every known resource"
+        );
     }
 }
 
