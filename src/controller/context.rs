@@ -63,7 +63,9 @@ impl Shared {
             runtime,
             stores: Stores::default(),
             network,
-            credentials: CredentialCache::new(),
+            credentials: CredentialCache::with_observer(
+                Arc::clone(&telemetry.controller) as Arc<dyn crate::azure::TokenObserver>
+            ),
             limiters,
             store_metrics: Arc::clone(&telemetry.store),
             metrics: Arc::clone(&telemetry.controller),
