@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use akvsync_actors::resource::{Reconciler, ResourceActor, Stop, SyncNow, Update};
+use akvsync_actors::resource::{Reconciler, ResourceActor, RetryIfFailing, Stop, SyncNow, Update};
 use akvsync_actors::runtime::Runtime;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
@@ -170,6 +170,13 @@ where
         }
     }
 
+    /// Asks every actor whose last sync failed to retry now.
+    fn retry_failing(&self) {
+        for actor in self.actors.values() {
+            actor.do_send(RetryIfFailing);
+        }
+    }
+
     /// Asks every actor to sync now.
     fn sync_all(&self) {
         for actor in self.actors.values() {
@@ -197,6 +204,8 @@ pub enum Change {
     Namespace(WatchEvent<PartialObjectMeta<Namespace>>),
     Secret(WatchEvent<PartialObjectMeta<Secret>>),
     WatchFailed(&'static str, String),
+    /// A credential has a token again after its callers failed.
+    CredentialRecovered,
 }
 
 /// The watches that have listed everything once; the supervisor is synced when all have.
@@ -326,7 +335,13 @@ impl Supervisor {
                     .map(Change::Secret)
                     .unwrap_or_else(|e| Change::WatchFailed("secrets", e.to_string()))
             });
+        let recoveries = self.shared.credentials_recovered.subscribe();
+        let recovered = stream::unfold(recoveries, |mut recoveries| async move {
+            recoveries.changed().await.ok()?;
+            Some((Change::CredentialRecovered, recoveries))
+        });
         stream::select_all([
+            recovered.boxed(),
             namespaces.boxed(),
             stores.boxed(),
             cluster_stores.boxed(),
@@ -563,6 +578,12 @@ impl StreamHandler<Change> for Supervisor {
             Change::Secret(event) => self.secret_changed(event),
             Change::WatchFailed(watch, error) => {
                 warn!(watch, %error, "watch failed, retrying with backoff")
+            }
+            Change::CredentialRecovered => {
+                // Which resources failed for want of that token is not tracked; retrying every
+                // failing one is cheap, and healthy ones ignore it.
+                self.external_secrets.retry_failing();
+                self.push_secrets.retry_failing();
             }
         }
     }

@@ -43,6 +43,9 @@ pub trait TokenObserver: Send + Sync {
     fn token_requested(&self, owner: &TokenOwner, ok: bool);
     /// A caller got the last error during a backoff, without a request.
     fn token_backoff_rejected(&self, owner: &TokenOwner);
+    /// A token was acquired after failures that callers saw (no valid token was in hand):
+    /// whatever failed for want of it can retry now.
+    fn token_recovered(&self, _owner: &TokenOwner) {}
 }
 
 /// How tokens are requested and refreshed.
@@ -126,9 +129,17 @@ struct Slot {
     failures: u32,
     next_attempt: Option<Instant>,
     last_error: Option<Arc<azure_core::Error>>,
+    /// Callers got errors since the last success (as opposed to refresh failures nobody saw).
+    callers_failed: bool,
 }
 
 impl Slot {
+    fn has_usable_token(&self, now: Instant) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|held| now < held.usable_until)
+    }
+
     fn may_request(&self, now: Instant) -> bool {
         self.in_flight.is_none() && self.next_attempt.is_none_or(|at| now >= at)
     }
@@ -195,6 +206,7 @@ impl SharedTokenCredential {
                 Some(in_flight) => in_flight.clone(),
                 None if slot.may_request(now) => start(&self.state, slot, key),
                 None => {
+                    slot.callers_failed = true;
                     if let Some(observer) = &self.state.observer {
                         observer.token_backoff_rejected(&self.state.owner);
                     }
@@ -223,12 +235,14 @@ impl State {
     /// Records a finished request and answers its waiters.
     fn finish(&self, key: &[String], result: azure_core::Result<AccessToken>) -> Fetched {
         let ok = result.is_ok();
+        let mut recovered = false;
         let fetched = {
             let mut slots = self.lock();
             let slot = slots.entry(key.to_vec()).or_default();
             slot.in_flight = None;
             match result {
                 Ok(token) => {
+                    recovered = std::mem::take(&mut slot.callers_failed);
                     slot.failures = 0;
                     slot.next_attempt = None;
                     slot.last_error = None;
@@ -248,6 +262,10 @@ impl State {
                         error = %error,
                         "token request failed"
                     );
+                    // Its waiters get this error unless a valid token is still in hand.
+                    if !slot.has_usable_token(Instant::now()) {
+                        slot.callers_failed = true;
+                    }
                     let error = Arc::new(error);
                     slot.last_error = Some(Arc::clone(&error));
                     Err(error)
@@ -256,6 +274,10 @@ impl State {
         };
         if let Some(observer) = &self.observer {
             observer.token_requested(&self.owner, ok);
+            if recovered {
+                tracing::info!(store = %self.owner.name, namespace = %self.owner.namespace, "acquired a token again after failures");
+                observer.token_recovered(&self.owner);
+            }
         }
         fetched
     }

@@ -94,6 +94,7 @@ struct Counts {
     ok: AtomicU32,
     failed: AtomicU32,
     rejected: AtomicU32,
+    recovered: AtomicU32,
 }
 
 impl TokenObserver for Counts {
@@ -104,6 +105,10 @@ impl TokenObserver for Counts {
 
     fn token_backoff_rejected(&self, _: &TokenOwner) {
         self.rejected.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn token_recovered(&self, _: &TokenOwner) {
+        self.recovered.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -223,7 +228,7 @@ async fn a_150_second_outage_costs_at_most_twelve_requests_and_ends_within_one_s
     // No token in hand (expired before the outage), callers every 100 ms, random jitter.
     let entra = FakeEntra::new(HOUR, Duration::from_millis(200));
     entra.set_failing(true);
-    let (credential, _) = shared(&entra, TokenPolicy::default());
+    let (credential, counts) = shared(&entra, TokenPolicy::default());
     call_every(
         &credential,
         Duration::from_millis(100),
@@ -250,6 +255,10 @@ async fn a_150_second_outage_costs_at_most_twelve_requests_and_ends_within_one_s
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(entra.requests(), during + 1, "one request after the outage");
+    // Callers failed meanwhile: the recovery is announced, once.
+    assert_eq!(counts.recovered.load(Ordering::SeqCst), 1);
+    credential.token(SCOPES).await.unwrap();
+    assert_eq!(counts.recovered.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -294,6 +303,11 @@ async fn a_refresh_ahead_serves_the_valid_token_through_an_outage() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(counts.ok.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        counts.recovered.load(Ordering::SeqCst),
+        0,
+        "no caller saw the outage: nothing to retry"
+    );
 }
 
 #[tokio::test(start_paused = true)]
