@@ -35,13 +35,16 @@ use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
 use crate::observability::ControllerMetrics;
 
+/// A resource's namespace and name.
+type Key = (String, String);
+
 /// The live actors of one kind of resource, keyed by namespace and name.
 pub struct Actors<R: Reconciler> {
     kind: &'static str,
     reconciler: Arc<R>,
     actors: HashMap<(String, String), Addr<ResourceActor<R>>>,
     /// While standing by: the latest version of every resource, whose actors start on [`Lead`].
-    waiting: Option<HashMap<(String, String), Arc<R::Resource>>>,
+    waiting: Option<HashMap<Key, Arc<R::Resource>>>,
     /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
     relisting: Option<HashSet<(String, String)>>,
 }
