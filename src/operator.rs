@@ -302,6 +302,7 @@ pub fn run(
             () = lost => true,
         };
         info!("stopping: no new syncs, waiting for in-flight writes");
+        leading.send_replace(false);
         supervisor.do_send(Shutdown);
         shared.in_flight.drained(SHUTDOWN_GRACE).await;
         runtime.stop();

@@ -592,7 +592,8 @@ impl StreamHandler<Change> for Supervisor {
     }
 }
 
-/// Asks the supervisor how many ExternalSecret actors it runs.
+/// Asks the supervisor how many ExternalSecrets it holds (their actors, or the resources kept
+/// while standing by).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CountExternalSecrets;
