@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::azure::{AzureNetwork, NetworkSettings};
 use crate::controller::context::Shared;
-use crate::controller::supervisor::{Shutdown, Supervisor};
+use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
 use crate::observability::http::HttpError;
 use crate::observability::{
     ControllerMetrics, HttpServer, LeaderElectionConfig, LeaderElector, LeaderState,
@@ -116,11 +116,29 @@ async fn kube_client(source: &KubeSource) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(config).context("build the Kubernetes client")
 }
 
+/// What a running operator tells its embedder: watches synced (also on a standby), and leading
+/// (its actors started: at once without leader election, on gaining the Lease with it).
+#[derive(Debug)]
+pub struct Progress {
+    pub synced: watch::Sender<bool>,
+    pub leading: watch::Sender<bool>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            synced: watch::channel(false).0,
+            leading: watch::channel(false).0,
+        }
+    }
+}
+
 /// A running operator on its own thread.
 pub struct OperatorHandle {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     synced: watch::Receiver<bool>,
+    leading: watch::Receiver<bool>,
     pub telemetry: Telemetry,
 }
 
@@ -132,6 +150,20 @@ impl OperatorHandle {
             .await
             .context("the operator stopped before its watches synced")?;
         Ok(())
+    }
+
+    /// Waits until this replica leads and has started its actors.
+    pub async fn leading(&mut self) -> anyhow::Result<()> {
+        self.leading
+            .wait_for(|leading| *leading)
+            .await
+            .context("the operator stopped before it led")?;
+        Ok(())
+    }
+
+    /// Whether this replica leads now.
+    pub fn is_leading(&self) -> bool {
+        *self.leading.borrow()
     }
 
     /// Stops the operator and waits for its thread.
@@ -161,13 +193,15 @@ impl Drop for OperatorHandle {
 /// Starts the operator on a new thread; it runs until the handle is stopped or dropped.
 pub fn spawn(config: OperatorConfig) -> anyhow::Result<OperatorHandle> {
     let (stop, stopped) = oneshot::channel::<()>();
-    let (synced_tx, synced) = watch::channel(false);
+    let progress = Progress::default();
+    let synced = progress.synced.subscribe();
+    let leading = progress.leading.subscribe();
     let telemetry = Telemetry::new(config.granularity)?;
     let shared_telemetry = telemetry.clone();
     let thread = std::thread::Builder::new()
         .name("akvsync-operator".into())
         .spawn(move || {
-            run(config, shared_telemetry, synced_tx, async {
+            run(config, shared_telemetry, progress, async {
                 let _ = stopped.await;
             })
         })
@@ -176,18 +210,23 @@ pub fn spawn(config: OperatorConfig) -> anyhow::Result<OperatorHandle> {
         stop: Some(stop),
         thread: Some(thread),
         synced,
+        leading,
         telemetry,
     })
 }
 
 /// Runs the operator on this thread until `shutdown` resolves (or leadership is lost, which is
 /// an error: the process exits and its replacement campaigns again).
+///
+/// With leader election, a standby runs the supervisor's watches from the start (warm caches,
+/// ready) but no actors; on gaining the Lease it starts them from what the watches hold.
 pub fn run(
     config: OperatorConfig,
     telemetry: Telemetry,
-    synced: watch::Sender<bool>,
+    progress: Progress,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> anyhow::Result<()> {
+    let Progress { synced, leading } = progress;
     install_crypto_provider();
     let system = actix::System::new();
     system.block_on(async move {
@@ -224,16 +263,6 @@ pub fn run(
                 None
             }
         };
-        let mut shutdown = std::pin::pin!(shutdown);
-        if let Some(states) = &mut leader_states {
-            info!("waiting to become the leader");
-            tokio::select! {
-                () = &mut shutdown => return stop(cancel, server).await,
-                leading = states.wait_for(LeaderState::is_leader) => { leading.context("leader election stopped")?; }
-            }
-            info!("leading");
-        }
-
         let runtime = if config.workers == 0 { Runtime::per_core() } else { Runtime::start(config.workers) };
         let shared = Shared::new(
             kube,
@@ -244,7 +273,22 @@ pub fn run(
             config.store.clone(),
             &config.instance,
         );
-        let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced));
+        let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Some(states) = &mut leader_states {
+            info!("standing by: watching, waiting to become the leader");
+            tokio::select! {
+                () = &mut shutdown => {
+                    supervisor.do_send(Shutdown);
+                    runtime.stop();
+                    return stop(cancel, server).await;
+                }
+                leading = states.wait_for(LeaderState::is_leader) => { leading.context("leader election stopped")?; }
+            }
+            supervisor.send(Lead).await.context("the supervisor stopped")?;
+            info!("leading");
+        }
+        leading.send_replace(true);
         let lost = async {
             match &mut leader_states {
                 Some(states) => {
@@ -258,6 +302,7 @@ pub fn run(
             () = lost => true,
         };
         info!("stopping: no new syncs, waiting for in-flight writes");
+        leading.send_replace(false);
         supervisor.do_send(Shutdown);
         shared.in_flight.drained(SHUTDOWN_GRACE).await;
         runtime.stop();

@@ -39,6 +39,26 @@ async fn reads(vault: &AzureKeyVault) {
     assert_eq!(value.value.expose(), VALUE.as_bytes());
 }
 
+/// Reads the secret every 50 ms until a read succeeds with `done` true; every read that
+/// succeeds must return the value. Bounded by the world's timeout.
+async fn read_until(vault: &AzureKeyVault, mut done: impl FnMut() -> bool) {
+    timed(async {
+        loop {
+            if let Ok(value) = vault
+                .get(&RemoteKey::new(ObjectKind::Secret, "db", None))
+                .await
+            {
+                assert_eq!(value.value.expose(), VALUE.as_bytes());
+                if done() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
 fn principal(world: &World, spec: PrincipalSpec) -> PrincipalInfo {
     let info = world.azure.add_principal(TENANT, spec).unwrap();
     world
@@ -395,9 +415,8 @@ async fn workload_identity_mounted_token_file_is_reread_when_it_rotates() {
     let world = world_with_secret().await;
     world.service_account(NAMESPACE, "operator", &[]).await;
     let app = federated(&world, "operator-app", NAMESPACE, "operator");
-    // Tokens shorter than the SDK's 300 s refresh margin: every call needs a new one, so every
-    // call reads the file.
-    world.azure.set_token_lifetime(Duration::from_secs(120));
+    // Short tokens: refreshed (and so the file read again) from half their lifetime on.
+    world.azure.set_token_lifetime(Duration::from_secs(4));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(
@@ -422,20 +441,27 @@ async fn workload_identity_mounted_token_file_is_reread_when_it_rotates() {
     reads(&vault).await;
     assert_eq!(stats(), (1, 0));
 
-    // A rotated-out file: the refresh fails at Entra (the file was re-read), and the SDK keeps
-    // using the still-valid token.
+    // A rotated-out file: the refresh fails at Entra (the file was re-read), and callers keep
+    // getting the still-valid token.
     std::fs::write(&file, "not-a-token").unwrap();
-    reads(&vault).await;
-    assert_eq!(stats(), (1, 1));
+    timed(async {
+        while stats().1 == 0 {
+            reads(&vault).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let failed = stats().1;
+    assert_eq!(stats().0, 1);
 
-    // The new token is read on the next refresh.
+    // The new token is read on the next refresh, one backoff step later.
     std::fs::write(
         &file,
         service_account_token(&world, NAMESPACE, "operator").await,
     )
     .unwrap();
-    reads(&vault).await;
-    assert_eq!(stats(), (2, 1));
+    read_until(&vault, || stats().0 == 2).await;
+    assert_eq!(stats(), (2, failed));
 
     // Through a ClusterSecretStore; with no valid token at all the failure is Unauthorized.
     std::fs::write(&file, "not-a-token").unwrap();
@@ -456,7 +482,8 @@ async fn workload_identity_mounted_token_file_is_reread_when_it_rotates() {
         service_account_token(&world, NAMESPACE, "operator").await,
     )
     .unwrap();
-    reads(&cluster_vault).await;
+    // After the backoff step that follows the failure.
+    read_until(&cluster_vault, || true).await;
 
     // Missing environment and an unreadable file fail at connect, with ESO's messages.
     let bare = world.network();

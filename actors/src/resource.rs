@@ -49,6 +49,12 @@ pub struct Update<T>(pub Arc<T>);
 #[rtype(result = "()")]
 pub struct SyncNow;
 
+/// Syncs now only if the last sync failed, for example because a credential it needed works
+/// again: a resource backing off after an outage need not wait out its backoff.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetryIfFailing;
+
 /// Stops the actor: its resource is gone.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -65,6 +71,8 @@ pub struct ResourceActor<R: Reconciler> {
     timer: Option<(SpawnHandle, Instant)>,
     running: bool,
     pending: Option<Trigger>,
+    /// A [`RetryIfFailing`] came during a sync: retry at once if that sync fails.
+    retry_on_failure: bool,
 }
 
 impl<R: Reconciler> ResourceActor<R> {
@@ -77,6 +85,7 @@ impl<R: Reconciler> ResourceActor<R> {
             timer: None,
             running: false,
             pending: None,
+            retry_on_failure: false,
         }
     }
 
@@ -105,11 +114,17 @@ impl<R: Reconciler> ResourceActor<R> {
 
     fn finished(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
         self.running = false;
+        let retry = std::mem::take(&mut self.retry_on_failure) && outcome == Outcome::Failed;
         if let Some(trigger) = self.pending.take() {
             self.sync(trigger, ctx);
             return;
         }
-        if let Some(delay) = self.schedule.next(outcome) {
+        let next = self.schedule.next(outcome);
+        if retry {
+            self.sync(Trigger::Dependency, ctx);
+            return;
+        }
+        if let Some(delay) = next {
             let due = Instant::now() + delay;
             let handle = ctx.run_later(delay, move |actor, ctx| {
                 actor.timer = None;
@@ -153,6 +168,19 @@ impl<R: Reconciler> Handler<SyncNow> for ResourceActor<R> {
 
     fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
         self.sync(Trigger::Dependency, ctx);
+    }
+}
+
+impl<R: Reconciler> Handler<RetryIfFailing> for ResourceActor<R> {
+    type Result = ();
+
+    fn handle(&mut self, _: RetryIfFailing, ctx: &mut Context<Self>) {
+        if self.running {
+            // The running sync may fail for the reason that just went away.
+            self.retry_on_failure = true;
+        } else if self.schedule.consecutive_failures() > 0 {
+            self.sync(Trigger::Dependency, ctx);
+        }
     }
 }
 

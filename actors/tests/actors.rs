@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::Addr;
 use akvsync_actors::remote::{ObjectKind, RemoteKey};
-use akvsync_actors::resource::{Reconciler, ResourceActor, Trigger, Update};
+use akvsync_actors::resource::{Reconciler, ResourceActor, RetryIfFailing, Trigger, Update};
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{
@@ -173,6 +173,70 @@ fn a_failed_store_fails_requests_with_its_reason() {
             result.unwrap_err().to_string(),
             "store is not ready: missing tenantID in store config"
         );
+        runtime.stop();
+    });
+}
+
+/// Fails its first sync, then succeeds; reports every sync's trigger.
+struct FailingOnce {
+    syncs: std::sync::atomic::AtomicU32,
+    triggers: mpsc::UnboundedSender<Trigger>,
+}
+
+impl Reconciler for FailingOnce {
+    type Resource = Wanted;
+
+    fn reconcile(&self, _: Arc<Wanted>, trigger: Trigger) -> BoxFuture<'static, Outcome> {
+        let first = self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        self.triggers.send(trigger).unwrap();
+        futures::future::ready(if first {
+            Outcome::Failed
+        } else {
+            Outcome::Synced
+        })
+        .boxed()
+    }
+
+    fn refresh(&self, _: &Wanted) -> Refresh {
+        Refresh::OnChange
+    }
+
+    fn changed(&self, current: &Wanted, next: &Wanted) -> bool {
+        current.secret != next.secret
+    }
+}
+
+#[test]
+fn a_failing_resource_retries_at_once_when_asked_and_a_healthy_one_does_not() {
+    let system = actix::System::new();
+    system.block_on(async {
+        let runtime = Runtime::start(1);
+        let (triggers, mut seen) = mpsc::unbounded_channel();
+        let reconciler = Arc::new(FailingOnce {
+            syncs: Default::default(),
+            triggers,
+        });
+        let actor = runtime.spawn(move |_| {
+            ResourceActor::new(reconciler, Arc::new(Wanted { secret: "a".into() }))
+        });
+        let timeout = Duration::from_secs(30);
+        let mut next = async || {
+            tokio::time::timeout(timeout, seen.recv())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(next().await, Trigger::Changed);
+        // The first sync failed: the actor waits out a 5 s backoff, unless asked to retry.
+        actor.send(RetryIfFailing).await.unwrap();
+        assert_eq!(next().await, Trigger::Dependency);
+        // Now healthy: asking again does nothing, so the next sync is the change below.
+        actor.send(RetryIfFailing).await.unwrap();
+        actor
+            .send(Update(Arc::new(Wanted { secret: "b".into() })))
+            .await
+            .unwrap();
+        assert_eq!(next().await, Trigger::Changed);
         runtime.stop();
     });
 }

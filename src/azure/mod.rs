@@ -29,6 +29,7 @@ pub use cloud::{CloudEndpoints, cloud_endpoints};
 pub use connect::connect;
 pub use credential::cache::CredentialCache;
 pub use credential::certificate::{CertificateError, ClientCertificate};
+pub use credential::token::{SharedTokenCredential, TokenObserver, TokenOwner, TokenPolicy};
 pub use error::StoreError;
 pub use jwk::{JwkFieldOrder, jwk_json};
 pub use network::{

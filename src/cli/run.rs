@@ -107,8 +107,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     logging::init(&args.observability.log)?;
     let config = args.operator_config()?;
     let telemetry = Telemetry::new(config.granularity)?;
-    let (synced, _) = tokio::sync::watch::channel(false);
-    operator::run(config, telemetry, synced, shutdown_signal())
+    operator::run(
+        config,
+        telemetry,
+        operator::Progress::default(),
+        shutdown_signal(),
+    )
 }
 
 /// The namespace the operator runs in: `POD_NAMESPACE`, the service account's, or `default`.

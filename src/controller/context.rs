@@ -10,7 +10,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Semaphore;
 
 use super::stores::Stores;
-use crate::azure::{AzureNetwork, CredentialCache};
+use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::ControllerMetrics;
 use crate::operator::Telemetry;
 
@@ -28,6 +28,9 @@ pub struct Shared {
     pub stores: Stores,
     pub network: AzureNetwork,
     pub credentials: CredentialCache,
+    /// Counts credentials that acquired a token again after failing their callers: the
+    /// supervisor has resources that failed meanwhile retry at once.
+    pub credentials_recovered: Arc<tokio::sync::watch::Sender<u64>>,
     pub limiters: LimiterRegistry,
     pub store_metrics: Arc<StoreMetrics>,
     pub metrics: Arc<ControllerMetrics>,
@@ -53,6 +56,7 @@ impl Shared {
         store_config: StoreConfig,
         instance: &str,
     ) -> Self {
+        let credentials_recovered = Arc::new(tokio::sync::watch::Sender::new(0));
         let reporter = Reporter {
             controller: CONTROLLER_NAME.to_owned(),
             instance: Some(instance.to_owned()),
@@ -63,7 +67,11 @@ impl Shared {
             runtime,
             stores: Stores::default(),
             network,
-            credentials: CredentialCache::new(),
+            credentials: CredentialCache::with_observer(Arc::new(TokenEvents {
+                metrics: Arc::clone(&telemetry.controller),
+                recovered: Arc::clone(&credentials_recovered),
+            })),
+            credentials_recovered,
             limiters,
             store_metrics: Arc::clone(&telemetry.store),
             metrics: Arc::clone(&telemetry.controller),
@@ -73,6 +81,26 @@ impl Shared {
             kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),
             instance: instance.to_owned(),
         }
+    }
+}
+
+/// Where credentials report their token requests: the metrics, and recoveries for the supervisor.
+struct TokenEvents {
+    metrics: Arc<ControllerMetrics>,
+    recovered: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl TokenObserver for TokenEvents {
+    fn token_requested(&self, owner: &TokenOwner, ok: bool) {
+        self.metrics.token_requested(owner, ok);
+    }
+
+    fn token_backoff_rejected(&self, owner: &TokenOwner) {
+        TokenObserver::token_backoff_rejected(self.metrics.as_ref(), owner);
+    }
+
+    fn token_recovered(&self, _: &TokenOwner) {
+        self.recovered.send_modify(|count| *count += 1);
     }
 }
 

@@ -64,6 +64,9 @@ pub enum StoreLookupError {
 struct Registry {
     resources: HashMap<StoreId, StoreResource>,
     actors: HashMap<ActorKey, VaultActor>,
+    /// A standby replica records stores but connects none (no token, no vault call, no status
+    /// write) until [`Stores::activate`].
+    standing_by: bool,
 }
 
 /// The stores and their actors, shared by the supervisor and the resource actors.
@@ -106,7 +109,7 @@ impl Stores {
                 .get(&id)
                 .is_some_and(|known| known.version == resource.version);
             registry.resources.insert(id.clone(), resource.clone());
-            if unchanged {
+            if unchanged || registry.standing_by {
                 return;
             }
             let mut actors: Vec<_> = registry
@@ -130,6 +133,52 @@ impl Stores {
         };
         for (key, actor) in to_connect {
             self.connect(shared, key, resource.source.clone(), actor);
+        }
+    }
+
+    /// Records stores from now on without connecting them, as a standby replica must.
+    pub fn stand_by(&self) {
+        self.registry
+            .lock()
+            .expect("store registry lock")
+            .standing_by = true;
+    }
+
+    /// Ends standing by: connects every recorded store as [`Stores::upsert`] would have
+    /// (referent cluster stores connect per namespace when first used).
+    pub fn activate(&self, shared: &Shared) {
+        let to_connect: Vec<(ActorKey, VaultActor, Result<StoreSource, StoreError>)> = {
+            let mut registry = self.registry.lock().expect("store registry lock");
+            if !registry.standing_by {
+                return;
+            }
+            registry.standing_by = false;
+            let eager: Vec<(StoreId, Result<StoreSource, StoreError>)> = registry
+                .resources
+                .iter()
+                .filter(|(_, resource)| {
+                    !resource.source.as_ref().is_ok_and(StoreSource::is_referent)
+                })
+                .map(|(id, resource)| (id.clone(), resource.source.clone()))
+                .collect();
+            eager
+                .into_iter()
+                .map(|(id, source)| {
+                    let key = ActorKey {
+                        store: id,
+                        consumer_namespace: None,
+                    };
+                    let actor = registry
+                        .actors
+                        .entry(key.clone())
+                        .or_insert_with(|| shared.runtime.spawn(|_| StoreActor::new()))
+                        .clone();
+                    (key, actor, source)
+                })
+                .collect()
+        };
+        for (key, actor, source) in to_connect {
+            self.connect(shared, key, source, actor);
         }
     }
 

@@ -1,11 +1,17 @@
 //! The supervisor: runs the watches, keeps the registry of live ExternalSecret actors, routes
 //! changes to them, and keeps the stores and namespace labels current.
+//!
+//! A standby replica (leader election on, Lease held by another) runs the same watches but
+//! starts no actors and connects no stores: it keeps the latest version of every resource, so
+//! its caches are warm and `/readyz` can pass, and writes nothing and calls no vault. On
+//! [`Lead`] it connects its stores and starts one actor per resource it already knows, so a
+//! takeover relists nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use akvsync_actors::resource::{Reconciler, ResourceActor, Stop, SyncNow, Update};
+use akvsync_actors::resource::{Reconciler, ResourceActor, RetryIfFailing, Stop, SyncNow, Update};
 use akvsync_actors::runtime::Runtime;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
@@ -29,11 +35,16 @@ use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
 use crate::observability::ControllerMetrics;
 
+/// A resource's namespace and name.
+type Key = (String, String);
+
 /// The live actors of one kind of resource, keyed by namespace and name.
 pub struct Actors<R: Reconciler> {
     kind: &'static str,
     reconciler: Arc<R>,
     actors: HashMap<(String, String), Addr<ResourceActor<R>>>,
+    /// While standing by: the latest version of every resource, whose actors start on [`Lead`].
+    waiting: Option<HashMap<Key, Arc<R::Resource>>>,
     /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
     relisting: Option<HashSet<(String, String)>>,
 }
@@ -43,13 +54,35 @@ where
     R: Reconciler,
     R::Resource: kube::Resource + Clone + std::fmt::Debug,
 {
-    fn new(kind: &'static str, reconciler: R) -> Self {
+    fn new(kind: &'static str, reconciler: R, leading: bool) -> Self {
         Self {
             kind,
             reconciler: Arc::new(reconciler),
             actors: HashMap::new(),
+            waiting: (!leading).then(HashMap::new),
             relisting: None,
         }
+    }
+
+    /// Starts an actor for every resource kept while standing by; from now on, resources get
+    /// their actors as they are seen.
+    fn start(&mut self, runtime: &Runtime, metrics: &ControllerMetrics) {
+        for (key, resource) in self.waiting.take().unwrap_or_default() {
+            self.spawn(runtime, metrics, key, resource);
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        runtime: &Runtime,
+        metrics: &ControllerMetrics,
+        key: (String, String),
+        resource: Arc<R::Resource>,
+    ) {
+        let reconciler = Arc::clone(&self.reconciler);
+        let actor = runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
+        self.actors.insert(key, actor);
+        metrics.actor_started(self.kind);
     }
 
     /// Routes one watch event; returns true when the initial list is complete.
@@ -63,6 +96,9 @@ where
             WatchEvent::Init => self.relisting = Some(HashSet::new()),
             WatchEvent::InitDone => {
                 if let Some(seen) = self.relisting.take() {
+                    if let Some(waiting) = &mut self.waiting {
+                        waiting.retain(|key, _| seen.contains(key));
+                    }
                     let gone: Vec<_> = self
                         .actors
                         .keys()
@@ -92,15 +128,13 @@ where
                         seen.insert(key.clone());
                     }
                     let resource = Arc::new(resource);
+                    if let Some(waiting) = &mut self.waiting {
+                        waiting.insert(key, resource);
+                        return false;
+                    }
                     match self.actors.get(&key) {
                         Some(actor) if actor.connected() => actor.do_send(Update(resource)),
-                        _ => {
-                            let reconciler = Arc::clone(&self.reconciler);
-                            let actor =
-                                runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
-                            self.actors.insert(key, actor);
-                            metrics.actor_started(self.kind);
-                        }
+                        _ => self.spawn(runtime, metrics, key, resource),
                     }
                 }
                 Err(invalid) => warn!(
@@ -120,6 +154,9 @@ where
                     meta.namespace.unwrap_or_default(),
                     meta.name.unwrap_or_default(),
                 );
+                if let Some(waiting) = &mut self.waiting {
+                    waiting.remove(&key);
+                }
                 if let Some(actor) = self.actors.remove(&key) {
                     actor.do_send(Stop);
                     metrics.actor_stopped(self.kind);
@@ -136,6 +173,13 @@ where
         }
     }
 
+    /// Asks every actor whose last sync failed to retry now.
+    fn retry_failing(&self) {
+        for actor in self.actors.values() {
+            actor.do_send(RetryIfFailing);
+        }
+    }
+
     /// Asks every actor to sync now.
     fn sync_all(&self) {
         for actor in self.actors.values() {
@@ -143,12 +187,13 @@ where
         }
     }
 
+    /// Live actors, or resources known while standing by.
     pub fn len(&self) -> usize {
-        self.actors.len()
+        self.actors.len() + self.waiting.as_ref().map_or(0, HashMap::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.actors.is_empty()
+        self.len() == 0
     }
 }
 
@@ -162,6 +207,8 @@ pub enum Change {
     Namespace(WatchEvent<PartialObjectMeta<Namespace>>),
     Secret(WatchEvent<PartialObjectMeta<Secret>>),
     WatchFailed(&'static str, String),
+    /// A credential has a token again after its callers failed.
+    CredentialRecovered,
 }
 
 /// The watches that have listed everything once; the supervisor is synced when all have.
@@ -193,17 +240,27 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(shared: Shared, synced: watch::Sender<bool>) -> Self {
+    /// A supervisor that starts its actors at once (`leading`), or stands by until [`Lead`].
+    pub fn new(shared: Shared, synced: watch::Sender<bool>, leading: bool) -> Self {
+        if !leading {
+            shared.stores.stand_by();
+        }
         Self {
             external_secrets: Actors::new(
                 "ExternalSecret",
                 ExternalSecretReconciler::new(shared.clone()),
+                leading,
             ),
             cluster_external_secrets: Actors::new(
                 "ClusterExternalSecret",
                 ClusterExternalSecretReconciler::new(shared.clone()),
+                leading,
             ),
-            push_secrets: Actors::new("PushSecret", PushSecretReconciler::new(shared.clone())),
+            push_secrets: Actors::new(
+                "PushSecret",
+                PushSecretReconciler::new(shared.clone()),
+                leading,
+            ),
             push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
@@ -281,7 +338,13 @@ impl Supervisor {
                     .map(Change::Secret)
                     .unwrap_or_else(|e| Change::WatchFailed("secrets", e.to_string()))
             });
+        let recoveries = self.shared.credentials_recovered.subscribe();
+        let recovered = stream::unfold(recoveries, |mut recoveries| async move {
+            recoveries.changed().await.ok()?;
+            Some((Change::CredentialRecovered, recoveries))
+        });
         stream::select_all([
+            recovered.boxed(),
             namespaces.boxed(),
             stores.boxed(),
             cluster_stores.boxed(),
@@ -519,11 +582,18 @@ impl StreamHandler<Change> for Supervisor {
             Change::WatchFailed(watch, error) => {
                 warn!(watch, %error, "watch failed, retrying with backoff")
             }
+            Change::CredentialRecovered => {
+                // Which resources failed for want of that token is not tracked; retrying every
+                // failing one is cheap, and healthy ones ignore it.
+                self.external_secrets.retry_failing();
+                self.push_secrets.retry_failing();
+            }
         }
     }
 }
 
-/// Asks the supervisor how many ExternalSecret actors it runs.
+/// Asks the supervisor how many ExternalSecrets it holds (their actors, or the resources kept
+/// while standing by).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct CountExternalSecrets;
@@ -533,6 +603,30 @@ impl Handler<CountExternalSecrets> for Supervisor {
 
     fn handle(&mut self, _: CountExternalSecrets, _: &mut Context<Self>) -> usize {
         self.external_secrets.len()
+    }
+}
+
+/// Takes over after standing by: connects the stores and starts an actor for every resource
+/// the watches already hold. Answered once every actor has been started.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Lead;
+
+impl Handler<Lead> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Lead, _: &mut Context<Self>) {
+        let shared = &self.shared;
+        shared.stores.activate(shared);
+        self.external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.cluster_external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.push_secrets.start(&shared.runtime, &shared.metrics);
+        info!(
+            external_secrets = self.external_secrets.len(),
+            "leading: started the actors of every known resource"
+        );
     }
 }
 

@@ -176,6 +176,7 @@ pub struct ControllerMetrics {
     kubernetes_writes: IntCounterVec,
     kubernetes_writes_skipped: IntCounterVec,
     token_acquisitions: IntCounterVec,
+    token_backoff_rejections: IntCounterVec,
     vault_budget: GaugeVec,
     /// Last readiness of each resource, kept only in [`MetricsGranularity::PerNamespace`] mode,
     /// where the condition gauges are counts that must move exactly once per transition.
@@ -210,6 +211,7 @@ impl ControllerMetrics {
         "akvsync_kubernetes_writes_total",
         "akvsync_kubernetes_writes_skipped_total",
         "akvsync_token_acquisitions_total",
+        "akvsync_token_backoff_rejections_total",
         "akvsync_keyvault_budget_requests_per_second",
     ];
 
@@ -238,6 +240,7 @@ impl ControllerMetrics {
         registry.register(Box::new(metrics.kubernetes_writes.clone()))?;
         registry.register(Box::new(metrics.kubernetes_writes_skipped.clone()))?;
         registry.register(Box::new(metrics.token_acquisitions.clone()))?;
+        registry.register(Box::new(metrics.token_backoff_rejections.clone()))?;
         registry.register(Box::new(metrics.vault_budget.clone()))?;
         Ok(metrics)
     }
@@ -370,9 +373,16 @@ impl ControllerMetrics {
             token_acquisitions: IntCounterVec::new(
                 Opts::new(
                     "akvsync_token_acquisitions_total",
-                    "Access tokens acquired per store (kind, namespace, name) and result",
+                    "Token requests to Entra ID (or the managed identity endpoint) per store (kind, namespace, name) and result (ok, error)",
                 ),
                 &["store_kind", "namespace", "store", "result"],
+            )?,
+            token_backoff_rejections: IntCounterVec::new(
+                Opts::new(
+                    "akvsync_token_backoff_rejections_total",
+                    "Callers answered with a store's last token error during its backoff, without a token request",
+                ),
+                &["store_kind", "namespace", "store"],
             )?,
             vault_budget: GaugeVec::new(
                 Opts::new(
@@ -651,7 +661,7 @@ impl ControllerMetrics {
             .inc();
     }
 
-    /// A store acquired an access token (`ok`) or failed to (`error`).
+    /// A store's token request succeeded (`ok`) or failed (`error`).
     pub fn token_acquired(&self, kind: StoreKind, namespace: &str, store: &str, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.token_acquisitions
@@ -661,6 +671,13 @@ impl ControllerMetrics {
                 store,
                 result,
             ])
+            .inc();
+    }
+
+    /// A caller got a store's last token error during its backoff, without a request.
+    pub fn token_backoff_rejected(&self, kind: StoreKind, namespace: &str, store: &str) {
+        self.token_backoff_rejections
+            .with_label_values(&[ResourceKind::from(kind).controller(), namespace, store])
             .inc();
     }
 
@@ -691,5 +708,25 @@ pub struct ActiveWorker {
 impl Drop for ActiveWorker {
     fn drop(&mut self) {
         self.gauge.dec();
+    }
+}
+
+impl From<akvsync_crds::StoreKind> for StoreKind {
+    fn from(kind: akvsync_crds::StoreKind) -> Self {
+        match kind {
+            akvsync_crds::StoreKind::SecretStore => StoreKind::SecretStore,
+            akvsync_crds::StoreKind::ClusterSecretStore => StoreKind::ClusterSecretStore,
+        }
+    }
+}
+
+/// The credentials' token requests, as `akvsync_token_*` metrics.
+impl crate::azure::TokenObserver for ControllerMetrics {
+    fn token_requested(&self, owner: &crate::azure::TokenOwner, ok: bool) {
+        self.token_acquired(owner.kind.into(), &owner.namespace, &owner.name, ok);
+    }
+
+    fn token_backoff_rejected(&self, owner: &crate::azure::TokenOwner) {
+        self.token_backoff_rejected(owner.kind.into(), &owner.namespace, &owner.name);
     }
 }

@@ -85,6 +85,7 @@ fn names_list_every_registered_family_exactly() {
     metrics.k8s_write("Secret", WriteVerb::Create);
     metrics.k8s_write_skipped("Secret");
     metrics.token_acquired(StoreKind::SecretStore, "ns", "store", true);
+    metrics.token_backoff_rejected(StoreKind::SecretStore, "ns", "store");
     metrics.vault_budget("demo-vault", "read", 400.0);
     let gathered: BTreeSet<String> = registry
         .gather()

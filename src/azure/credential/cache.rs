@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 
+use super::token::{SharedTokenCredential, TokenObserver, TokenOwner, TokenPolicy};
+
 /// Bound on cached credentials: one per store and consumer namespace in use.
 const MAX_CREDENTIALS: u64 = 10_000;
 /// A credential nobody connected with for this long is dropped (with its tokens).
@@ -20,17 +22,22 @@ pub(crate) struct CacheKey {
     pub fingerprint: [u8; 32],
 }
 
-/// Credentials shared across connections; clone freely.
+/// Credentials shared across connections; clone freely. Each credential's tokens are shared by
+/// its callers, backed off after failures and refreshed ahead of expiry
+/// ([`SharedTokenCredential`]).
 #[derive(Clone)]
 pub struct CredentialCache {
     inner: moka::sync::Cache<CacheKey, Arc<dyn TokenCredential>>,
+    policy: TokenPolicy,
+    observer: Option<Arc<dyn TokenObserver>>,
 }
 
 impl std::fmt::Debug for CredentialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialCache")
             .field("entries", &self.inner.entry_count())
-            .finish()
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,19 +56,36 @@ impl CredentialCache {
                 .time_to_idle(IDLE_TIMEOUT)
                 .support_invalidation_closures()
                 .build(),
+            policy: TokenPolicy::default(),
+            observer: None,
         }
     }
 
-    /// The cached credential for `key`, or the one `build` makes (then cached).
+    /// An empty cache whose credentials report their token requests to `observer`.
+    pub fn with_observer(observer: Arc<dyn TokenObserver>) -> Self {
+        Self {
+            observer: Some(observer),
+            ..Self::new()
+        }
+    }
+
+    /// The cached credential for `key`, or the one `build` makes for `owner` (then shared and
+    /// cached).
     pub(crate) fn get_or_try_insert<E>(
         &self,
         key: CacheKey,
+        owner: TokenOwner,
         build: impl FnOnce() -> Result<Arc<dyn TokenCredential>, E>,
     ) -> Result<Arc<dyn TokenCredential>, E> {
         if let Some(found) = self.inner.get(&key) {
             return Ok(found);
         }
-        let credential = build()?;
+        let credential: Arc<dyn TokenCredential> = Arc::new(SharedTokenCredential::new(
+            build()?,
+            self.policy,
+            owner,
+            self.observer.clone(),
+        ));
         self.inner.insert(key, credential.clone());
         Ok(credential)
     }

@@ -5,6 +5,7 @@
 pub(crate) mod cache;
 pub(crate) mod certificate;
 mod managed_identity;
+pub(crate) mod token;
 mod workload;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use super::secret_ref::{self, Purpose, is_transient_kube_error, kube_message, te
 use super::source::StoreSource;
 use cache::{CacheKey, CredentialCache};
 use certificate::{CertificateAssertion, ClientCertificate};
+use token::TokenOwner;
 use workload::{ServiceAccountAssertion, TokenFileAssertion};
 
 /// The audience Entra requires on federated service-account tokens.
@@ -155,7 +157,14 @@ pub(crate) async fn credential_for(
             .map(str::to_owned),
         fingerprint: inputs.fingerprint(&authority),
     };
-    cache.get_or_try_insert(key, || build(inputs, store, kube, network, endpoints))
+    let owner = TokenOwner {
+        kind: store.kind,
+        namespace: store.namespace.clone().unwrap_or_default(),
+        name: store.name.clone(),
+    };
+    cache.get_or_try_insert(key, owner, || {
+        build(inputs, store, kube, network, endpoints)
+    })
 }
 
 async fn resolve_inputs(
