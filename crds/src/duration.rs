@@ -9,7 +9,7 @@ use std::time::Duration;
 /// `2h30m`, `1.5h`, `300ms`), so the API server rejects `banana` or `-5s` before the operator
 /// sees them.
 pub const GO_DURATION_PATTERN: &str =
-    r"^(0|\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+    r"^\+?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
 
 /// Why a Go duration string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +182,35 @@ mod tests {
                 parse_go_duration(text).is_ok(),
                 "{text:?}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Any text parses or is refused, and the CRD pattern agrees with the parser on it
+        /// (except values too large for Go's 64-bit nanoseconds, which no pattern can bound).
+        #[test]
+        fn the_parser_and_the_schema_pattern_agree(
+            text in "[0-9.+\\-]{0,6}(ns|us|µs|ms|s|m|h|d|x)?([0-9.]{0,4}(ns|us|ms|s|m|h))?",
+        ) {
+            let pattern = regex::Regex::new(GO_DURATION_PATTERN).unwrap();
+            let parsed = parse_go_duration(&text);
+            if !matches!(parsed, Err(GoDurationError::OutOfRange(_))) {
+                prop_assert_eq!(pattern.is_match(&text), parsed.is_ok(), "{:?}", text);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,40}") {
+            let _ = parse_go_duration(&text);
         }
     }
 }

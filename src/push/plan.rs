@@ -315,3 +315,26 @@ pub fn apply_template(
     }
     Ok(data)
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// A PushSecret's remote key yields a valid Key Vault name or a refusal naming it.
+        #[test]
+        fn push_remote_keys_parse_to_valid_names_or_are_refused(key in "\\PC{0,140}") {
+            match parse_remote_key(&key) {
+                Ok(remote) => prop_assert!(
+                    (1..=127).contains(&remote.name.len())
+                        && remote.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                ),
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+            }
+        }
+    }
+}

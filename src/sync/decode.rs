@@ -206,3 +206,49 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Whatever a user stores, decoding returns bytes or Go's error, never a panic.
+        #[test]
+        fn decoding_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            for strategy in [DecodingStrategy::Base64, DecodingStrategy::Base64Url, DecodingStrategy::Auto] {
+                match decode(&bytes, strategy) {
+                    Ok(decoded) => prop_assert!(decoded.len() <= bytes.len()),
+                    Err(message) => prop_assert!(message.starts_with("illegal base64 data at input byte ")),
+                }
+            }
+        }
+
+        /// Canonical base64 (with line breaks anywhere) decodes back to what was encoded.
+        #[test]
+        fn encoded_bytes_decode_back(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+            breaks in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mut text = base64::engine::general_purpose::STANDARD.encode(&bytes).into_bytes();
+            for at in breaks {
+                let at = at.index(text.len() + 1);
+                text.insert(at, b'\n');
+            }
+            prop_assert_eq!(decode(&text, DecodingStrategy::Base64).unwrap(), bytes.clone());
+            let url = base64::engine::general_purpose::URL_SAFE.encode(&bytes);
+            prop_assert_eq!(decode(url.as_bytes(), DecodingStrategy::Base64Url).unwrap(), bytes);
+        }
+
+        /// Key conversion yields a key Kubernetes accepts, or one ESO would also reject later.
+        #[test]
+        fn converted_keys_hold_only_allowed_characters(key in "\\PC{1,64}") {
+            let converted = convert_key(&key, ConversionStrategy::Default);
+            prop_assert!(converted.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_')));
+        }
+    }
+}

@@ -394,3 +394,45 @@ mod tests {
         assert!(!filter.matches("cache", &prod));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Any remote key a user writes parses (with ESO's `getObjType` rules) or is refused.
+        #[test]
+        fn remote_keys_parse_or_are_refused(key in "\\PC{0,80}", version in proptest::option::of("\\PC{0,20}")) {
+            if let Some(parsed) = parse_remote_key(&key, version.as_deref()) {
+                prop_assert!(key.contains(parsed.name.as_str()));
+            }
+        }
+
+        /// Any spec shape the API server could hand over plans or fails with a message.
+        #[test]
+        fn specs_plan_or_fail_with_a_message(
+            keys in prop::collection::vec("\\PC{0,30}", 0..4),
+            regexp in "\\PC{0,20}",
+            interval in "\\PC{0,8}",
+        ) {
+            let data: Vec<serde_json::Value> = keys
+                .iter()
+                .map(|key| serde_json::json!({"secretKey": "k", "remoteRef": {"key": key}}))
+                .collect();
+            let spec: ExternalSecretSpec = serde_json::from_value(serde_json::json!({
+                "secretStoreRef": {"name": "s"},
+                "refreshInterval": interval,
+                "data": data,
+                "dataFrom": [{"find": {"name": {"regexp": regexp}}}],
+            }))
+            .unwrap();
+            if let Err(error) = plan(&spec) {
+                prop_assert!(!error.to_string().is_empty());
+            }
+        }
+    }
+}
