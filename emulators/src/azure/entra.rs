@@ -16,6 +16,7 @@ use super::config::FEDERATED_AUDIENCE;
 use super::crypto::b64_any;
 use super::http::{Resp, form_map, json_response};
 use super::jwt::Jwt;
+use super::oidc;
 use super::model::{Principal, now};
 use super::state::Shared;
 use super::stats::TokenKey;
@@ -53,6 +54,15 @@ impl AadError {
             "invalid_request",
             900144,
             format!("The request body must contain the following parameter: '{parameter}'."),
+        )
+    }
+
+    fn missing_query(parameter: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            900144,
+            format!("The request must contain the following query parameter: '{parameter}'."),
         )
     }
 
@@ -133,30 +143,53 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
             ),
         )
         .response(),
-        (&Method::GET, [tenant, "discovery", "v2.0", "keys"]) => {
-            if known_tenant(shared, tenant) {
+        (
+            &Method::GET,
+            [tenant, "discovery", "v2.0", "keys"] | [tenant, "discovery", "keys"],
+        ) => {
+            if known_tenant_or_audience(shared, tenant) {
                 json_response(200, &json!({"keys": [shared.signer.jwk()]}))
             } else {
                 unknown_tenant(tenant).response()
             }
         }
         (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
-            if !known_tenant(shared, tenant) {
-                return unknown_tenant(tenant).response();
+            match canonical_tenant(shared, tenant) {
+                Some(tenant) => json_response(
+                    200,
+                    &oidc::configuration_v2(&shared.authority_host(), &tenant),
+                ),
+                None => unknown_tenant_discovery(tenant).response(),
             }
-            let authority = shared.authority_host();
-            json_response(
-                200,
-                &json!({
-                    "token_endpoint": format!("{authority}/{tenant}/oauth2/v2.0/token"),
-                    "jwks_uri": format!("{authority}/{tenant}/discovery/v2.0/keys"),
-                    "issuer": format!("{authority}/{tenant}/v2.0"),
-                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                    "tenant_region_scope": "NA",
-                }),
-            )
+        }
+        (&Method::GET, [tenant, ".well-known", "openid-configuration"]) => {
+            match canonical_tenant(shared, tenant) {
+                Some(tenant) => json_response(
+                    200,
+                    &oidc::configuration_v1(&shared.authority_host(), &tenant),
+                ),
+                None => unknown_tenant_discovery(tenant).response(),
+            }
+        }
+        (&Method::GET, ["common", "discovery", "instance"]) => {
+            let query = form_map(request.uri().query().unwrap_or_default().as_bytes());
+            let Some(api_version) = query.get("api-version") else {
+                return AadError::missing_query("api-version").response();
+            };
+            match oidc::instance_discovery(
+                &shared.authority_host(),
+                query.get("authorization_endpoint").map(String::as_str),
+                api_version,
+            ) {
+                Ok(document) => json_response(200, &document),
+                Err(oidc::InstanceDiscoveryError::UnknownInstance(_)) => AadError::new(
+                    400,
+                    "invalid_instance",
+                    50049,
+                    "Unknown or invalid instance.",
+                )
+                .response(),
+            }
         }
         _ => json_response(
             404,
@@ -174,11 +207,24 @@ fn count(shared: &Shared, tenant: &str, client_id: &str, grant: &str, status: u1
     });
 }
 
-fn known_tenant(shared: &Shared, tenant: &str) -> bool {
-    shared
-        .world()
-        .tenants
-        .contains_key(&tenant.to_ascii_lowercase())
+/// The tenant's id as the directory spells it, or the audience tenant (`common`, …) as asked.
+fn canonical_tenant(shared: &Shared, tenant: &str) -> Option<String> {
+    let lower = tenant.to_ascii_lowercase();
+    (oidc::AUDIENCE_TENANTS.contains(&lower.as_str()) || shared.world().tenants.contains_key(&lower))
+        .then_some(lower)
+}
+
+fn known_tenant_or_audience(shared: &Shared, tenant: &str) -> bool {
+    canonical_tenant(shared, tenant).is_some()
+}
+
+/// What the discovery documents answer for an unknown tenant (the token endpoint answers
+/// `invalid_request` with the same code).
+fn unknown_tenant_discovery(tenant: &str) -> AadError {
+    AadError {
+        error: "invalid_tenant",
+        ..unknown_tenant(tenant)
+    }
 }
 
 fn unknown_tenant(tenant: &str) -> AadError {

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod http;
 pub mod jwt;
 pub mod model;
+mod oidc;
 mod msi;
 pub mod pkcs;
 mod server;
