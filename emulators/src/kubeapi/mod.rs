@@ -19,6 +19,7 @@ mod gc;
 mod handlers;
 mod kinds;
 mod openapi;
+mod openapi_v2;
 mod patch;
 mod resources;
 mod selectors;

@@ -34,7 +34,8 @@ fn group_version_path(group: &str, version: &str) -> String {
     }
 }
 
-fn hash(document: &Value) -> String {
+/// The content hash of a document (`hash=` in the v3 index, `ETag` of v2).
+pub fn hash(document: &Value) -> String {
     hex::encode(sha2::Sha512::digest(document.to_string().as_bytes())).to_uppercase()
 }
 

@@ -19,7 +19,7 @@ use super::discovery;
 use super::errors::ApiError;
 use super::faults::{Faults, Stats};
 use super::handlers::{self, DeleteOptions, PatchType, Query, State, WriteOptions};
-use super::openapi;
+use super::{openapi, openapi_v2};
 use super::resources::{Behavior, ResourceType};
 use super::table::{self, IncludeObject};
 use super::tokens::TokenIssuer;
@@ -384,6 +384,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             if parts.method != Method::GET {
                 return error_response(&ApiError::method_not_allowed());
             }
+            if path.trim_end_matches('/') == "/openapi/v2" {
+                return openapi_v2_response(&shared, &accept);
+            }
             match non_resource(&shared, &path) {
                 Some(body) => json_response(200, &body),
                 None => error_response(&ApiError::page_not_found()),
@@ -439,6 +442,33 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             response
         }
     }
+}
+
+/// `/openapi/v2` in the representation `accept` picks (406 with an empty body otherwise, as
+/// kube-openapi answers), with `ETag` and `Vary: Accept`.
+fn openapi_v2_response(shared: &Shared, accept: &str) -> Response<Body> {
+    let Some(media_type) = openapi_v2::negotiate(accept) else {
+        return Response::builder()
+            .status(StatusCode::NOT_ACCEPTABLE)
+            .header("vary", "Accept")
+            .body(Body::empty())
+            .unwrap_or_default();
+    };
+    let document = openapi_v2::document(&shared.lock_state().registry);
+    let json = document.to_string();
+    let etag = format!("\"{}\"", openapi::hash(&document));
+    let body = if media_type == openapi_v2::JSON {
+        Body::from(json)
+    } else {
+        Body::from(openapi_v2::protobuf(&document))
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", media_type)
+        .header("etag", etag)
+        .header("vary", "Accept")
+        .body(body)
+        .unwrap_or_default()
 }
 
 fn non_resource(shared: &Shared, path: &str) -> Option<Value> {
