@@ -9,6 +9,7 @@
 //! Tables for kubectl, RBAC, and ServiceAccount tokens from an OIDC issuer. See
 //! `emulators/README.md`.
 
+mod admin;
 mod apply;
 mod auth;
 mod discovery;
@@ -40,7 +41,10 @@ use anyhow::Context;
 use base64::Engine;
 use serde_json::json;
 
-pub use faults::{FaultMatch, FaultResponse, FaultRule, Faults, RequestKey, StatsSnapshot};
+pub use faults::{
+    FaultMatch, FaultResponse, FaultRule, FaultSettings, FaultSettingsError, Faults, RequestKey,
+    RuleSettings, StatsSnapshot,
+};
 
 use auth::{User, Users};
 use handlers::State;
@@ -77,6 +81,9 @@ pub struct KubeConfig {
     pub kubeconfig_dir: Option<PathBuf>,
     /// Objects are loaded from and saved to this file (on shutdown and every `gc_interval`).
     pub state_file: Option<PathBuf>,
+    /// Port on 127.0.0.1 of the plain-HTTP admin endpoint (faults, compaction, counters; see
+    /// [`KubeEmulator::admin_url`]); 0 picks an ephemeral one.
+    pub admin_port: u16,
 }
 
 impl Default for KubeConfig {
@@ -92,6 +99,7 @@ impl Default for KubeConfig {
             extra_users: Vec::new(),
             kubeconfig_dir: None,
             state_file: None,
+            admin_port: 0,
         }
     }
 }
@@ -102,6 +110,7 @@ pub struct KubeEmulator {
     url: String,
     ca_pem: Option<String>,
     kubeconfigs: BTreeMap<String, PathBuf>,
+    admin_url: String,
     operator_user: String,
     admin_client: kube::Client,
     state_file: Option<PathBuf>,
@@ -135,6 +144,10 @@ impl KubeEmulator {
             .context("binding the kube emulator listener")?;
         let address = listener.local_addr()?;
         let url = server::base_url(address, config.tls);
+        let admin_listener = tokio::net::TcpListener::bind(("127.0.0.1", config.admin_port))
+            .await
+            .context("binding the kube emulator admin listener")?;
+        let admin_url = format!("http://{}/admin", admin_listener.local_addr()?);
         let tls = if config.tls {
             Some(server::tls_material()?)
         } else {
@@ -195,6 +208,7 @@ impl KubeEmulator {
             tls.map(|tls| tls.acceptor),
             shared.clone(),
         ))];
+        tasks.push(tokio::spawn(admin::serve(admin_listener, shared.clone())));
         tasks.push(tokio::spawn(background(
             shared.clone(),
             config.gc_interval,
@@ -211,6 +225,7 @@ impl KubeEmulator {
             url,
             ca_pem,
             kubeconfigs,
+            admin_url,
             operator_user,
             admin_client,
             state_file: config.state_file,
@@ -287,6 +302,11 @@ impl KubeEmulator {
     /// Request counters, Secret writes and open watches.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// The admin endpoint's base URL, `http://127.0.0.1:<adminPort>/admin` (see `admin.rs`).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
     }
 
     /// Runtime fault injection.
