@@ -279,3 +279,69 @@ async fn a_service_account_token_authenticates_as_its_account_under_rbac() {
         status.message
     );
 }
+
+async fn post_json(client: &kube::Client, path: &str, body: Value) -> Result<Value, kube::Error> {
+    let request = hyper::Request::post(path)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    within(client.request::<Value>(request)).await
+}
+
+#[tokio::test]
+async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only() {
+    let emulator = start().await;
+    let admin = emulator.client();
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "secret-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role))
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "ops-read", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "secret-reader"},
+        "subjects": [{"kind": "Group", "name": "ops"}],
+    }))
+    .unwrap();
+    within(Api::<RoleBinding>::namespaced(admin.clone(), "default").create(&PostParams::default(), &binding))
+        .await
+        .unwrap();
+    let review = |namespace: &str| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+               "spec": {"user": "bob", "groups": ["ops"],
+                        "resourceAttributes": {"namespace": namespace, "verb": "get", "resource": "secrets"}}})
+    };
+    let path = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    let allowed = post_json(&admin, path, review("default")).await.unwrap();
+    assert_eq!(
+        allowed["status"],
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"ops-read/default\" of ClusterRole \"secret-reader\" to Group \"ops\""})
+    );
+    let denied = post_json(&admin, path, review("kube-system")).await.unwrap();
+    assert_eq!(denied["status"], json!({"allowed": false}));
+
+    // The operator may ask about itself, not about others.
+    let operator = emulator.client_as(emulator.operator_user()).unwrap();
+    let own = post_json(
+        &operator,
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        own["status"]["userInfo"]["username"],
+        emulator.operator_user()
+    );
+    let status = status_of(post_json(&operator, path, review("default")).await.unwrap_err());
+    assert_eq!(status.code, 403);
+    let listed = status_of(
+        within(admin.request::<Value>(hyper::Request::get(path).body(Vec::new()).unwrap()))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((listed.code, listed.reason.as_str()), (405, "MethodNotAllowed"));
+}

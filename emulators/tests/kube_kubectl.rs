@@ -553,3 +553,104 @@ async fn kubectl_applies_every_example_document_the_world_can_serve() {
     );
     assert!(stdout.lines().all(|line| line.ends_with(" created") || line.ends_with(" unchanged")), "{stdout}");
 }
+
+#[tokio::test]
+async fn kubectl_auth_whoami_can_i_and_impersonation_follow_rbac() {
+    require_kubectl();
+    let emulator = kube_common::start_with(akvsync_emulators::kubeapi::KubeConfig {
+        extra_users: vec!["alice".into()],
+        ..Default::default()
+    })
+    .await;
+    let admin = Kubectl::new(&emulator);
+    let whoami = admin.run(&["auth", "whoami"]).await;
+    assert!(
+        whoami.contains("Username    admin")
+            && whoami.contains("Groups      [system:masters system:authenticated]"),
+        "{whoami}"
+    );
+    let as_alice = admin
+        .run(&["auth", "whoami", "--as", "alice", "--as-group", "devs"])
+        .await;
+    assert!(
+        as_alice.contains("Username    alice")
+            && as_alice.contains("Groups      [devs system:authenticated]"),
+        "{as_alice}"
+    );
+
+    // --as runs as alice, with alice's rights, not the admin's.
+    let refused = within(admin.command(&["get", "secrets", "--as", "alice"]).output())
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        "Error from server (Forbidden): secrets is forbidden: User \"alice\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+    );
+    let can_i = |arguments: &'static [&'static str]| {
+        let command = admin.command(arguments);
+        async move {
+            let mut command = command;
+            let output = within(command.output()).await.unwrap();
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            )
+        }
+    };
+    let list_secrets_as_alice: &[&str] = &["auth", "can-i", "list", "secrets", "--as", "alice"];
+    assert_eq!(can_i(list_secrets_as_alice).await, (Some(1), "no".into()));
+
+    let files = tempfile::tempdir().unwrap();
+    let rbac = write(
+        files.path(),
+        "rbac.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: default}\nrules: [{apiGroups: [''], resources: [secrets], verbs: [get, list]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: alice-reads, namespace: default}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]\n",
+    );
+    admin.run(&["apply", "-f", &rbac]).await;
+    assert_eq!(can_i(list_secrets_as_alice).await, (Some(0), "yes".into()));
+    assert_eq!(
+        can_i(&["auth", "can-i", "delete", "secrets", "--as", "alice"]).await,
+        (Some(1), "no".into())
+    );
+    assert_eq!(
+        admin.run(&["get", "secrets", "--as", "alice"]).await.trim(),
+        ""
+    );
+
+    // Impersonating needs the impersonate verb, which alice lacks.
+    let alice = Kubectl {
+        kubeconfig: emulator.kubeconfig_path("alice").unwrap().to_path_buf(),
+        cache: tempfile::tempdir().unwrap(),
+    };
+    let escalation = within(alice.command(&["get", "namespaces", "--as", "admin"]).output())
+        .await
+        .unwrap();
+    assert!(!escalation.status.success());
+    assert!(
+        String::from_utf8_lossy(&escalation.stderr).contains("Error from server (Forbidden)"),
+        "{}",
+        String::from_utf8_lossy(&escalation.stderr)
+    );
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(emulator.kubeconfig_path("alice").unwrap()).unwrap();
+    let mut config = within(kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &Default::default(),
+    ))
+    .await
+    .unwrap();
+    config.auth_info.impersonate = Some("admin".into());
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+        Api::all(kube::Client::try_from(config).unwrap());
+    match within(namespaces.list(&Default::default())).await {
+        Err(kube::Error::Api(status)) => assert_eq!(
+            (status.code, status.message.as_str()),
+            (
+                403,
+                "users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+            )
+        ),
+        other => panic!("expected 403, got {other:?}"),
+    }
+}

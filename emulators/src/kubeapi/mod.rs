@@ -23,6 +23,7 @@ mod openapi;
 mod openapi_v2;
 mod patch;
 mod resources;
+mod reviews;
 mod selectors;
 mod server;
 mod state_file;
