@@ -63,7 +63,9 @@ async fn require_msal() {
             "python3 cannot import msal: run scripts/test (it installs it) or `python3 -m pip install msal`\n{}",
             String::from_utf8_lossy(&output.stderr)
         ),
-        Err(error) => panic!("python3 is missing ({error}): install python3 and `pip install msal`"),
+        Err(error) => {
+            panic!("python3 is missing ({error}): install python3 and `pip install msal`")
+        }
     }
 }
 

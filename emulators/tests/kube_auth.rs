@@ -306,9 +306,12 @@ async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only(
         "subjects": [{"kind": "Group", "name": "ops"}],
     }))
     .unwrap();
-    within(Api::<RoleBinding>::namespaced(admin.clone(), "default").create(&PostParams::default(), &binding))
-        .await
-        .unwrap();
+    within(
+        Api::<RoleBinding>::namespaced(admin.clone(), "default")
+            .create(&PostParams::default(), &binding),
+    )
+    .await
+    .unwrap();
     let review = |namespace: &str| {
         json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                "spec": {"user": "bob", "groups": ["ops"],
@@ -320,7 +323,9 @@ async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only(
         allowed["status"],
         json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"ops-read/default\" of ClusterRole \"secret-reader\" to Group \"ops\""})
     );
-    let denied = post_json(&admin, path, review("kube-system")).await.unwrap();
+    let denied = post_json(&admin, path, review("kube-system"))
+        .await
+        .unwrap();
     assert_eq!(denied["status"], json!({"allowed": false}));
 
     // The operator may ask about itself, not about others.
@@ -336,12 +341,19 @@ async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only(
         own["status"]["userInfo"]["username"],
         emulator.operator_user()
     );
-    let status = status_of(post_json(&operator, path, review("default")).await.unwrap_err());
+    let status = status_of(
+        post_json(&operator, path, review("default"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status.code, 403);
     let listed = status_of(
         within(admin.request::<Value>(hyper::Request::get(path).body(Vec::new()).unwrap()))
             .await
             .unwrap_err(),
     );
-    assert_eq!((listed.code, listed.reason.as_str()), (405, "MethodNotAllowed"));
+    assert_eq!(
+        (listed.code, listed.reason.as_str()),
+        (405, "MethodNotAllowed")
+    );
 }

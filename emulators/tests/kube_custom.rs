@@ -448,11 +448,17 @@ async fn apply_conflicts_name_update_managers_with_version_and_time_and_group_se
     );
     assert_eq!(
         error.message,
-        format!("Apply failed with 1 conflict: conflict with \"editor\" using v1 at {time}: .data.a")
+        format!(
+            "Apply failed with 1 conflict: conflict with \"editor\" using v1 at {time}: .data.a"
+        )
     );
     let cause = &error.details.unwrap().causes[0];
     assert_eq!(
-        (cause.reason.as_str(), cause.message.as_str(), cause.field.as_str()),
+        (
+            cause.reason.as_str(),
+            cause.message.as_str(),
+            cause.field.as_str()
+        ),
         (
             "FieldManagerConflict",
             format!("conflict with \"editor\" using v1 at {time}").as_str(),

@@ -246,7 +246,10 @@ async fn start_binary() -> Binary {
         .spawn()
         .expect("kube-emulator starts");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = within(lines.next_line()).await.unwrap().expect("a ready line");
+    let line = within(lines.next_line())
+        .await
+        .unwrap()
+        .expect("a ready line");
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     let kubeconfig: serde_json::Value = serde_yaml::from_str(
         &std::fs::read_to_string(ready["admin_kubeconfig"].as_str().unwrap()).unwrap(),
@@ -340,10 +343,9 @@ async fn the_binary_serves_faults_compaction_and_counters_on_its_admin_endpoint(
             .await
             .unwrap();
     assert!(
-        stats["requests"]
-            .as_array()
-            .unwrap()
-            .contains(&json!({"verb": "get", "resource": "namespaces", "user": "admin", "count": 2})),
+        stats["requests"].as_array().unwrap().contains(
+            &json!({"verb": "get", "resource": "namespaces", "user": "admin", "count": 2})
+        ),
         "{stats}"
     );
 
@@ -358,7 +360,10 @@ async fn the_binary_serves_faults_compaction_and_counters_on_its_admin_endpoint(
     })
     .await
     .unwrap();
-    let old = list["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    let old = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     within(
         http.post(binary.api("/api/v1/namespaces/default/configmaps"))
             .bearer_auth(&binary.token)

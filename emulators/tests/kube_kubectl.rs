@@ -467,9 +467,7 @@ async fn openapi_v2_is_served_as_json_or_protobuf_and_refused_otherwise() {
                 .get("content-type")
                 .map(|value| value.to_str().unwrap().to_owned())
                 .unwrap_or_default();
-            let body = within(response.into_body().collect_bytes())
-                .await
-                .unwrap();
+            let body = within(response.into_body().collect_bytes()).await.unwrap();
             (status, content_type, body)
         }
     };
@@ -482,7 +480,8 @@ async fn openapi_v2_is_served_as_json_or_protobuf_and_refused_otherwise() {
         widget["x-kubernetes-group-version-kind"],
         json!([{"group": "example.com", "version": "v1", "kind": "Widget"}])
     );
-    let patch = &document["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
+    let patch =
+        &document["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
     assert!(
         patch["parameters"]
             .as_array()
@@ -518,7 +517,10 @@ async fn kubectl_applies_every_example_document_the_world_can_serve() {
         .run(&[
             "apply",
             "-f",
-            &root.join("crds/external-secrets.io.yaml").display().to_string(),
+            &root
+                .join("crds/external-secrets.io.yaml")
+                .display()
+                .to_string(),
         ])
         .await;
     let examples = root.join("examples");
@@ -541,17 +543,28 @@ async fn kubectl_applies_every_example_document_the_world_can_serve() {
     // and the PushSecret that shares its file is applied.
     assert_eq!(
         stderr.trim(),
-        "error: resource mapping not found for name: \"dummy-certificate\" namespace: \"\" from \"".to_owned()
-            + &examples.join("azkv-pushsecret-certificate-cert-manager.yaml").display().to_string()
+        "error: resource mapping not found for name: \"dummy-certificate\" namespace: \"\" from \""
+            .to_owned()
+            + &examples
+                .join("azkv-pushsecret-certificate-cert-manager.yaml")
+                .display()
+                .to_string()
             + "\": no matches for kind \"Certificate\" in version \"cert-manager.io/v1\"\nensure CRDs are installed first",
         "{stdout}"
     );
     assert_eq!(stdout.lines().count(), documents - 1, "{stdout}");
     assert!(
-        stdout.contains("pushsecret.external-secrets.io/pushsecret-certificate-cert-manager-example created"),
+        stdout.contains(
+            "pushsecret.external-secrets.io/pushsecret-certificate-cert-manager-example created"
+        ),
         "{stdout}"
     );
-    assert!(stdout.lines().all(|line| line.ends_with(" created") || line.ends_with(" unchanged")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|line| line.ends_with(" created") || line.ends_with(" unchanged")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -623,9 +636,13 @@ async fn kubectl_auth_whoami_can_i_and_impersonation_follow_rbac() {
         kubeconfig: emulator.kubeconfig_path("alice").unwrap().to_path_buf(),
         cache: tempfile::tempdir().unwrap(),
     };
-    let escalation = within(alice.command(&["get", "namespaces", "--as", "admin"]).output())
-        .await
-        .unwrap();
+    let escalation = within(
+        alice
+            .command(&["get", "namespaces", "--as", "admin"])
+            .output(),
+    )
+    .await
+    .unwrap();
     assert!(!escalation.status.success());
     assert!(
         String::from_utf8_lossy(&escalation.stderr).contains("Error from server (Forbidden)"),

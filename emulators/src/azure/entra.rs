@@ -16,8 +16,8 @@ use super::config::FEDERATED_AUDIENCE;
 use super::crypto::b64_any;
 use super::http::{Resp, form_map, json_response};
 use super::jwt::Jwt;
-use super::oidc;
 use super::model::{Principal, now};
+use super::oidc;
 use super::state::Shared;
 use super::stats::TokenKey;
 
@@ -143,10 +143,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
             ),
         )
         .response(),
-        (
-            &Method::GET,
-            [tenant, "discovery", "v2.0", "keys"] | [tenant, "discovery", "keys"],
-        ) => {
+        (&Method::GET, [tenant, "discovery", "v2.0", "keys"] | [tenant, "discovery", "keys"]) => {
             if known_tenant_or_audience(shared, tenant) {
                 json_response(200, &json!({"keys": [shared.signer.jwk()]}))
             } else {
@@ -210,8 +207,9 @@ fn count(shared: &Shared, tenant: &str, client_id: &str, grant: &str, status: u1
 /// The tenant's id as the directory spells it, or the audience tenant (`common`, …) as asked.
 fn canonical_tenant(shared: &Shared, tenant: &str) -> Option<String> {
     let lower = tenant.to_ascii_lowercase();
-    (oidc::AUDIENCE_TENANTS.contains(&lower.as_str()) || shared.world().tenants.contains_key(&lower))
-        .then_some(lower)
+    (oidc::AUDIENCE_TENANTS.contains(&lower.as_str())
+        || shared.world().tenants.contains_key(&lower))
+    .then_some(lower)
 }
 
 fn known_tenant_or_audience(shared: &Shared, tenant: &str) -> bool {

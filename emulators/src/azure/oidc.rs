@@ -161,7 +161,10 @@ pub fn instance_discovery(
                 return Err(unknown());
             }
             let mut segments = url.path_segments().ok_or_else(unknown)?;
-            let tenant = segments.next().filter(|t| !t.is_empty()).unwrap_or("common");
+            let tenant = segments
+                .next()
+                .filter(|t| !t.is_empty())
+                .unwrap_or("common");
             let v2 = segments.any(|segment| segment == "v2.0");
             (tenant.to_string(), v2)
         }
@@ -235,7 +238,10 @@ mod tests {
             "1.0",
         )
         .unwrap();
-        assert_eq!(portless["tenant_discovery_endpoint"], v2["tenant_discovery_endpoint"]);
+        assert_eq!(
+            portless["tenant_discovery_endpoint"],
+            v2["tenant_discovery_endpoint"]
+        );
         let v1 = instance_discovery(
             AUTHORITY,
             Some("https://login.localhost:8443/contoso/oauth2/authorize"),

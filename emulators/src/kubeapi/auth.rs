@@ -237,26 +237,42 @@ fn bound_subject<'a>(binding: &'a Value, user: &User) -> Option<&'a Value> {
 
 /// How the RBAC authorizer names a subject in its reasons.
 fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
-    let text = |name: &str| subject.get(name).and_then(Value::as_str).unwrap_or_default();
+    let text = |name: &str| {
+        subject
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
     if text("kind") == "ServiceAccount" {
         let namespace = if text("namespace").is_empty() {
             binding_namespace
         } else {
             text("namespace")
         };
-        format!("ServiceAccount {:?}", format!("{}/{namespace}", text("name")))
+        format!(
+            "ServiceAccount {:?}",
+            format!("{}/{namespace}", text("name"))
+        )
     } else {
         format!("{} {:?}", text("kind"), text("name"))
     }
 }
 
 fn describe_binding(binding: &Value, subject: &Value) -> String {
-    let text = |pointer: &str| binding.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+    let text = |pointer: &str| {
+        binding
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
     let namespace = text("/metadata/namespace");
     let (kind, name) = if namespace.is_empty() {
         ("ClusterRoleBinding", text("/metadata/name").to_owned())
     } else {
-        ("RoleBinding", format!("{}/{namespace}", text("/metadata/name")))
+        (
+            "RoleBinding",
+            format!("{}/{namespace}", text("/metadata/name")),
+        )
     };
     format!(
         "RBAC: allowed by {kind} {name:?} of {} {:?} to {}",

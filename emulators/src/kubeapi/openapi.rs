@@ -185,7 +185,10 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
         let item = format!("{prefix}{scope}/{}/{{name}}", resource.plural);
         let collection = format!("{prefix}{scope}/{}", resource.plural);
         if resource.behavior == Behavior::Review {
-            paths.insert(collection, json!({"post": operation(resource, "post", None)}));
+            paths.insert(
+                collection,
+                json!({"post": operation(resource, "post", None)}),
+            );
             schemas.insert(schema_name(resource), kind_schema(resource));
             continue;
         }

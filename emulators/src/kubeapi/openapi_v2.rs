@@ -30,7 +30,11 @@ const V3_ONLY_SCHEMA_KEYS: [&str; 4] = ["nullable", "oneOf", "anyOf", "not"];
 /// The `Content-Type` of the representation an `Accept` header selects ([`JSON`] or
 /// [`PROTOBUF`]), or `None` for 406 Not Acceptable.
 pub fn negotiate(accept: &str) -> Option<&'static str> {
-    let accept = if accept.trim().is_empty() { "*/*" } else { accept };
+    let accept = if accept.trim().is_empty() {
+        "*/*"
+    } else {
+        accept
+    };
     let mut clauses: Vec<(f32, &str)> = accept
         .split(',')
         .map(|clause| {
@@ -47,7 +51,11 @@ pub fn negotiate(accept: &str) -> Option<&'static str> {
     clauses.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, media) in clauses {
         let (kind, subtype) = media.split_once('/').unwrap_or((media, ""));
-        for (offered, answered) in [(JSON, JSON), (PROTOBUF_ASKED, PROTOBUF), (PROTOBUF, PROTOBUF)] {
+        for (offered, answered) in [
+            (JSON, JSON),
+            (PROTOBUF_ASKED, PROTOBUF),
+            (PROTOBUF, PROTOBUF),
+        ] {
             let (offered_kind, offered_subtype) = offered.split_once('/').unwrap_or_default();
             if (kind == "*" || kind == offered_kind)
                 && (subtype == "*" || subtype == offered_subtype)
@@ -98,7 +106,12 @@ fn schema_v2(schema: &Value) -> Value {
                             reference.replace("#/components/schemas/", "#/definitions/"),
                         ),
                         // Extension values and enum members are data, not schemas.
-                        (key, value) if key.starts_with("x-") || key == "enum" || key == "default" || key == "example" => {
+                        (key, value)
+                            if key.starts_with("x-")
+                                || key == "enum"
+                                || key == "default"
+                                || key == "example" =>
+                        {
                             value.clone()
                         }
                         ("properties", Value::Object(properties)) => Value::Object(
@@ -224,7 +237,13 @@ pub fn protobuf(document: &Value) -> Vec<u8> {
 
 fn encode_path_item(item: &Value) -> Message {
     let mut message = Message::default();
-    for (method, field) in [("get", 2), ("put", 3), ("post", 4), ("delete", 5), ("patch", 8)] {
+    for (method, field) in [
+        ("get", 2),
+        ("put", 3),
+        ("post", 4),
+        ("delete", 5),
+        ("patch", 8),
+    ] {
         if let Some(operation) = item.get(method) {
             message.message(field, encode_operation(operation));
         }
@@ -448,7 +467,12 @@ impl Message {
     }
 
     fn strings(&mut self, field: u32, value: &Value) {
-        for text in value.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for text in value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             self.length_delimited(field, text.as_bytes());
         }
     }
@@ -489,7 +513,9 @@ mod tests {
         assert_eq!(negotiate("application/json, */*"), Some(JSON));
         assert_eq!(negotiate("*/*"), Some(JSON));
         assert_eq!(
-            negotiate("application/json;q=0.5, application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
+            negotiate(
+                "application/json;q=0.5, application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+            ),
             Some(PROTOBUF)
         );
         assert_eq!(negotiate("text/html"), None);

@@ -56,12 +56,20 @@ pub fn answer(
         SELF_SUBJECT_REVIEWS => {
             let mut review = parse(body, content_type, "SelfSubjectReview")?;
             review["status"] = json!({"userInfo": {"username": user.name, "groups": user.groups}});
-            Ok(stamp(review, "authentication.k8s.io/v1", "SelfSubjectReview"))
+            Ok(stamp(
+                review,
+                "authentication.k8s.io/v1",
+                "SelfSubjectReview",
+            ))
         }
         SELF_SUBJECT_ACCESS_REVIEWS => {
             let mut review = parse(body, content_type, "SelfSubjectAccessReview")?;
             review["status"] = access(state, user, &review["spec"], "SelfSubjectAccessReview")?;
-            Ok(stamp(review, "authorization.k8s.io/v1", "SelfSubjectAccessReview"))
+            Ok(stamp(
+                review,
+                "authorization.k8s.io/v1",
+                "SelfSubjectAccessReview",
+            ))
         }
         SUBJECT_ACCESS_REVIEWS => {
             let mut review = parse(body, content_type, "SubjectAccessReview")?;
@@ -91,7 +99,11 @@ pub fn answer(
                 groups,
             };
             review["status"] = access(state, &subject, spec, "SubjectAccessReview")?;
-            Ok(stamp(review, "authorization.k8s.io/v1", "SubjectAccessReview"))
+            Ok(stamp(
+                review,
+                "authorization.k8s.io/v1",
+                "SubjectAccessReview",
+            ))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -128,10 +140,7 @@ fn access(state: &State, subject: &User, spec: &Value, kind: &str) -> Result<Val
             name: Some(text("name")).filter(|name| !name.is_empty()),
         };
         auth::decide(state, subject, &attributes)
-    } else if let Some(non_resource) = spec
-        .get("nonResourceAttributes")
-        .filter(|r| r.is_object())
-    {
+    } else if let Some(non_resource) = spec.get("nonResourceAttributes").filter(|r| r.is_object()) {
         auth::decide_non_resource(
             state,
             subject,
@@ -200,10 +209,7 @@ mod protobuf {
         let mut map = Map::new();
         for (field, bytes) in fields(message)? {
             if let Some((_, name)) = names.iter().find(|(number, _)| *number == field) {
-                map.insert(
-                    (*name).to_owned(),
-                    json!(String::from_utf8_lossy(bytes)),
-                );
+                map.insert((*name).to_owned(), json!(String::from_utf8_lossy(bytes)));
             }
         }
         Some(map)
@@ -276,7 +282,9 @@ mod protobuf {
             let body = [&b"k8s\0"[..], &[0x0a, 0, 0x12, raw.len() as u8], &raw].concat();
             assert_eq!(
                 review(&body),
-                Some(json!({"metadata": {}, "spec": {"resourceAttributes": {"namespace": "ns", "verb": "get", "resource": "secrets"}}}))
+                Some(
+                    json!({"metadata": {}, "spec": {"resourceAttributes": {"namespace": "ns", "verb": "get", "resource": "secrets"}}})
+                )
             );
         }
     }

@@ -19,11 +19,11 @@ use super::discovery;
 use super::errors::ApiError;
 use super::faults::{Faults, Stats};
 use super::handlers::{self, DeleteOptions, PatchType, Query, State, WriteOptions};
-use super::{openapi, openapi_v2, reviews};
 use super::resources::{Behavior, ResourceType};
 use super::table::{self, IncludeObject};
 use super::tokens::TokenIssuer;
 use super::watch::{self as watches, WatchRequest};
+use super::{openapi, openapi_v2, reviews};
 
 /// Largest request body the apiserver accepts (3 MiB).
 const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
