@@ -357,3 +357,86 @@ async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only(
         (405, "MethodNotAllowed")
     );
 }
+
+#[tokio::test]
+async fn impersonation_acts_as_the_user_only_with_the_impersonate_verb() {
+    let emulator = start().await;
+    let admin = emulator.client();
+    let operator_config = || async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(
+            emulator.kubeconfig_path(emulator.operator_user()).unwrap(),
+        )
+        .unwrap();
+        within(kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &Default::default(),
+        ))
+        .await
+        .unwrap()
+    };
+    let mut config = operator_config().await;
+    config.auth_info.impersonate = Some("alice".into());
+    config.auth_info.impersonate_groups = Some(vec!["devs".into()]);
+    let as_alice = kube::Client::try_from(config).unwrap();
+    let whoami = |client: kube::Client| async move {
+        post_json(
+            &client,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+        )
+        .await
+    };
+    let status = status_of(whoami(as_alice.clone()).await.unwrap_err());
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            403,
+            "users \"alice\" is forbidden: User \"system:serviceaccount:akvsync-system:akvsync\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        )
+    );
+
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "impersonate-alice"},
+        "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["alice"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role))
+        .await
+        .unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "operator-impersonates-alice"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-alice"},
+        "subjects": [{"kind": "ServiceAccount", "name": "akvsync", "namespace": "akvsync-system"}],
+    }))
+    .unwrap();
+    within(
+        Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &binding),
+    )
+    .await
+    .unwrap();
+    // The group is not granted yet.
+    let status = status_of(whoami(as_alice.clone()).await.unwrap_err());
+    assert!(
+        status
+            .message
+            .starts_with("groups \"devs\" is forbidden: User \"system:serviceaccount:akvsync-system:akvsync\" cannot impersonate resource \"groups\""),
+        "{}",
+        status.message
+    );
+    let mut config = operator_config().await;
+    config.auth_info.impersonate = Some("alice".into());
+    let only_alice = kube::Client::try_from(config).unwrap();
+    let review = whoami(only_alice.clone()).await.unwrap();
+    assert_eq!(
+        review["status"]["userInfo"],
+        json!({"username": "alice", "groups": ["system:authenticated"]})
+    );
+    // As alice, the request has alice's rights, not the operator's or the admin's.
+    let secrets: Api<Secret> = Api::namespaced(only_alice, "default");
+    let status = status_of(within(secrets.list(&ListParams::default())).await.unwrap_err());
+    assert!(
+        status.message.starts_with("secrets is forbidden: User \"alice\""),
+        "{}",
+        status.message
+    );
+}
