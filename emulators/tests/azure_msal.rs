@@ -345,3 +345,70 @@ async fn msal_python_gets_a_token_with_certificate_assertions() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn the_v1_token_endpoint_the_v1_document_names_takes_a_resource_and_answers_strings() {
+    let emulator = start().await;
+    seed_secret(&emulator);
+    let host = emulator.authority_host();
+    let (_, v1) = get_json(
+        &emulator,
+        &format!("{host}/{TENANT}/.well-known/openid-configuration"),
+    )
+    .await;
+    let endpoint = v1["token_endpoint"].as_str().unwrap().to_owned();
+    let client = emulator.http_client().unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = client
+            .post(&endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encoded);
+        async move {
+            let response = within(request.send()).await.unwrap();
+            let status = response.status().as_u16();
+            (status, within(response.json::<Value>()).await.unwrap())
+        }
+    };
+    let (status, body) = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", READER.into()),
+        ("client_secret", SECRET.into()),
+        ("resource", emulator.resource().to_owned()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["resource"], emulator.resource());
+    assert_eq!(body["token_type"], "Bearer");
+    for field in ["expires_in", "ext_expires_in", "expires_on", "not_before"] {
+        assert!(
+            body[field]
+                .as_str()
+                .is_some_and(|n| n.parse::<i64>().is_ok()),
+            "{field} is a number in a string: {body}"
+        );
+    }
+    let secret = within(
+        client
+            .get(format!(
+                "{}secrets/s?api-version=7.5",
+                emulator.vault_url(VAULT)
+            ))
+            .bearer_auth(body["access_token"].as_str().unwrap())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(secret.status(), 200);
+
+    let (status, error) = post(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", READER.into()),
+        ("client_secret", SECRET.into()),
+    ])
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error_codes"][0], 900144);
+}

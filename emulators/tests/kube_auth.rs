@@ -409,11 +409,9 @@ async fn impersonation_acts_as_the_user_only_with_the_impersonate_verb() {
         "subjects": [{"kind": "ServiceAccount", "name": "akvsync", "namespace": "akvsync-system"}],
     }))
     .unwrap();
-    within(
-        Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &binding),
-    )
-    .await
-    .unwrap();
+    within(Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &binding))
+        .await
+        .unwrap();
     // The group is not granted yet.
     let status = status_of(whoami(as_alice.clone()).await.unwrap_err());
     assert!(
@@ -433,9 +431,15 @@ async fn impersonation_acts_as_the_user_only_with_the_impersonate_verb() {
     );
     // As alice, the request has alice's rights, not the operator's or the admin's.
     let secrets: Api<Secret> = Api::namespaced(only_alice, "default");
-    let status = status_of(within(secrets.list(&ListParams::default())).await.unwrap_err());
+    let status = status_of(
+        within(secrets.list(&ListParams::default()))
+            .await
+            .unwrap_err(),
+    );
     assert!(
-        status.message.starts_with("secrets is forbidden: User \"alice\""),
+        status
+            .message
+            .starts_with("secrets is forbidden: User \"alice\""),
         "{}",
         status.message
     );

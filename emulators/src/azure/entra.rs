@@ -108,7 +108,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
-        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+        (&Method::POST, [tenant, "oauth2", "v2.0", "token"] | [tenant, "oauth2", "token"]) => {
+            let endpoint = if segments.len() == 4 {
+                Endpoint::V2
+            } else {
+                Endpoint::V1
+            };
             let tenant = tenant.to_string();
             if let Some(status) = faults.token_outage {
                 count(shared, &tenant, "", "outage", status);
@@ -119,7 +124,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
                 Err(error) => return error.response(),
             };
             let client_id = form.get("client_id").cloned().unwrap_or_default();
-            let (grant, result) = token(shared, &tenant, &form);
+            let (grant, result) = token(shared, &tenant, &form, endpoint);
             let response = match result {
                 Ok(body) => json_response(200, &body),
                 Err(error) => error.response(),
@@ -133,7 +138,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
             );
             response
         }
-        (_, [_, "oauth2", "v2.0", "token"]) => AadError::new(
+        (_, [_, "oauth2", "v2.0", "token"] | [_, "oauth2", "token"]) => AadError::new(
             400,
             "invalid_request",
             900561,
@@ -252,11 +257,22 @@ async fn read_form(request: Request<Incoming>) -> Result<BTreeMap<String, String
     Ok(form_map(&bytes))
 }
 
+/// Which token endpoint was asked: v2.0 takes a `scope` ending in `/.default` and answers
+/// numbers; v1 (`/{tenant}/oauth2/token`, advertised by the v1 OpenID configuration) takes a
+/// `resource` and answers every number as a string, plus `expires_on`, `not_before` and
+/// `resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    V1,
+    V2,
+}
+
 /// Runs the client-credentials grant; returns the grant kind (for counters) and the result.
 fn token(
     shared: &Shared,
     tenant: &str,
     form: &BTreeMap<String, String>,
+    endpoint: Endpoint,
 ) -> (&'static str, Result<Value, AadError>) {
     let grant = if form.contains_key("client_secret") {
         "client_secret"
@@ -267,7 +283,14 @@ fn token(
     };
     let result = (|| {
         let principal = lookup(shared, tenant, form)?;
-        let resource = resource(form)?;
+        let resource = match endpoint {
+            Endpoint::V2 => resource(form)?,
+            Endpoint::V1 => form
+                .get("resource")
+                .filter(|resource| !resource.is_empty())
+                .cloned()
+                .ok_or_else(|| AadError::missing("resource"))?,
+        };
         let acr = if let Some(secret) = form.get("client_secret") {
             if !principal.client_secrets.iter().any(|s| s == secret) {
                 return Err(AadError::new(
@@ -312,11 +335,23 @@ fn token(
                 "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
             ));
         };
+        let issued_at = now();
         let (token, lifetime) = shared.issue_token(&principal, &resource, acr);
         let seconds = lifetime.as_secs();
-        Ok(
-            json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token}),
-        )
+        Ok(match endpoint {
+            Endpoint::V2 => {
+                json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token})
+            }
+            Endpoint::V1 => json!({
+                "token_type": "Bearer",
+                "expires_in": seconds.to_string(),
+                "ext_expires_in": seconds.to_string(),
+                "expires_on": (issued_at + seconds as i64).to_string(),
+                "not_before": issued_at.to_string(),
+                "resource": resource,
+                "access_token": token,
+            }),
+        })
     })();
     let grant = if grant == "client_assertion"
         && form
