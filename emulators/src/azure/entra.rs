@@ -1,6 +1,7 @@
-//! The Entra ID token endpoint `POST /{tenant}/oauth2/v2.0/token` (client secret, client
-//! assertion signed by a registered certificate, federated assertion), plus the JWKS and
-//! OpenID configuration documents. Errors use the real AADSTS JSON shape.
+//! The Entra ID token endpoints `POST /{tenant}/oauth2/v2.0/token` and the v1
+//! `POST /{tenant}/oauth2/token` (client secret, client assertion signed by a registered
+//! certificate, federated assertion), the key sets, and the metadata documents of `oidc.rs`
+//! (OpenID configuration v2.0 and v1, instance discovery). Errors use the real AADSTS JSON shape.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,7 +6,8 @@
 //! plain objects. Semantics follow the real apiserver: one resourceVersion counter, optimistic
 //! concurrency, finalizers and garbage collection, four patch types with server-side apply and
 //! managedFields, schema validation, watches with bookmarks, resume and "too old" (410),
-//! Tables for kubectl, RBAC, and ServiceAccount tokens from an OIDC issuer. See
+//! Tables for kubectl, RBAC with impersonation and the review APIs, ServiceAccount tokens from an
+//! OIDC issuer, OpenAPI v3 and v2, and a plain-HTTP admin endpoint for faults. See
 //! `emulators/README.md`.
 
 mod admin;
