@@ -279,3 +279,168 @@ async fn a_service_account_token_authenticates_as_its_account_under_rbac() {
         status.message
     );
 }
+
+async fn post_json(client: &kube::Client, path: &str, body: Value) -> Result<Value, kube::Error> {
+    let request = hyper::Request::post(path)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    within(client.request::<Value>(request)).await
+}
+
+#[tokio::test]
+async fn access_reviews_answer_with_the_binding_that_allows_and_are_create_only() {
+    let emulator = start().await;
+    let admin = emulator.client();
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "secret-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role))
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "ops-read", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "secret-reader"},
+        "subjects": [{"kind": "Group", "name": "ops"}],
+    }))
+    .unwrap();
+    within(
+        Api::<RoleBinding>::namespaced(admin.clone(), "default")
+            .create(&PostParams::default(), &binding),
+    )
+    .await
+    .unwrap();
+    let review = |namespace: &str| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+               "spec": {"user": "bob", "groups": ["ops"],
+                        "resourceAttributes": {"namespace": namespace, "verb": "get", "resource": "secrets"}}})
+    };
+    let path = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    let allowed = post_json(&admin, path, review("default")).await.unwrap();
+    assert_eq!(
+        allowed["status"],
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"ops-read/default\" of ClusterRole \"secret-reader\" to Group \"ops\""})
+    );
+    let denied = post_json(&admin, path, review("kube-system"))
+        .await
+        .unwrap();
+    assert_eq!(denied["status"], json!({"allowed": false}));
+
+    // The operator may ask about itself, not about others.
+    let operator = emulator.client_as(emulator.operator_user()).unwrap();
+    let own = post_json(
+        &operator,
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        own["status"]["userInfo"]["username"],
+        emulator.operator_user()
+    );
+    let status = status_of(
+        post_json(&operator, path, review("default"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code, 403);
+    let listed = status_of(
+        within(admin.request::<Value>(hyper::Request::get(path).body(Vec::new()).unwrap()))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (listed.code, listed.reason.as_str()),
+        (405, "MethodNotAllowed")
+    );
+}
+
+#[tokio::test]
+async fn impersonation_acts_as_the_user_only_with_the_impersonate_verb() {
+    let emulator = start().await;
+    let admin = emulator.client();
+    let operator_config = || async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(
+            emulator.kubeconfig_path(emulator.operator_user()).unwrap(),
+        )
+        .unwrap();
+        within(kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &Default::default(),
+        ))
+        .await
+        .unwrap()
+    };
+    let mut config = operator_config().await;
+    config.auth_info.impersonate = Some("alice".into());
+    config.auth_info.impersonate_groups = Some(vec!["devs".into()]);
+    let as_alice = kube::Client::try_from(config).unwrap();
+    let whoami = |client: kube::Client| async move {
+        post_json(
+            &client,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+        )
+        .await
+    };
+    let status = status_of(whoami(as_alice.clone()).await.unwrap_err());
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            403,
+            "users \"alice\" is forbidden: User \"system:serviceaccount:akvsync-system:akvsync\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        )
+    );
+
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": "impersonate-alice"},
+        "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["alice"]}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role))
+        .await
+        .unwrap();
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "operator-impersonates-alice"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "impersonate-alice"},
+        "subjects": [{"kind": "ServiceAccount", "name": "akvsync", "namespace": "akvsync-system"}],
+    }))
+    .unwrap();
+    within(Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &binding))
+        .await
+        .unwrap();
+    // The group is not granted yet.
+    let status = status_of(whoami(as_alice.clone()).await.unwrap_err());
+    assert!(
+        status
+            .message
+            .starts_with("groups \"devs\" is forbidden: User \"system:serviceaccount:akvsync-system:akvsync\" cannot impersonate resource \"groups\""),
+        "{}",
+        status.message
+    );
+    let mut config = operator_config().await;
+    config.auth_info.impersonate = Some("alice".into());
+    let only_alice = kube::Client::try_from(config).unwrap();
+    let review = whoami(only_alice.clone()).await.unwrap();
+    assert_eq!(
+        review["status"]["userInfo"],
+        json!({"username": "alice", "groups": ["system:authenticated"]})
+    );
+    // As alice, the request has alice's rights, not the operator's or the admin's.
+    let secrets: Api<Secret> = Api::namespaced(only_alice, "default");
+    let status = status_of(
+        within(secrets.list(&ListParams::default()))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        status
+            .message
+            .starts_with("secrets is forbidden: User \"alice\""),
+        "{}",
+        status.message
+    );
+}

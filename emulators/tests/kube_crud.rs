@@ -386,3 +386,91 @@ async fn config_maps_and_leases_round_trip_with_micro_time() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn every_page_of_a_list_reads_the_first_page_revision_until_it_is_compacted() {
+    let emulator = start().await;
+    let maps: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");
+    let map = |name: &str, value: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": value}})).unwrap()
+    };
+    for name in ["a", "c", "e"] {
+        within(maps.create(&PostParams::default(), &map(name, "old")))
+            .await
+            .unwrap();
+    }
+    let first = within(maps.list(&ListParams::default().limit(1)))
+        .await
+        .unwrap();
+    let token = first.metadata.continue_.clone().expect("continue token");
+    assert_eq!(first.metadata.remaining_item_count, Some(2));
+
+    // After the first page: two objects created between and after the rest, one changed, one
+    // deleted. None of it is visible at the first page's revision.
+    within(maps.create(&PostParams::default(), &map("b", "new")))
+        .await
+        .unwrap();
+    within(maps.create(&PostParams::default(), &map("f", "new")))
+        .await
+        .unwrap();
+    within(maps.replace("c", &PostParams::default(), &{
+        let mut changed = within(maps.get("c")).await.unwrap();
+        changed.data = Some([("v".to_owned(), "new".to_owned())].into());
+        changed
+    }))
+    .await
+    .unwrap();
+    within(maps.delete("e", &DeleteParams::default()))
+        .await
+        .unwrap();
+
+    let second = within(maps.list(&ListParams::default().limit(1).continue_token(&token)))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.metadata.resource_version,
+        first.metadata.resource_version
+    );
+    assert_eq!(second.metadata.remaining_item_count, Some(1));
+    let third = within(
+        maps.list(
+            &ListParams::default()
+                .limit(1)
+                .continue_token(second.metadata.continue_.as_deref().unwrap()),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(third.metadata.continue_.is_none());
+    let seen: Vec<(String, String)> = [&first, &second, &third]
+        .into_iter()
+        .flat_map(|page| page.items.iter())
+        .map(|item| {
+            (
+                item.metadata.name.clone().unwrap(),
+                item.data.as_ref().unwrap()["v"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("a", "old"), ("c", "old"), ("e", "old")]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    );
+
+    // A fresh list sees the present; a token older than the compaction window is 410 Expired.
+    let now = within(maps.list(&ListParams::default())).await.unwrap();
+    let names: Vec<String> = now
+        .items
+        .iter()
+        .map(|item| item.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b", "c", "f"]);
+    emulator.compact_history();
+    let expired = api_error(
+        within(maps.list(&ListParams::default().limit(1).continue_token(&token)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((expired.code, expired.reason.as_str()), (410, "Expired"));
+}

@@ -340,7 +340,7 @@ async fn server_side_apply_creates_tracks_managers_and_reports_conflicts() {
     assert_eq!((error.code, error.reason.as_str()), (409, "Conflict"));
     assert_eq!(
         error.message,
-        "Apply failed with 1 conflict: conflict with \"operator\" using example.com/v1: .spec.size"
+        "Apply failed with 1 conflict: conflict with \"operator\": .spec.size"
     );
     let forced = within(api.patch(
         "w",
@@ -418,4 +418,64 @@ async fn deleting_a_crd_removes_its_resources_and_stops_serving_them() {
     install_widget_crd(&emulator.client()).await;
     let error = api_error(within(api.get("w")).await.unwrap_err());
     assert_eq!(error.code, 404, "the old custom resources are gone");
+}
+
+#[tokio::test]
+async fn apply_conflicts_name_update_managers_with_version_and_time_and_group_several_fields() {
+    let emulator = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");
+    let map: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "1"}}))
+            .unwrap();
+    let created = within(api.create(
+        &PostParams {
+            field_manager: Some("editor".into()),
+            ..PostParams::default()
+        },
+        &map,
+    ))
+    .await
+    .unwrap();
+    let entry = serde_json::to_value(&created).unwrap()["metadata"]["managedFields"][0].clone();
+    assert_eq!(entry["operation"], "Update");
+    let time = entry["time"].as_str().unwrap().to_owned();
+
+    let one = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}});
+    let error = api_error(
+        within(api.patch("c", &PatchParams::apply("applier"), &Patch::Apply(&one)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.message,
+        format!(
+            "Apply failed with 1 conflict: conflict with \"editor\" using v1 at {time}: .data.a"
+        )
+    );
+    let cause = &error.details.unwrap().causes[0];
+    assert_eq!(
+        (
+            cause.reason.as_str(),
+            cause.message.as_str(),
+            cause.field.as_str()
+        ),
+        (
+            "FieldManagerConflict",
+            format!("conflict with \"editor\" using v1 at {time}").as_str(),
+            ".data.a"
+        )
+    );
+
+    let both = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2", "b": "2"}});
+    let error = api_error(
+        within(api.patch("c", &PatchParams::apply("applier"), &Patch::Apply(&both)))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.message,
+        format!(
+            "Apply failed with 2 conflicts: conflicts with \"editor\" using v1 at {time}:\n- .data.a\n- .data.b"
+        )
+    );
 }

@@ -1,5 +1,6 @@
-//! Fault injection (429 with Retry-After, 5xx, latency), request counters, and the answers for
-//! what the emulator does not serve (404, 405, 415).
+//! Fault injection (429 with Retry-After, 5xx, latency), request counters, the `kube-emulator`
+//! binary's admin endpoint that drives them over HTTP, and the answers for what the emulator does
+//! not serve (404, 405, 415).
 
 mod kube_common;
 
@@ -171,7 +172,12 @@ async fn unserved_paths_methods_and_media_types_fail_as_the_real_server() {
         404
     );
     assert_eq!(
-        send(hyper::Request::get("/openapi/v2").body(Vec::new()).unwrap()).await,
+        send(
+            hyper::Request::get("/openapi/v3/apis/nothing.example.com/v1")
+                .body(Vec::new())
+                .unwrap()
+        )
+        .await,
         404
     );
     assert_eq!(
@@ -218,4 +224,173 @@ async fn raw_get(emulator: &KubeEmulator, path: &str) -> String {
     let mut response = String::new();
     within(stream.read_to_string(&mut response)).await.unwrap();
     response
+}
+
+/// The `kube-emulator` binary, started with plain HTTP; its ready line, and the admin token.
+struct Binary {
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+    ready: serde_json::Value,
+    token: String,
+}
+
+async fn start_binary() -> Binary {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kube-emulator"))
+        .arg("--http")
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kube-emulator starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within(lines.next_line())
+        .await
+        .unwrap()
+        .expect("a ready line");
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let kubeconfig: serde_json::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(ready["admin_kubeconfig"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let token = kubeconfig["users"][0]["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Binary {
+        _child: child,
+        _dir: dir,
+        ready,
+        token,
+    }
+}
+
+impl Binary {
+    fn admin(&self, path: &str) -> String {
+        format!("{}{path}", self.ready["admin_url"].as_str().unwrap())
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.ready["url"].as_str().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_binary_serves_faults_compaction_and_counters_on_its_admin_endpoint() {
+    let binary = start_binary().await;
+    let http = reqwest::Client::new();
+    let settings: serde_json::Value =
+        within(async { http.get(binary.admin("/faults")).send().await?.json().await })
+            .await
+            .unwrap();
+    assert_eq!(
+        settings,
+        json!({"latencyMs": 0, "rules": [], "cutWatchesAfter": null})
+    );
+
+    let rule = json!({"rules": [{"verb": "get", "resource": "namespaces", "status": 429, "retryAfterSeconds": 7, "count": 1}]});
+    let response = within(http.put(binary.admin("/faults")).json(&rule).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let get_default = || {
+        within(
+            http.get(binary.api("/api/v1/namespaces/default"))
+                .bearer_auth(&binary.token)
+                .send(),
+        )
+    };
+    let throttled = get_default().await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert_eq!(throttled.headers()["retry-after"], "7");
+    let status: serde_json::Value = within(throttled.json()).await.unwrap();
+    assert_eq!(status["reason"], "TooManyRequests");
+    assert_eq!(get_default().await.unwrap().status(), 200);
+    let settings: serde_json::Value =
+        within(async { http.get(binary.admin("/faults")).send().await?.json().await })
+            .await
+            .unwrap();
+    assert_eq!(settings["rules"], json!([]), "the one-shot rule is spent");
+
+    let refused = within(
+        http.put(binary.admin("/faults"))
+            .json(&json!({"rules": [{"status": 404}]}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 400);
+    let five_hundred = json!({"rules": [{"verb": "list", "status": 503}]});
+    within(http.put(binary.admin("/faults")).json(&five_hundred).send())
+        .await
+        .unwrap();
+    let unavailable = within(
+        http.get(binary.api("/api/v1/namespaces"))
+            .bearer_auth(&binary.token)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(unavailable.status(), 503);
+    within(http.put(binary.admin("/faults")).json(&json!({})).send())
+        .await
+        .unwrap();
+
+    let stats: serde_json::Value =
+        within(async { http.get(binary.admin("/stats")).send().await?.json().await })
+            .await
+            .unwrap();
+    assert!(
+        stats["requests"].as_array().unwrap().contains(
+            &json!({"verb": "get", "resource": "namespaces", "user": "admin", "count": 2})
+        ),
+        "{stats}"
+    );
+
+    // After compaction, a watch resuming from an older resourceVersion gets ERROR 410.
+    let list: serde_json::Value = within(async {
+        http.get(binary.api("/api/v1/namespaces/default/configmaps"))
+            .bearer_auth(&binary.token)
+            .send()
+            .await?
+            .json()
+            .await
+    })
+    .await
+    .unwrap();
+    let old = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    within(
+        http.post(binary.api("/api/v1/namespaces/default/configmaps"))
+            .bearer_auth(&binary.token)
+            .json(&json!({"metadata": {"name": "bump"}}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let compacted = within(http.post(binary.admin("/compact")).send())
+        .await
+        .unwrap();
+    assert_eq!(compacted.status(), 200);
+    let watch = within(
+        http.get(binary.api(&format!(
+            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={old}&timeoutSeconds=5"
+        )))
+        .bearer_auth(&binary.token)
+        .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(watch.status(), 200);
+    let text = within(watch.text()).await.unwrap();
+    let event: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["object"]["code"].as_u64()),
+        (Some("ERROR"), Some(410)),
+        "{text}"
+    );
 }

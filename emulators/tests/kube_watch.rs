@@ -385,3 +385,60 @@ async fn watchers_with_field_selectors_only_see_their_object() {
     let listed = within(api.list(&ListParams::default())).await.unwrap();
     assert_eq!(listed.items.len(), 3);
 }
+
+/// Every event of a watch until the server ends it at its deadline, with when each came.
+async fn events_until_the_deadline(
+    api: &Api<ConfigMap>,
+    resource_version: &str,
+    timeout_seconds: u32,
+) -> Vec<((&'static str, String), Duration)> {
+    let started = std::time::Instant::now();
+    let mut stream = within(api.watch(
+        &WatchParams {
+            bookmarks: true,
+            timeout: Some(timeout_seconds),
+            ..WatchParams::default()
+        },
+        resource_version,
+    ))
+    .await
+    .unwrap()
+    .boxed();
+    let mut events = Vec::new();
+    while let Some(event) = within(stream.next()).await {
+        events.push((name_of(&event.unwrap()), started.elapsed()));
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_watch_gets_a_bookmark_shortly_before_its_deadline_when_the_resource_version_advanced() {
+    // Interval bookmarks are a minute apart (the default): only the last one can come.
+    let emulator = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(emulator.client(), "default");
+    let created = create(&api, "a").await;
+    let from = created.metadata.resource_version.clone().unwrap();
+
+    // Nothing happened since `from`: nothing to tell, the stream just ends.
+    let quiet = events_until_the_deadline(&api, &from, 3).await;
+    assert_eq!(quiet, vec![]);
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(emulator.client(), "default");
+    let secret: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(json!({"metadata": {"name": "elsewhere"}})).unwrap();
+    let written = within(secrets.create(&PostParams::default(), &secret))
+        .await
+        .unwrap();
+    let events = events_until_the_deadline(&api, &from, 3).await;
+    let names: Vec<_> = events.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(
+        names,
+        vec![("BOOKMARK", written.metadata.resource_version.unwrap())]
+    );
+    let at = events[0].1;
+    assert!(
+        at >= Duration::from_millis(800) && at < Duration::from_millis(2500),
+        "the bookmark comes about 2 s before the 3 s deadline, came after {at:?}"
+    );
+}

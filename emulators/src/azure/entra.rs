@@ -1,6 +1,7 @@
-//! The Entra ID token endpoint `POST /{tenant}/oauth2/v2.0/token` (client secret, client
-//! assertion signed by a registered certificate, federated assertion), plus the JWKS and
-//! OpenID configuration documents. Errors use the real AADSTS JSON shape.
+//! The Entra ID token endpoints `POST /{tenant}/oauth2/v2.0/token` and the v1
+//! `POST /{tenant}/oauth2/token` (client secret, client assertion signed by a registered
+//! certificate, federated assertion), the key sets, and the metadata documents of `oidc.rs`
+//! (OpenID configuration v2.0 and v1, instance discovery). Errors use the real AADSTS JSON shape.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::crypto::b64_any;
 use super::http::{Resp, form_map, json_response};
 use super::jwt::Jwt;
 use super::model::{Principal, now};
+use super::oidc;
 use super::state::Shared;
 use super::stats::TokenKey;
 
@@ -53,6 +55,15 @@ impl AadError {
             "invalid_request",
             900144,
             format!("The request body must contain the following parameter: '{parameter}'."),
+        )
+    }
+
+    fn missing_query(parameter: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            900144,
+            format!("The request must contain the following query parameter: '{parameter}'."),
         )
     }
 
@@ -98,7 +109,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
-        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+        (&Method::POST, [tenant, "oauth2", "v2.0", "token"] | [tenant, "oauth2", "token"]) => {
+            let endpoint = if segments.len() == 4 {
+                Endpoint::V2
+            } else {
+                Endpoint::V1
+            };
             let tenant = tenant.to_string();
             if let Some(status) = faults.token_outage {
                 count(shared, &tenant, "", "outage", status);
@@ -109,7 +125,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
                 Err(error) => return error.response(),
             };
             let client_id = form.get("client_id").cloned().unwrap_or_default();
-            let (grant, result) = token(shared, &tenant, &form);
+            let (grant, result) = token(shared, &tenant, &form, endpoint);
             let response = match result {
                 Ok(body) => json_response(200, &body),
                 Err(error) => error.response(),
@@ -123,7 +139,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
             );
             response
         }
-        (_, [_, "oauth2", "v2.0", "token"]) => AadError::new(
+        (_, [_, "oauth2", "v2.0", "token"] | [_, "oauth2", "token"]) => AadError::new(
             400,
             "invalid_request",
             900561,
@@ -133,30 +149,50 @@ pub async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Resp {
             ),
         )
         .response(),
-        (&Method::GET, [tenant, "discovery", "v2.0", "keys"]) => {
-            if known_tenant(shared, tenant) {
+        (&Method::GET, [tenant, "discovery", "v2.0", "keys"] | [tenant, "discovery", "keys"]) => {
+            if known_tenant_or_audience(shared, tenant) {
                 json_response(200, &json!({"keys": [shared.signer.jwk()]}))
             } else {
                 unknown_tenant(tenant).response()
             }
         }
         (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
-            if !known_tenant(shared, tenant) {
-                return unknown_tenant(tenant).response();
+            match canonical_tenant(shared, tenant) {
+                Some(tenant) => json_response(
+                    200,
+                    &oidc::configuration_v2(&shared.authority_host(), &tenant),
+                ),
+                None => unknown_tenant_discovery(tenant).response(),
             }
-            let authority = shared.authority_host();
-            json_response(
-                200,
-                &json!({
-                    "token_endpoint": format!("{authority}/{tenant}/oauth2/v2.0/token"),
-                    "jwks_uri": format!("{authority}/{tenant}/discovery/v2.0/keys"),
-                    "issuer": format!("{authority}/{tenant}/v2.0"),
-                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                    "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                    "tenant_region_scope": "NA",
-                }),
-            )
+        }
+        (&Method::GET, [tenant, ".well-known", "openid-configuration"]) => {
+            match canonical_tenant(shared, tenant) {
+                Some(tenant) => json_response(
+                    200,
+                    &oidc::configuration_v1(&shared.authority_host(), &tenant),
+                ),
+                None => unknown_tenant_discovery(tenant).response(),
+            }
+        }
+        (&Method::GET, ["common", "discovery", "instance"]) => {
+            let query = form_map(request.uri().query().unwrap_or_default().as_bytes());
+            let Some(api_version) = query.get("api-version") else {
+                return AadError::missing_query("api-version").response();
+            };
+            match oidc::instance_discovery(
+                &shared.authority_host(),
+                query.get("authorization_endpoint").map(String::as_str),
+                api_version,
+            ) {
+                Ok(document) => json_response(200, &document),
+                Err(oidc::InstanceDiscoveryError::UnknownInstance(_)) => AadError::new(
+                    400,
+                    "invalid_instance",
+                    50049,
+                    "Unknown or invalid instance.",
+                )
+                .response(),
+            }
         }
         _ => json_response(
             404,
@@ -174,11 +210,25 @@ fn count(shared: &Shared, tenant: &str, client_id: &str, grant: &str, status: u1
     });
 }
 
-fn known_tenant(shared: &Shared, tenant: &str) -> bool {
-    shared
-        .world()
-        .tenants
-        .contains_key(&tenant.to_ascii_lowercase())
+/// The tenant's id as the directory spells it, or the audience tenant (`common`, …) as asked.
+fn canonical_tenant(shared: &Shared, tenant: &str) -> Option<String> {
+    let lower = tenant.to_ascii_lowercase();
+    (oidc::AUDIENCE_TENANTS.contains(&lower.as_str())
+        || shared.world().tenants.contains_key(&lower))
+    .then_some(lower)
+}
+
+fn known_tenant_or_audience(shared: &Shared, tenant: &str) -> bool {
+    canonical_tenant(shared, tenant).is_some()
+}
+
+/// What the discovery documents answer for an unknown tenant (the token endpoint answers
+/// `invalid_request` with the same code).
+fn unknown_tenant_discovery(tenant: &str) -> AadError {
+    AadError {
+        error: "invalid_tenant",
+        ..unknown_tenant(tenant)
+    }
 }
 
 fn unknown_tenant(tenant: &str) -> AadError {
@@ -208,11 +258,22 @@ async fn read_form(request: Request<Incoming>) -> Result<BTreeMap<String, String
     Ok(form_map(&bytes))
 }
 
+/// Which token endpoint was asked: v2.0 takes a `scope` ending in `/.default` and answers
+/// numbers; v1 (`/{tenant}/oauth2/token`, advertised by the v1 OpenID configuration) takes a
+/// `resource` and answers every number as a string, plus `expires_on`, `not_before` and
+/// `resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    V1,
+    V2,
+}
+
 /// Runs the client-credentials grant; returns the grant kind (for counters) and the result.
 fn token(
     shared: &Shared,
     tenant: &str,
     form: &BTreeMap<String, String>,
+    endpoint: Endpoint,
 ) -> (&'static str, Result<Value, AadError>) {
     let grant = if form.contains_key("client_secret") {
         "client_secret"
@@ -223,7 +284,14 @@ fn token(
     };
     let result = (|| {
         let principal = lookup(shared, tenant, form)?;
-        let resource = resource(form)?;
+        let resource = match endpoint {
+            Endpoint::V2 => resource(form)?,
+            Endpoint::V1 => form
+                .get("resource")
+                .filter(|resource| !resource.is_empty())
+                .cloned()
+                .ok_or_else(|| AadError::missing("resource"))?,
+        };
         let acr = if let Some(secret) = form.get("client_secret") {
             if !principal.client_secrets.iter().any(|s| s == secret) {
                 return Err(AadError::new(
@@ -268,11 +336,23 @@ fn token(
                 "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
             ));
         };
+        let issued_at = now();
         let (token, lifetime) = shared.issue_token(&principal, &resource, acr);
         let seconds = lifetime.as_secs();
-        Ok(
-            json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token}),
-        )
+        Ok(match endpoint {
+            Endpoint::V2 => {
+                json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token})
+            }
+            Endpoint::V1 => json!({
+                "token_type": "Bearer",
+                "expires_in": seconds.to_string(),
+                "ext_expires_in": seconds.to_string(),
+                "expires_on": (issued_at + seconds as i64).to_string(),
+                "not_before": issued_at.to_string(),
+                "resource": resource,
+                "access_token": token,
+            }),
+        })
     })();
     let grant = if grant == "client_assertion"
         && form

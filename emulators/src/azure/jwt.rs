@@ -78,18 +78,31 @@ impl Jwt {
         }
     }
 
-    /// Verifies RS256 against an RSA public key given as big-endian components.
+    /// Verifies RS256 against an RSA public key given as big-endian components (the only
+    /// algorithm Entra signs access tokens with).
     pub fn verify_rs256(&self, n: &[u8], e: &[u8]) -> Result<(), JwtError> {
         if self.alg() != "RS256" {
             return Err(JwtError::Algorithm(self.alg().to_string()));
         }
+        self.verify_rsa(n, e)
+    }
+
+    /// Verifies RS256 (PKCS#1 v1.5) or PS256 (PSS, which MSAL signs certificate assertions with
+    /// when it knows the SHA-256 thumbprint) against an RSA public key given as big-endian
+    /// components.
+    pub fn verify_rsa(&self, n: &[u8], e: &[u8]) -> Result<(), JwtError> {
+        let algorithm: &dyn signature::VerificationAlgorithm = match self.alg() {
+            "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
+            "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+            other => return Err(JwtError::Algorithm(other.to_string())),
+        };
         let der = rsa_public_der(n, e);
-        UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der)
+        UnparsedPublicKey::new(algorithm, der)
             .verify(self.signing_input.as_bytes(), &self.signature)
             .map_err(|_| JwtError::BadSignature)
     }
 
-    /// Verifies against one JWK (RSA → RS256, EC P-256 → ES256, EC P-384 → ES384).
+    /// Verifies against one JWK (RSA → RS256 or PS256, EC P-256 → ES256, EC P-384 → ES384).
     pub fn verify_jwk(&self, jwk: &Value) -> Result<(), JwtError> {
         let field = |name: &str| jwk[name].as_str().and_then(b64_any);
         match jwk["kty"].as_str() {
@@ -97,7 +110,7 @@ impl Jwt {
                 let (Some(n), Some(e)) = (field("n"), field("e")) else {
                     return Err(JwtError::BadSignature);
                 };
-                self.verify_rs256(&n, &e)
+                self.verify_rsa(&n, &e)
             }
             Some("EC") => {
                 let (Some(x), Some(y)) = (field("x"), field("y")) else {

@@ -19,6 +19,7 @@ pub mod http;
 pub mod jwt;
 pub mod model;
 mod msi;
+mod oidc;
 pub mod pkcs;
 mod server;
 mod state;

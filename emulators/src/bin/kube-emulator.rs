@@ -39,6 +39,9 @@ struct Arguments {
     /// Additional plain users (repeatable), subject to RBAC.
     #[arg(long = "user")]
     users: Vec<String>,
+    /// Port on 127.0.0.1 of the plain-HTTP admin endpoint (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    admin_port: u16,
 }
 
 #[tokio::main]
@@ -54,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         extra_users: arguments.users,
         kubeconfig_dir: Some(arguments.dir.clone()),
         state_file: arguments.state_file,
+        admin_port: arguments.admin_port,
         ..KubeConfig::default()
     };
     let mut emulator = KubeEmulator::start(config).await?;
@@ -83,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         "ca_file": ca_file,
         "ca_pem": emulator.ca_pem(),
         "issuer": emulator.issuer_url(),
+        "admin_url": emulator.admin_url(),
     });
     println!("{ready}");
     tokio::signal::ctrl_c()

@@ -365,9 +365,56 @@ struct ManagerEntry {
 }
 
 impl ManagerEntry {
+    /// The manager as structured-merge-diff's `printManager` names it in conflicts: quoted,
+    /// `with subresource "…"` when it wrote one, and `using <apiVersion> at <time>` for Update
+    /// managers only.
+    fn printed(&self) -> String {
+        let mut printed = format!("{:?}", self.manager);
+        if !self.subresource.is_empty() {
+            printed.push_str(&format!(" with subresource {:?}", self.subresource));
+        }
+        if self.operation == "Update" {
+            printed.push_str(&format!(" using {}", self.api_version));
+            if !self.time.is_empty() {
+                printed.push_str(&format!(" at {}", self.time));
+            }
+        }
+        printed
+    }
+
     fn same_owner(&self, manager: &str, operation: &str, subresource: &str) -> bool {
         self.manager == manager && self.operation == operation && self.subresource == subresource
     }
+}
+
+/// The 409 of an apply that conflicts, worded as the apiserver words it: one conflict on one
+/// line; several grouped by manager (sorted), one `- <path>` line each.
+fn conflict_error(conflicts: &[(String, String)]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|(manager, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field}))
+        .collect();
+    let message = if let [(manager, field)] = conflicts {
+        format!("Apply failed with 1 conflict: conflict with {manager}: {field}")
+    } else {
+        let mut by_manager: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (manager, field) in conflicts {
+            by_manager.entry(manager).or_default().push(field);
+        }
+        let lines: Vec<String> = by_manager
+            .iter()
+            .flat_map(|(manager, fields)| {
+                std::iter::once(format!("conflicts with {manager}:"))
+                    .chain(fields.iter().map(|field| format!("- {field}")))
+            })
+            .collect();
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
+    };
+    ApiError::new(409, "Conflict", message).with_details(json!({"causes": causes}))
 }
 
 fn read_entries(object: Option<&Value>) -> Vec<ManagerEntry> {
@@ -468,7 +515,8 @@ pub fn server_side_apply(
 ) -> Result<Value, ApiError> {
     let applied = leaves(config, request.schema);
     let mut entries = read_entries(live);
-    let mut conflicts: Vec<(String, String, String)> = Vec::new();
+    // (the manager as printed, the field path)
+    let mut conflicts: Vec<(String, String)> = Vec::new();
     let mut forced: Vec<(usize, FieldPath)> = Vec::new();
     if let Some(live) = live {
         for (index, entry) in entries.iter().enumerate() {
@@ -489,37 +537,14 @@ pub fn server_side_apply(
                     live_value != applied_value
                 };
                 if differs {
-                    conflicts.push((
-                        entry.manager.clone(),
-                        entry.api_version.clone(),
-                        render_path(path),
-                    ));
+                    conflicts.push((entry.printed(), render_path(path)));
                     forced.push((index, path.clone()));
                 }
             }
         }
     }
     if !conflicts.is_empty() && !request.force {
-        let causes: Vec<Value> = conflicts
-            .iter()
-            .map(|(manager, _, field)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field}))
-            .collect();
-        let lines: Vec<String> = conflicts
-            .iter()
-            .map(|(manager, api_version, field)| {
-                format!("conflict with \"{manager}\" using {api_version}: {field}")
-            })
-            .collect();
-        let message = if lines.len() == 1 {
-            format!("Apply failed with 1 conflict: {}", lines[0])
-        } else {
-            format!(
-                "Apply failed with {} conflicts: {}",
-                lines.len(),
-                lines.join("\n")
-            )
-        };
-        return Err(ApiError::new(409, "Conflict", message).with_details(json!({"causes": causes})));
+        return Err(conflict_error(&conflicts));
     }
     for (index, path) in forced {
         entries[index].fields.remove(&path);
@@ -647,9 +672,7 @@ mod tests {
             server_side_apply(Some(&first), &change, &request("two", false)).expect_err("conflict");
         assert_eq!(error.code, 409);
         assert!(
-            error
-                .message
-                .contains("conflict with \"one\" using v1: .data.a"),
+            error.message == "Apply failed with 1 conflict: conflict with \"one\": .data.a",
             "{}",
             error.message
         );

@@ -218,30 +218,87 @@ fn binding_rules(state: &State, binding: &Value, namespace: &str) -> Vec<Value> 
 
 /// Allows or refuses a resource request with the 403 the real server sends.
 pub fn authorize(state: &State, user: &User, attributes: &Attributes) -> Result<(), ApiError> {
-    if user.groups.iter().any(|group| group == MASTERS_GROUP) {
-        return Ok(());
+    match decide(state, user, attributes) {
+        Some(_) => Ok(()),
+        None => Err(forbidden(user, attributes)),
     }
-    let bound = |binding: &Value| {
-        binding
-            .get("subjects")
-            .and_then(Value::as_array)
-            .is_some_and(|subjects| {
-                subjects
-                    .iter()
-                    .any(|subject| subject_matches(subject, user))
-            })
+}
+
+fn bound_subject<'a>(binding: &'a Value, user: &User) -> Option<&'a Value> {
+    binding
+        .get("subjects")
+        .and_then(Value::as_array)
+        .and_then(|subjects| {
+            subjects
+                .iter()
+                .find(|subject| subject_matches(subject, user))
+        })
+}
+
+/// How the RBAC authorizer names a subject in its reasons.
+fn describe_subject(subject: &Value, binding_namespace: &str) -> String {
+    let text = |name: &str| {
+        subject
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     };
+    if text("kind") == "ServiceAccount" {
+        let namespace = if text("namespace").is_empty() {
+            binding_namespace
+        } else {
+            text("namespace")
+        };
+        format!(
+            "ServiceAccount {:?}",
+            format!("{}/{namespace}", text("name"))
+        )
+    } else {
+        format!("{} {:?}", text("kind"), text("name"))
+    }
+}
+
+fn describe_binding(binding: &Value, subject: &Value) -> String {
+    let text = |pointer: &str| {
+        binding
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let namespace = text("/metadata/namespace");
+    let (kind, name) = if namespace.is_empty() {
+        ("ClusterRoleBinding", text("/metadata/name").to_owned())
+    } else {
+        (
+            "RoleBinding",
+            format!("{}/{namespace}", text("/metadata/name")),
+        )
+    };
+    format!(
+        "RBAC: allowed by {kind} {name:?} of {} {:?} to {}",
+        text("/roleRef/kind"),
+        text("/roleRef/name"),
+        describe_subject(subject, namespace)
+    )
+}
+
+/// Whether RBAC allows the request: `Some(reason)` (empty for `system:masters`, which bypasses
+/// authorization), or `None`.
+pub fn decide(state: &State, user: &User, attributes: &Attributes) -> Option<String> {
+    if user.groups.iter().any(|group| group == MASTERS_GROUP) {
+        return Some(String::new());
+    }
     for (_, binding) in
         state
             .store
             .range("rbac.authorization.k8s.io/clusterrolebindings", None, None)
     {
-        if bound(binding)
+        if let Some(subject) = bound_subject(binding, user)
             && binding_rules(state, binding, "")
                 .iter()
                 .any(|rule| rule_allows(rule, attributes))
         {
-            return Ok(());
+            return Some(describe_binding(binding, subject));
         }
     }
     if let Some(namespace) = &attributes.namespace {
@@ -250,16 +307,124 @@ pub fn authorize(state: &State, user: &User, attributes: &Attributes) -> Result<
             Some(namespace),
             None,
         ) {
-            if bound(binding)
+            if let Some(subject) = bound_subject(binding, user)
                 && binding_rules(state, binding, namespace)
                     .iter()
                     .any(|rule| rule_allows(rule, attributes))
             {
-                return Ok(());
+                return Some(describe_binding(binding, subject));
             }
         }
     }
-    Err(forbidden(user, attributes))
+    None
+}
+
+/// Whether RBAC allows a non-resource request (`nonResourceURLs` of ClusterRoles bound by
+/// ClusterRoleBindings; a trailing `*` is a prefix).
+pub fn decide_non_resource(state: &State, user: &User, verb: &str, path: &str) -> Option<String> {
+    if user.groups.iter().any(|group| group == MASTERS_GROUP) {
+        return Some(String::new());
+    }
+    let allows = |rule: &Value| {
+        let verbs = strings(rule.get("verbs"));
+        let urls = strings(rule.get("nonResourceURLs"));
+        (verbs.contains(&"*") || verbs.contains(&verb))
+            && urls.iter().any(|url| {
+                *url == path
+                    || url
+                        .strip_suffix('*')
+                        .is_some_and(|prefix| path.starts_with(prefix))
+            })
+    };
+    state
+        .store
+        .range("rbac.authorization.k8s.io/clusterrolebindings", None, None)
+        .find_map(|(_, binding)| {
+            let subject = bound_subject(binding, user)?;
+            binding_rules(state, binding, "")
+                .iter()
+                .any(allows)
+                .then(|| describe_binding(binding, subject))
+        })
+}
+
+/// The user a request acts as: the authenticated one, or the one it impersonates
+/// (`Impersonate-User`, `Impersonate-Group`, `Impersonate-Uid`) when RBAC lets the authenticated
+/// user `impersonate` that user (or ServiceAccount) and every group, as the apiserver's
+/// impersonation filter does. `system:authenticated` is added to an impersonated user's groups.
+pub fn impersonate(
+    state: &State,
+    user: User,
+    impersonated_user: Option<&str>,
+    impersonated_groups: &[String],
+    impersonated_uid: Option<&str>,
+) -> Result<User, ApiError> {
+    let Some(name) = impersonated_user else {
+        if impersonated_groups.is_empty() && impersonated_uid.is_none() {
+            return Ok(user);
+        }
+        return Err(ApiError::new(
+            500,
+            "InternalError",
+            "Internal error occurred: requested impersonation of groups or uid without impersonating a user",
+        ));
+    };
+    let mut checks = Vec::new();
+    let mut groups = Vec::new();
+    if let Some(rest) = name.strip_prefix("system:serviceaccount:")
+        && let Some((namespace, service_account)) = rest.split_once(':')
+    {
+        checks.push(Attributes {
+            verb: "impersonate".into(),
+            group: String::new(),
+            resource: "serviceaccounts".into(),
+            subresource: String::new(),
+            namespace: Some(namespace.to_owned()),
+            name: Some(service_account.to_owned()),
+            qualified: "serviceaccounts".into(),
+        });
+        if impersonated_groups.is_empty() {
+            groups = User::service_account(namespace, service_account).groups;
+        }
+    } else {
+        checks.push(impersonation_check("users", name));
+    }
+    for group in impersonated_groups {
+        checks.push(impersonation_check("groups", group));
+        if !groups.contains(group) {
+            groups.push(group.clone());
+        }
+    }
+    if let Some(uid) = impersonated_uid {
+        let mut check = impersonation_check("uids", uid);
+        check.group = "authentication.k8s.io".into();
+        check.qualified = "uids.authentication.k8s.io".into();
+        checks.push(check);
+    }
+    for check in &checks {
+        if decide(state, &user, check).is_none() {
+            return Err(forbidden(&user, check));
+        }
+    }
+    if name != "system:anonymous" && !groups.iter().any(|g| g == "system:authenticated") {
+        groups.push("system:authenticated".into());
+    }
+    Ok(User {
+        name: name.to_owned(),
+        groups,
+    })
+}
+
+fn impersonation_check(resource: &str, name: &str) -> Attributes {
+    Attributes {
+        verb: "impersonate".into(),
+        group: String::new(),
+        resource: resource.into(),
+        subresource: String::new(),
+        namespace: None,
+        name: Some(name.to_owned()),
+        qualified: resource.into(),
+    }
 }
 
 fn forbidden(user: &User, attributes: &Attributes) -> ApiError {

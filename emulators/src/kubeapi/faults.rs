@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -45,6 +46,96 @@ struct FaultState {
     watch_event_limit: Option<usize>,
 }
 
+/// Every fault switch at once, as `GET|PUT /admin/faults` carries it (camelCase JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultSettings {
+    /// Delay before every request, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Rules in the order they are checked; the first match wins.
+    #[serde(default)]
+    pub rules: Vec<RuleSettings>,
+    /// Cut each watch stream after this many events.
+    #[serde(default)]
+    pub cut_watches_after: Option<usize>,
+}
+
+/// One rule of [`FaultSettings`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleSettings {
+    /// Verb to hit (`get`, `list`, `watch`, `create`, …); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
+    /// Resource (`secrets`, `externalsecrets/status`, or a non-resource path); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// User name to hit; any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// 429, or a 5xx.
+    pub status: u16,
+    /// `Retry-After` of a 429 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// How many matching requests fail before the rule goes away; every one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+/// Why fault settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultSettingsError {
+    /// A rule's status is neither 429 nor 5xx.
+    #[error("rule {index}: status {status} is not 429 or 5xx")]
+    Status { index: usize, status: u16 },
+    /// A rule with `count: 0` would never fire.
+    #[error("rule {index}: count must be at least 1")]
+    ZeroCount { index: usize },
+}
+
+impl RuleSettings {
+    fn to_rule(&self, index: usize) -> Result<FaultRule, FaultSettingsError> {
+        let response = match self.status {
+            429 => FaultResponse::TooManyRequests {
+                retry_after_seconds: self.retry_after_seconds.unwrap_or(1),
+            },
+            500..=599 => FaultResponse::ServerError(self.status),
+            status => return Err(FaultSettingsError::Status { index, status }),
+        };
+        if self.count == Some(0) {
+            return Err(FaultSettingsError::ZeroCount { index });
+        }
+        Ok(FaultRule {
+            matches: FaultMatch {
+                verb: self.verb.clone(),
+                resource: self.resource.clone(),
+                user: self.user.clone(),
+            },
+            response,
+            count: self.count,
+        })
+    }
+
+    fn from_rule(rule: &FaultRule) -> Self {
+        let (status, retry_after_seconds) = match rule.response {
+            FaultResponse::ServerError(status) => (status, None),
+            FaultResponse::TooManyRequests {
+                retry_after_seconds,
+            } => (429, Some(retry_after_seconds)),
+        };
+        Self {
+            verb: rule.matches.verb.clone(),
+            resource: rule.matches.resource.clone(),
+            user: rule.matches.user.clone(),
+            status,
+            retry_after_seconds,
+            count: rule.count,
+        }
+    }
+}
+
 /// The emulator's fault switches; cheap to clone through [`super::KubeEmulator::faults`].
 pub struct Faults {
     state: Mutex<FaultState>,
@@ -78,6 +169,32 @@ impl Faults {
             response,
             count: Some(count),
         });
+    }
+
+    /// Every switch as it stands (rules with their remaining counts).
+    pub fn settings(&self) -> FaultSettings {
+        let state = self.lock();
+        FaultSettings {
+            latency_ms: u64::try_from(state.latency.as_millis()).unwrap_or(u64::MAX),
+            rules: state.rules.iter().map(RuleSettings::from_rule).collect(),
+            cut_watches_after: state.watch_event_limit,
+        }
+    }
+
+    /// Replaces every switch at once; nothing changes when a rule is invalid.
+    pub fn replace(&self, settings: &FaultSettings) -> Result<(), FaultSettingsError> {
+        let rules = settings
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| rule.to_rule(index))
+            .collect::<Result<Vec<_>, _>>()?;
+        *self.lock() = FaultState {
+            latency: Duration::from_millis(settings.latency_ms),
+            rules,
+            watch_event_limit: settings.cut_watches_after,
+        };
+        Ok(())
     }
 
     /// Removes all rules, latency and watch limits.

@@ -184,7 +184,9 @@ pub fn list(
                 .map(|object| (pinned, object))
                 .into_iter(),
         ),
-        None => Box::new(state.store.range(&resource.storage, namespace, after)),
+        None => state
+            .store
+            .range_at(&resource.storage, namespace, after, snapshot),
     };
     // Objects are cloned only for the page; the rest is only counted (remainingItemCount), so
     // paging through N objects costs O(N) per page in comparisons, not in copies.

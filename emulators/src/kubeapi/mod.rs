@@ -6,9 +6,11 @@
 //! plain objects. Semantics follow the real apiserver: one resourceVersion counter, optimistic
 //! concurrency, finalizers and garbage collection, four patch types with server-side apply and
 //! managedFields, schema validation, watches with bookmarks, resume and "too old" (410),
-//! Tables for kubectl, RBAC, and ServiceAccount tokens from an OIDC issuer. See
+//! Tables for kubectl, RBAC with impersonation and the review APIs, ServiceAccount tokens from an
+//! OIDC issuer, OpenAPI v3 and v2, and a plain-HTTP admin endpoint for faults. See
 //! `emulators/README.md`.
 
+mod admin;
 mod apply;
 mod auth;
 mod discovery;
@@ -19,8 +21,10 @@ mod gc;
 mod handlers;
 mod kinds;
 mod openapi;
+mod openapi_v2;
 mod patch;
 mod resources;
+mod reviews;
 mod selectors;
 mod server;
 mod state_file;
@@ -39,7 +43,10 @@ use anyhow::Context;
 use base64::Engine;
 use serde_json::json;
 
-pub use faults::{FaultMatch, FaultResponse, FaultRule, Faults, RequestKey, StatsSnapshot};
+pub use faults::{
+    FaultMatch, FaultResponse, FaultRule, FaultSettings, FaultSettingsError, Faults, RequestKey,
+    RuleSettings, StatsSnapshot,
+};
 
 use auth::{User, Users};
 use handlers::State;
@@ -76,6 +83,9 @@ pub struct KubeConfig {
     pub kubeconfig_dir: Option<PathBuf>,
     /// Objects are loaded from and saved to this file (on shutdown and every `gc_interval`).
     pub state_file: Option<PathBuf>,
+    /// Port on 127.0.0.1 of the plain-HTTP admin endpoint (faults, compaction, counters; see
+    /// [`KubeEmulator::admin_url`]); 0 picks an ephemeral one.
+    pub admin_port: u16,
 }
 
 impl Default for KubeConfig {
@@ -91,6 +101,7 @@ impl Default for KubeConfig {
             extra_users: Vec::new(),
             kubeconfig_dir: None,
             state_file: None,
+            admin_port: 0,
         }
     }
 }
@@ -101,6 +112,7 @@ pub struct KubeEmulator {
     url: String,
     ca_pem: Option<String>,
     kubeconfigs: BTreeMap<String, PathBuf>,
+    admin_url: String,
     operator_user: String,
     admin_client: kube::Client,
     state_file: Option<PathBuf>,
@@ -134,6 +146,10 @@ impl KubeEmulator {
             .context("binding the kube emulator listener")?;
         let address = listener.local_addr()?;
         let url = server::base_url(address, config.tls);
+        let admin_listener = tokio::net::TcpListener::bind(("127.0.0.1", config.admin_port))
+            .await
+            .context("binding the kube emulator admin listener")?;
+        let admin_url = format!("http://{}/admin", admin_listener.local_addr()?);
         let tls = if config.tls {
             Some(server::tls_material()?)
         } else {
@@ -194,6 +210,7 @@ impl KubeEmulator {
             tls.map(|tls| tls.acceptor),
             shared.clone(),
         ))];
+        tasks.push(tokio::spawn(admin::serve(admin_listener, shared.clone())));
         tasks.push(tokio::spawn(background(
             shared.clone(),
             config.gc_interval,
@@ -210,6 +227,7 @@ impl KubeEmulator {
             url,
             ca_pem,
             kubeconfigs,
+            admin_url,
             operator_user,
             admin_client,
             state_file: config.state_file,
@@ -286,6 +304,11 @@ impl KubeEmulator {
     /// Request counters, Secret writes and open watches.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// The admin endpoint's base URL, `http://127.0.0.1:<adminPort>/admin` (see `admin.rs`).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
     }
 
     /// Runtime fault injection.

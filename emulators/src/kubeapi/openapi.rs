@@ -34,7 +34,8 @@ fn group_version_path(group: &str, version: &str) -> String {
     }
 }
 
-fn hash(document: &Value) -> String {
+/// The content hash of a document (`hash=` in the v3 index, `ETag` of v2).
+pub fn hash(document: &Value) -> String {
     hex::encode(sha2::Sha512::digest(document.to_string().as_bytes())).to_uppercase()
 }
 
@@ -183,6 +184,14 @@ pub fn document(registry: &Registry, group: &str, version: &str) -> Value {
         };
         let item = format!("{prefix}{scope}/{}/{{name}}", resource.plural);
         let collection = format!("{prefix}{scope}/{}", resource.plural);
+        if resource.behavior == Behavior::Review {
+            paths.insert(
+                collection,
+                json!({"post": operation(resource, "post", None)}),
+            );
+            schemas.insert(schema_name(resource), kind_schema(resource));
+            continue;
+        }
         paths.insert(collection, json!({"get": operation(resource, "list", None), "post": operation(resource, "post", None)}));
         paths.insert(
             item.clone(),

@@ -78,6 +78,9 @@ pub enum Behavior {
     Custom,
     /// A built-in kind stored as a plain object (Deployment, Service, RBAC, …).
     Plain,
+    /// A review (`SelfSubjectReview`, `SelfSubjectAccessReview`, `SubjectAccessReview`):
+    /// create-only, answered and never stored (see `reviews.rs`).
+    Review,
 }
 
 /// One served group/version/resource.
@@ -321,6 +324,45 @@ fn builtin_list() -> Vec<Builtin> {
             false,
             false,
         ),
+        Builtin {
+            behavior: Behavior::Review,
+            ..plain(
+                "authentication.k8s.io",
+                "selfsubjectreviews",
+                "",
+                "SelfSubjectReview",
+                false,
+                &[],
+                false,
+                false,
+            )
+        },
+        Builtin {
+            behavior: Behavior::Review,
+            ..plain(
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "",
+                "SelfSubjectAccessReview",
+                false,
+                &[],
+                false,
+                false,
+            )
+        },
+        Builtin {
+            behavior: Behavior::Review,
+            ..plain(
+                "authorization.k8s.io",
+                "subjectaccessreviews",
+                "",
+                "SubjectAccessReview",
+                false,
+                &[],
+                false,
+                false,
+            )
+        },
         plain(
             "policy",
             "poddisruptionbudgets",
@@ -453,7 +495,11 @@ pub fn builtin_types() -> Vec<ResourceType> {
                     .iter()
                     .map(|name| (*name).to_owned())
                     .collect(),
-                verbs: ALL_VERBS.iter().map(|verb| (*verb).to_owned()).collect(),
+                verbs: if builtin.behavior == Behavior::Review {
+                    vec!["create".to_owned()]
+                } else {
+                    ALL_VERBS.iter().map(|verb| (*verb).to_owned()).collect()
+                },
                 status_subresource: builtin.status,
                 storage,
                 behavior: builtin.behavior,

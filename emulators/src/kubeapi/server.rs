@@ -19,11 +19,11 @@ use super::discovery;
 use super::errors::ApiError;
 use super::faults::{Faults, Stats};
 use super::handlers::{self, DeleteOptions, PatchType, Query, State, WriteOptions};
-use super::openapi;
 use super::resources::{Behavior, ResourceType};
 use super::table::{self, IncludeObject};
 use super::tokens::TokenIssuer;
 use super::watch::{self as watches, WatchRequest};
+use super::{openapi, openapi_v2, reviews};
 
 /// Largest request body the apiserver accepts (3 MiB).
 const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
@@ -351,6 +351,31 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     let Some(user) = authenticate(&shared, &parts.headers) else {
         return error_response(&ApiError::unauthorized());
     };
+    let impersonated_groups: Vec<String> = parts
+        .headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let impersonated_user = parts
+        .headers
+        .get("impersonate-user")
+        .and_then(|value| value.to_str().ok());
+    let impersonated_uid = parts
+        .headers
+        .get("impersonate-uid")
+        .and_then(|value| value.to_str().ok());
+    let user = match auth::impersonate(
+        &shared.lock_state(),
+        user,
+        impersonated_user,
+        &impersonated_groups,
+        impersonated_uid,
+    ) {
+        Ok(user) => user,
+        Err(error) => return error_response(&error),
+    };
     let body = match http_body_util::Limited::new(body, MAX_REQUEST_BYTES)
         .collect()
         .await
@@ -384,6 +409,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             if parts.method != Method::GET {
                 return error_response(&ApiError::method_not_allowed());
             }
+            if path.trim_end_matches('/') == "/openapi/v2" {
+                return openapi_v2_response(&shared, &accept);
+            }
             match non_resource(&shared, &path) {
                 Some(body) => json_response(200, &body),
                 None => error_response(&ApiError::page_not_found()),
@@ -391,7 +419,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         }
         Route::Resource(target) => {
             let verb = match verb_of(&parts.method, &target, &query) {
-                Ok(verb) => verb,
+                Ok(verb) if target.resource.verbs.iter().any(|served| served == verb) => verb,
+                Ok(_) => return error_response(&ApiError::method_not_allowed()),
                 Err(error) => return error_response(&error),
             };
             let resource_label = stats_resource(&target);
@@ -414,7 +443,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 name: target.name.clone(),
                 qualified: target.resource.qualified(),
             };
-            if let Err(error) = auth::authorize(&shared.lock_state(), &user, &attributes) {
+            if !reviews::open_to_everyone(&target.resource.plural)
+                && let Err(error) = auth::authorize(&shared.lock_state(), &user, &attributes)
+            {
                 return error_response(&error);
             }
             let request = ResourceRequest {
@@ -425,6 +456,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 accept: &accept,
                 content_type: header(&parts.headers, "content-type"),
                 user_agent: header(&parts.headers, "user-agent"),
+                user: &user,
             };
             let response = dispatch(&shared, request);
             if target.resource.behavior == Behavior::Secret
@@ -439,6 +471,33 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             response
         }
     }
+}
+
+/// `/openapi/v2` in the representation `accept` picks (406 with an empty body otherwise, as
+/// kube-openapi answers), with `ETag` and `Vary: Accept`.
+fn openapi_v2_response(shared: &Shared, accept: &str) -> Response<Body> {
+    let Some(media_type) = openapi_v2::negotiate(accept) else {
+        return Response::builder()
+            .status(StatusCode::NOT_ACCEPTABLE)
+            .header("vary", "Accept")
+            .body(Body::empty())
+            .unwrap_or_default();
+    };
+    let document = openapi_v2::document(&shared.lock_state().registry);
+    let json = document.to_string();
+    let etag = format!("\"{}\"", openapi::hash(&document));
+    let body = if media_type == openapi_v2::JSON {
+        Body::from(json)
+    } else {
+        Body::from(openapi_v2::protobuf(&document))
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", media_type)
+        .header("etag", etag)
+        .header("vary", "Accept")
+        .body(body)
+        .unwrap_or_default()
 }
 
 fn non_resource(shared: &Shared, path: &str) -> Option<Value> {
@@ -476,6 +535,7 @@ struct ResourceRequest<'a> {
     accept: &'a str,
     content_type: &'a str,
     user_agent: &'a str,
+    user: &'a User,
 }
 
 fn dispatch(shared: &Arc<Shared>, request: ResourceRequest<'_>) -> Response<Body> {
@@ -536,6 +596,14 @@ fn dispatch(shared: &Arc<Shared>, request: ResourceRequest<'_>) -> Response<Body
                 .token_request(&state, namespace.unwrap_or_default(), name, request.body)
                 .map(|token| (201, token))
         }
+        "create" if resource.behavior == Behavior::Review => reviews::answer(
+            &shared.lock_state(),
+            request.user,
+            &resource.plural,
+            request.body,
+            request.content_type,
+        )
+        .map(|review| (201, review)),
         "create" => handlers::create(
             &mut shared.lock_state(),
             resource,

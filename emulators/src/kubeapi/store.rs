@@ -129,6 +129,51 @@ impl Store {
             .map(|(key, object)| (key, &**object))
     }
 
+    /// Objects of a storage as they were at revision `at`, optionally one namespace, strictly
+    /// after `after` (namespace, name), in key order: what the pages after the first of a
+    /// paginated list serve, since every page reads the first page's revision. `at` must still
+    /// be resumable ([`Store::is_resumable`]): the history then holds every change after it, and
+    /// the first of them per object carries the object's state at `at` (`previous`; none when
+    /// the object was created later).
+    pub fn range_at<'a>(
+        &'a self,
+        storage: &'a str,
+        namespace: Option<&'a str>,
+        after: Option<(String, String)>,
+        at: u64,
+    ) -> Box<dyn Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a> {
+        if at >= self.resource_version {
+            return Box::new(self.range(storage, namespace, after));
+        }
+        let in_scope = |key: &ObjectKey| {
+            key.storage == storage
+                && namespace.is_none_or(|namespace| key.namespace == namespace)
+                && after.as_ref().is_none_or(|(after_namespace, after_name)| {
+                    (key.namespace.as_str(), key.name.as_str())
+                        > (after_namespace.as_str(), after_name.as_str())
+                })
+        };
+        let mut then: BTreeMap<&'a ObjectKey, Option<&'a Value>> = BTreeMap::new();
+        for change in self
+            .history
+            .iter()
+            .filter(|change| change.resource_version > at && in_scope(&change.key))
+        {
+            then.entry(&change.key)
+                .or_insert(change.previous.as_deref());
+        }
+        let mut objects: Vec<(&'a ObjectKey, &'a Value)> = self
+            .range(storage, namespace, after.clone())
+            .filter(|(key, _)| !then.contains_key(key))
+            .collect();
+        objects.extend(
+            then.into_iter()
+                .filter_map(|(key, object)| object.map(|object| (key, object))),
+        );
+        objects.sort_by(|a, b| a.0.cmp(b.0));
+        Box::new(objects.into_iter())
+    }
+
     /// Every stored object (for the garbage collector and the state file).
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Value)> {
         self.objects.iter().map(|(key, object)| (key, &**object))

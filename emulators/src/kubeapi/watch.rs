@@ -23,6 +23,10 @@ const WATCH_STREAM_BUFFER: usize = 256;
 /// Server-side watch duration when the client sets no `timeoutSeconds` (the apiserver picks a
 /// random value between 30 and 60 minutes; a fixed lower bound keeps tests deterministic).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How long before its deadline a watch that allows bookmarks gets a last one, so the client
+/// resumes from the newest resourceVersion instead of the last event's (the apiserver's cacher
+/// schedules it `deadline - 2s`).
+const BOOKMARK_BEFORE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What a watch asks for.
 pub struct WatchRequest {
@@ -167,9 +171,12 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
     let mut initial = Vec::new();
     let mut changes = None;
     let mut last_seen;
+    // The newest resourceVersion the client has been told (by an event or a bookmark).
+    let mut client_seen;
     {
         let state = shared.lock_state();
         last_seen = state.store.resource_version();
+        client_seen = request.resource_version.unwrap_or(last_seen);
         let from_snapshot =
             request.send_initial_events || matches!(request.resource_version, None | Some(0));
         if from_snapshot {
@@ -190,6 +197,7 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
             if request.send_initial_events {
                 initial.push(request.bookmark(last_seen, true));
             }
+            client_seen = last_seen;
             changes = Some(state.store.subscribe());
         } else if let Some(since) = request.resource_version {
             match state.store.changes_since(since) {
@@ -197,6 +205,7 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
                     for change in replay {
                         if let Some((event, view)) = request.translate(&change) {
                             initial.push(request.line(event, view));
+                            client_seen = change.resource_version;
                         }
                     }
                     changes = Some(live);
@@ -232,6 +241,11 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
         let Some(mut changes) = changes else { return };
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
+        // A watch shorter than the margin gets no last bookmark, as from the apiserver.
+        let last_bookmark_at = request.timeout.checked_sub(BOOKMARK_BEFORE_DEADLINE);
+        let last_bookmark = tokio::time::sleep(last_bookmark_at.unwrap_or(request.timeout));
+        tokio::pin!(last_bookmark);
+        let mut last_bookmark_due = request.bookmarks && last_bookmark_at.is_some();
         let mut bookmarks = tokio::time::interval(shared.bookmark_interval);
         bookmarks.tick().await;
         loop {
@@ -240,7 +254,10 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
                     Ok(change) => {
                         last_seen = change.resource_version;
                         match request.translate(&change) {
-                            Some((event, view)) => request.line(event, view),
+                            Some((event, view)) => {
+                                client_seen = change.resource_version;
+                                request.line(event, view)
+                            }
                             None => continue,
                         }
                     }
@@ -251,7 +268,18 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Body {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = bookmarks.tick(), if request.bookmarks => request.bookmark(last_seen, false),
+                _ = bookmarks.tick(), if request.bookmarks => {
+                    client_seen = last_seen;
+                    request.bookmark(last_seen, false)
+                }
+                _ = &mut last_bookmark, if last_bookmark_due => {
+                    last_bookmark_due = false;
+                    if last_seen <= client_seen {
+                        continue;
+                    }
+                    client_seen = last_seen;
+                    request.bookmark(last_seen, false)
+                }
                 _ = &mut deadline => return,
                 _ = cut.changed() => {
                     let _ = sender.send(abort()).await;
