@@ -1,0 +1,319 @@
+//! The container image, built here as a user without a daemon would: `scripts/build-image` (Debian's
+//! buildah, FROM scratch, nothing pulled) into an OCI archive, then opened and run.
+//!
+//! The image is built from the dev profile's binary: it reuses the dependencies the tests already
+//! compiled (about a minute) where a release build would take a quarter of an hour on two cores.
+//! The image's content does not depend on the profile: the same script lays out the same files.
+//!
+//! Running the entrypoint uses `chroot` as uid 65532, so this test needs root, as CI has.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// The image's user, as the Deployment's `runAsUser`.
+const USER: &str = "65532:65532";
+const BINARY: &str = "usr/local/bin/akvsync";
+const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The path of `tool`, or a failure saying how to install it.
+fn require(tool: &str, install: &str) -> PathBuf {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    found.unwrap_or_else(|| panic!("{tool} is missing: {install} (scripts/test installs it)"))
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The blob a descriptor points at, inside an unpacked OCI layout.
+fn blob(layout: &Path, descriptor: &Value) -> PathBuf {
+    let digest = descriptor["digest"].as_str().expect("a digest");
+    let (algorithm, hex) = digest.split_once(':').expect("algorithm:hex");
+    layout.join("blobs").join(algorithm).join(hex)
+}
+
+/// An unpacked image: its config and its root filesystem.
+struct Image {
+    config: Value,
+    /// Every regular file of the layers, with its tar listing line (mode, owner).
+    files: BTreeMap<String, String>,
+    /// Every other non-directory entry (symlinks, devices): an image of ours has none.
+    others: Vec<String>,
+    rootfs: PathBuf,
+}
+
+fn unpack(archive: &Path, into: &Path) -> Image {
+    let layout = into.join("layout");
+    let rootfs = into.join("rootfs");
+    std::fs::create_dir_all(&layout).expect("layout dir");
+    std::fs::create_dir_all(&rootfs).expect("rootfs dir");
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(&layout));
+    let index = read_json(&layout.join("index.json"));
+    let manifests = index["manifests"].as_array().expect("manifests");
+    assert_eq!(manifests.len(), 1, "one image in the archive: {index}");
+    let manifest = read_json(&blob(&layout, &manifests[0]));
+    let config = read_json(&blob(&layout, &manifest["config"]));
+    let mut files = BTreeMap::new();
+    let mut others = Vec::new();
+    for layer in manifest["layers"].as_array().expect("layers") {
+        let path = blob(&layout, layer);
+        let listing = run(Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-tvf")
+            .arg(&path));
+        for line in String::from_utf8_lossy(&listing.stdout).lines() {
+            let name = line
+                .split_whitespace()
+                .nth(5)
+                .expect("a tar -tv line names its entry")
+                .trim_start_matches("./")
+                .to_owned();
+            match line.chars().next() {
+                Some('-') => {
+                    files.insert(name, line.to_owned());
+                }
+                Some('d') => {}
+                _ => others.push(line.to_owned()),
+            }
+        }
+        run(Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-xpf")
+            .arg(&path)
+            .arg("-C")
+            .arg(&rootfs));
+    }
+    Image {
+        config,
+        files,
+        others,
+        rootfs,
+    }
+}
+
+/// The shared libraries `ldd` lists for `binary` (and the loader), as image paths.
+fn libraries(binary: &Path) -> BTreeSet<String> {
+    let output = run(Command::new("ldd").arg(binary));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                [_, "=>", path, ..] if path.starts_with('/') => Some(path.to_string()),
+                [path, ..] if path.starts_with('/') => Some(path.to_string()),
+                _ => None,
+            }
+        })
+        .map(|path| path.trim_start_matches('/').to_owned())
+        .collect()
+}
+
+/// Runs the image's entrypoint with `args` as the image's user, in its root filesystem.
+fn run_entrypoint(image: &Image, args: &[&str]) -> Output {
+    let entrypoint: Vec<&str> = image.config["config"]["Entrypoint"]
+        .as_array()
+        .expect("an entrypoint")
+        .iter()
+        .map(|part| part.as_str().expect("string"))
+        .collect();
+    // Nothing of the host's environment goes in (chroot itself is found by its full path).
+    Command::new(require("chroot", "apt-get install -y coreutils"))
+        .arg(format!("--userspec={USER}"))
+        .arg(&image.rootfs)
+        .args(&entrypoint)
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("run chroot")
+}
+
+/// The Containerfile's final stage: `USER`, `ENTRYPOINT`, `CMD` and `LABEL` values.
+fn containerfile_final_stage() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repository().join("Containerfile")).expect("Containerfile");
+    let joined = text.replace("\\\n", " ");
+    let final_stage = joined
+        .rsplit_once("\nFROM scratch")
+        .expect("a FROM scratch final stage")
+        .1;
+    let mut found = BTreeMap::new();
+    let label = regex::Regex::new(r#"([a-z.]+)="([^"]*)""#).expect("pattern");
+    for line in final_stage.lines() {
+        let Some((instruction, rest)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        match instruction {
+            "USER" | "ENTRYPOINT" | "CMD" => {
+                found.insert(instruction.to_owned(), rest.trim().to_owned());
+            }
+            "LABEL" => {
+                for captures in label.captures_iter(rest) {
+                    found.insert(captures[1].to_owned(), captures[2].to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn the_image_runs_the_operator_as_65532_and_holds_only_the_binary_its_libraries_and_ca_certificates()
+ {
+    require("buildah", "apt-get install -y buildah");
+    require("chroot", "apt-get install -y coreutils");
+    require("ldd", "apt-get install -y libc-bin");
+    let uid = run(Command::new("id").arg("-u"));
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "running the image's entrypoint as uid 65532 uses chroot, which needs root"
+    );
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let archive = work.path().join("akvsync.oci.tar");
+    let started = Instant::now();
+    run(Command::new(repository().join("scripts/build-image"))
+        .arg("--profile")
+        .arg("dev")
+        .arg("--output")
+        .arg(&archive));
+    println!(
+        "scripts/build-image --profile dev took {:?}",
+        started.elapsed()
+    );
+    let image = unpack(&archive, work.path());
+
+    // The config: non-root user, the operator as entrypoint, OCI labels, as the Containerfile says.
+    let config = &image.config["config"];
+    assert_eq!(config["User"], USER);
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/usr/local/bin/akvsync"])
+    );
+    assert_eq!(config["Cmd"], serde_json::json!(["run"]));
+    let labels = &config["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.licenses"],
+        env!("CARGO_PKG_LICENSE")
+    );
+    assert!(
+        labels["org.opencontainers.image.source"]
+            .as_str()
+            .is_some_and(|source| source.starts_with("https://")),
+        "{labels}"
+    );
+    let containerfile = containerfile_final_stage();
+    assert_eq!(containerfile["USER"], USER, "Containerfile USER");
+    assert_eq!(
+        serde_json::from_str::<Value>(&containerfile["ENTRYPOINT"]).expect("JSON entrypoint"),
+        config["Entrypoint"],
+        "Containerfile ENTRYPOINT"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&containerfile["CMD"]).expect("JSON cmd"),
+        config["Cmd"],
+        "Containerfile CMD"
+    );
+    for (name, value) in &containerfile {
+        if let Some(label) = name.strip_prefix("org.opencontainers.image.") {
+            let expected = if label == "version" {
+                env!("CARGO_PKG_VERSION")
+            } else {
+                value
+            };
+            assert_eq!(labels[name], expected, "label {name}");
+        }
+    }
+
+    // The content: the binary, exactly its libraries, CA certificates, passwd and group. No shell.
+    let binary = image.rootfs.join(BINARY);
+    let mut expected: BTreeSet<String> = libraries(&binary);
+    expected.extend([BINARY, CA_BUNDLE, "etc/passwd", "etc/group"].map(str::to_owned));
+    let found: BTreeSet<String> = image.files.keys().cloned().collect();
+    assert_eq!(found, expected, "the image's files");
+    assert!(
+        image.others.is_empty(),
+        "links or devices: {:?}",
+        image.others
+    );
+    for (name, line) in &image.files {
+        let mut words = line.split_whitespace();
+        let mode = words.next().expect("mode");
+        assert_eq!(words.next(), Some("0/0"), "{name} is owned by root");
+        assert_eq!(
+            &mode[8..9],
+            "-",
+            "{name} must not be writable by the image's user"
+        );
+    }
+    let passwd = std::fs::read_to_string(image.rootfs.join("etc/passwd")).expect("passwd");
+    assert!(passwd.contains(":65532:65532:"), "{passwd}");
+
+    // No emulator code: its panic locations would name its source files.
+    let bytes = std::fs::read(&binary).expect("binary");
+    let contains = |needle: &str| {
+        bytes
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+    };
+    assert!(
+        contains("src/operator.rs"),
+        "the operator's own source paths are present"
+    );
+    assert!(
+        !contains("emulators/src/"),
+        "the image's binary links emulator code"
+    );
+
+    // It runs: as uid 65532, with nothing but the image's files.
+    let version = run_entrypoint(&image, &["--version"]);
+    assert!(
+        version.status.success(),
+        "{}",
+        String::from_utf8_lossy(&version.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("akvsync {}", env!("CARGO_PKG_VERSION"))
+    );
+    let demo = run_entrypoint(&image, &["demo"]);
+    assert!(!demo.status.success());
+    let said = String::from_utf8_lossy(&demo.stderr);
+    assert!(said.contains("built without the demo"), "{said}");
+}
