@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::stores::Stores;
 use crate::azure::{AzureNetwork, CredentialCache};
-use crate::observability::ControllerMetrics;
+use crate::observability::{ControllerMetrics, ResourceKind};
 use crate::operator::Telemetry;
 
 /// Syncs in their Kubernetes phase at once (twice the default Kubernetes request concurrency).
@@ -53,6 +53,9 @@ impl Shared {
         store_config: StoreConfig,
         instance: &str,
     ) -> Self {
+        telemetry
+            .controller
+            .max_concurrent_reconciles(ResourceKind::ExternalSecret, KUBE_PHASES);
         let reporter = Reporter {
             controller: CONTROLLER_NAME.to_owned(),
             instance: Some(instance.to_owned()),

@@ -370,7 +370,10 @@ async fn sync<'a>(
         Priority::Refresh
     };
     let fetched = fetch(shared, &plan, &namespace, Ask { max_age, priority }).await;
-    let phase = shared.kube_phases.acquire().await.ok();
+    let phase = {
+        let _queued = shared.metrics.queued(ResourceKind::ExternalSecret);
+        shared.kube_phases.acquire().await.ok()
+    };
     let target = es.spec.target.clone().unwrap_or_default();
     let options = BuildOptions {
         deletion_policy: target.deletion_policy_or_default(),

@@ -170,12 +170,10 @@ pub struct ControllerMetrics {
     max_concurrent: IntGaugeVec,
     workqueue_depth: IntGaugeVec,
     actors_alive: IntGaugeVec,
-    mailbox_overflows: IntCounterVec,
     refresh_lag: HistogramVec,
     change_to_synced: HistogramVec,
     kubernetes_writes: IntCounterVec,
     kubernetes_writes_skipped: IntCounterVec,
-    token_acquisitions: IntCounterVec,
     vault_budget: GaugeVec,
     /// Last readiness of each resource, kept only in [`MetricsGranularity::PerNamespace`] mode,
     /// where the condition gauges are counts that must move exactly once per transition.
@@ -204,12 +202,10 @@ impl ControllerMetrics {
         "controller_runtime_max_concurrent_reconciles",
         "workqueue_depth",
         "akvsync_actors_alive",
-        "akvsync_mailbox_overflows_total",
         "akvsync_refresh_lag_seconds",
         "akvsync_change_to_synced_seconds",
         "akvsync_kubernetes_writes_total",
         "akvsync_kubernetes_writes_skipped_total",
-        "akvsync_token_acquisitions_total",
         "akvsync_keyvault_budget_requests_per_second",
     ];
 
@@ -232,12 +228,10 @@ impl ControllerMetrics {
         registry.register(Box::new(metrics.max_concurrent.clone()))?;
         registry.register(Box::new(metrics.workqueue_depth.clone()))?;
         registry.register(Box::new(metrics.actors_alive.clone()))?;
-        registry.register(Box::new(metrics.mailbox_overflows.clone()))?;
         registry.register(Box::new(metrics.refresh_lag.clone()))?;
         registry.register(Box::new(metrics.change_to_synced.clone()))?;
         registry.register(Box::new(metrics.kubernetes_writes.clone()))?;
         registry.register(Box::new(metrics.kubernetes_writes_skipped.clone()))?;
-        registry.register(Box::new(metrics.token_acquisitions.clone()))?;
         registry.register(Box::new(metrics.vault_budget.clone()))?;
         Ok(metrics)
     }
@@ -322,20 +316,13 @@ impl ControllerMetrics {
             workqueue_depth: IntGaugeVec::new(
                 Opts::new(
                     "workqueue_depth",
-                    "Current depth of a work queue: messages waiting in an actor mailbox group",
+                    "Current depth of a work queue: syncs waiting for their Kubernetes phase",
                 ),
                 &["name"],
             )?,
             actors_alive: IntGaugeVec::new(
                 Opts::new("akvsync_actors_alive", "Actors currently running, by kind"),
                 &["kind"],
-            )?,
-            mailbox_overflows: IntCounterVec::new(
-                Opts::new(
-                    "akvsync_mailbox_overflows_total",
-                    "Messages refused because a bounded mailbox was full",
-                ),
-                &["name"],
             )?,
             refresh_lag: HistogramVec::new(
                 HistogramOpts::new(
@@ -366,13 +353,6 @@ impl ControllerMetrics {
                     "Writes to the Kubernetes API skipped because the object was unchanged",
                 ),
                 &["kind"],
-            )?,
-            token_acquisitions: IntCounterVec::new(
-                Opts::new(
-                    "akvsync_token_acquisitions_total",
-                    "Access tokens acquired per store (kind, namespace, name) and result",
-                ),
-                &["store_kind", "namespace", "store", "result"],
             )?,
             vault_budget: GaugeVec::new(
                 Opts::new(
@@ -596,17 +576,12 @@ impl ControllerMetrics {
             .set(i64::try_from(limit).unwrap_or(i64::MAX));
     }
 
-    /// Messages waiting in the mailboxes of `name` (a fixed mailbox group, e.g. a controller
-    /// name or `"store"`), exported as `workqueue_depth{name}`.
-    pub fn mailbox_depth(&self, name: &'static str, depth: usize) {
-        self.workqueue_depth
-            .with_label_values(&[name])
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-    }
-
-    /// A message was refused because a mailbox of `name` was full.
-    pub fn mailbox_overflow(&self, name: &'static str) {
-        self.mailbox_overflows.with_label_values(&[name]).inc();
+    /// One sync of `kind` waits in a bounded work queue (for its Kubernetes phase) until the
+    /// guard drops: `workqueue_depth{name}` with the controller name, as controller-runtime.
+    pub fn queued(&self, kind: ResourceKind) -> Queued {
+        let gauge = self.workqueue_depth.with_label_values(&[kind.controller()]);
+        gauge.inc();
+        Queued { gauge }
     }
 
     // ---- akvsync --------------------------------------------------------------------------
@@ -651,19 +626,6 @@ impl ControllerMetrics {
             .inc();
     }
 
-    /// A store acquired an access token (`ok`) or failed to (`error`).
-    pub fn token_acquired(&self, kind: StoreKind, namespace: &str, store: &str, ok: bool) {
-        let result = if ok { "ok" } else { "error" };
-        self.token_acquisitions
-            .with_label_values(&[
-                ResourceKind::from(kind).controller(),
-                namespace,
-                store,
-                result,
-            ])
-            .inc();
-    }
-
     /// The budget akvsync allows itself on `vault` for `class` (`"read"` or `"write"`), in
     /// requests per second, so dashboards can draw requests against it.
     pub fn vault_budget(&self, vault: &str, class: &'static str, per_second: f64) {
@@ -689,6 +651,18 @@ pub struct ActiveWorker {
 }
 
 impl Drop for ActiveWorker {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// One sync waiting in a work queue; decrements `workqueue_depth` when dropped.
+#[must_use = "the sync counts as queued until this guard drops"]
+pub struct Queued {
+    gauge: prometheus::IntGauge,
+}
+
+impl Drop for Queued {
     fn drop(&mut self) {
         self.gauge.dec();
     }

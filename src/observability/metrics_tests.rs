@@ -77,14 +77,12 @@ fn names_list_every_registered_family_exactly() {
     }
     let _worker = metrics.reconcile_started(ResourceKind::ExternalSecret);
     metrics.max_concurrent_reconciles(ResourceKind::ExternalSecret, 4);
-    metrics.mailbox_depth("externalsecret", 3);
-    metrics.mailbox_overflow("externalsecret");
+    let _queued = metrics.queued(ResourceKind::ExternalSecret);
     metrics.actor_started("store");
     metrics.refresh_lag(ResourceKind::ExternalSecret, 0.5);
     metrics.change_to_synced(ResourceKind::ExternalSecret, Duration::from_millis(20));
     metrics.k8s_write("Secret", WriteVerb::Create);
     metrics.k8s_write_skipped("Secret");
-    metrics.token_acquired(StoreKind::SecretStore, "ns", "store", true);
     metrics.vault_budget("demo-vault", "read", 400.0);
     let gathered: BTreeSet<String> = registry
         .gather()
@@ -389,21 +387,13 @@ fn actor_mailbox_and_write_metrics_have_the_given_values() {
         ),
         Some(1.0)
     );
-    metrics.mailbox_depth("store", 17);
-    metrics.mailbox_depth("store", 5);
-    assert_eq!(
-        value(&registry, "workqueue_depth", &[("name", "store")]),
-        Some(5.0)
-    );
-    metrics.mailbox_overflow("store");
-    assert_eq!(
-        value(
-            &registry,
-            "akvsync_mailbox_overflows_total",
-            &[("name", "store")]
-        ),
-        Some(1.0)
-    );
+    let depth = || value(&registry, "workqueue_depth", &[("name", "externalsecret")]);
+    let first = metrics.queued(ResourceKind::ExternalSecret);
+    let second = metrics.queued(ResourceKind::ExternalSecret);
+    assert_eq!(depth(), Some(2.0));
+    drop(first);
+    drop(second);
+    assert_eq!(depth(), Some(0.0));
     metrics.max_concurrent_reconciles(ResourceKind::SecretStore, 8);
     assert_eq!(
         value(
@@ -430,20 +420,6 @@ fn actor_mailbox_and_write_metrics_have_the_given_values() {
             &registry,
             "akvsync_kubernetes_writes_skipped_total",
             &[("kind", "Secret")]
-        ),
-        Some(1.0)
-    );
-    metrics.token_acquired(StoreKind::ClusterSecretStore, "", "shared", true);
-    metrics.token_acquired(StoreKind::ClusterSecretStore, "", "shared", false);
-    assert_eq!(
-        value(
-            &registry,
-            "akvsync_token_acquisitions_total",
-            &[
-                ("store_kind", "clustersecretstore"),
-                ("store", "shared"),
-                ("result", "ok")
-            ]
         ),
         Some(1.0)
     );
