@@ -1,6 +1,8 @@
 //! `akvsync demo`: both emulators in-process, a vault seeded with what the examples read, the
 //! examples applied, and the operator running against them, with a live table of results.
 
+pub mod prometheus;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
