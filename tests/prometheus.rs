@@ -108,7 +108,10 @@ fn every_alert_passes_promtool_and_has_a_unit_test_where_it_fires_and_one_where_
         }
     }
     for (alert, _) in &covered {
-        assert!(alerts.contains(alert), "{ALERT_TESTS} tests unknown alert {alert}");
+        assert!(
+            alerts.contains(alert),
+            "{ALERT_TESTS} tests unknown alert {alert}"
+        );
     }
 }
 
@@ -132,7 +135,11 @@ fn dashboard_expressions(file: &str) -> Vec<(String, String)> {
     }
     panels(&dashboard["panels"], &mut found);
     let label_values = regex::Regex::new(r"label_values\(\s*([^,)]+)").expect("pattern");
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let query = match &variable["query"] {
             Value::String(query) => query.clone(),
             query => query["query"].as_str().unwrap_or_default().to_owned(),
@@ -159,7 +166,13 @@ fn as_prometheus_sees_it(expression: &str) -> String {
 fn dashboards() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(repository().join("dashboards"))
         .expect("dashboards/")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|name| name.ends_with(".json"))
         .collect();
     files.sort();
@@ -231,7 +244,11 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_
         .apply_yaml(&world.store_yaml(NAMESPACE, "broken", "no-such-tenant"))
         .await;
     world
-        .apply_yaml(&cluster_store_yaml(&world, "broken-cluster", "no-such-tenant"))
+        .apply_yaml(&cluster_store_yaml(
+            &world,
+            "broken-cluster",
+            "no-such-tenant",
+        ))
         .await;
     world
         .apply_yaml(
