@@ -27,7 +27,7 @@ use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
 use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
-use crate::observability::ControllerMetrics;
+use crate::observability::{ControllerMetrics, ResourceKind};
 
 /// The live actors of one kind of resource, keyed by namespace and name.
 pub struct Actors<R: Reconciler> {
@@ -74,6 +74,7 @@ where
                             actor.do_send(Stop);
                             metrics.actor_stopped(self.kind);
                         }
+                        self.forget_series(metrics, &key);
                     }
                 }
                 return true;
@@ -124,9 +125,18 @@ where
                     actor.do_send(Stop);
                     metrics.actor_stopped(self.kind);
                 }
+                self.forget_series(metrics, &key);
             }
         }
         false
+    }
+
+    /// A deleted resource's per-resource series go (its condition would otherwise stay, and
+    /// alert, forever).
+    fn forget_series(&self, metrics: &ControllerMetrics, (namespace, name): &(String, String)) {
+        if let Some(kind) = ResourceKind::from_kind(self.kind) {
+            metrics.deleted(kind, namespace, name);
+        }
     }
 
     /// Asks one actor to sync now.
@@ -345,6 +355,11 @@ impl Supervisor {
                         invalid.metadata.name.clone().unwrap_or_default(),
                     ),
                 };
+                let metrics_kind = match kind {
+                    StoreKind::SecretStore => ResourceKind::SecretStore,
+                    StoreKind::ClusterSecretStore => ResourceKind::ClusterSecretStore,
+                };
+                self.shared.metrics.deleted(metrics_kind, &namespace, &name);
                 self.shared.stores.remove(&StoreId {
                     kind,
                     namespace,

@@ -89,6 +89,13 @@ impl ResourceKind {
         }
     }
 
+    /// The resource kind of a Kubernetes kind name (`"ExternalSecret"`, …).
+    pub fn from_kind(kind: &str) -> Option<ResourceKind> {
+        Self::ALL
+            .into_iter()
+            .find(|candidate| candidate.controller().eq_ignore_ascii_case(kind))
+    }
+
     fn index(self) -> usize {
         match self {
             ResourceKind::ExternalSecret => 0,
@@ -496,67 +503,14 @@ impl ControllerMetrics {
         }
     }
 
-    /// An ExternalSecret reconcile succeeded; `ready` is its Ready condition.
-    pub fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool) {
-        let outcome = if ready {
-            Outcome::Ready
-        } else {
-            Outcome::NotReady
-        };
-        self.reconciled(ResourceKind::ExternalSecret, namespace, name, took, outcome);
-    }
-
-    /// An ExternalSecret reconcile failed (ESO's `markAsFailed` paths).
-    pub fn es_sync_error(&self, namespace: &str, name: &str, took: Duration) {
-        self.reconciled(
-            ResourceKind::ExternalSecret,
-            namespace,
-            name,
-            took,
-            Outcome::Failed,
-        );
-    }
-
-    /// An ExternalSecret was deleted.
-    pub fn es_deleted(&self, namespace: &str, name: &str) {
-        self.deleted(ResourceKind::ExternalSecret, namespace, name);
-    }
-
-    /// A store was validated: `ready` false counts as a reconcile error, as in ESO.
-    pub fn store_reconciled(
-        &self,
-        kind: StoreKind,
-        namespace: &str,
-        name: &str,
-        took: Duration,
-        ready: bool,
-    ) {
-        let outcome = if ready {
-            Outcome::Ready
-        } else {
-            Outcome::Failed
-        };
-        self.reconciled(kind.into(), namespace, name, took, outcome);
-    }
-
     /// Sets a store's Ready condition (ClusterSecretStores pass `""` as namespace).
     pub fn store_condition(&self, kind: StoreKind, namespace: &str, name: &str, ready: bool) {
         self.set_condition(kind.into(), namespace, name, ready);
     }
 
-    /// A store was deleted.
-    pub fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str) {
-        self.deleted(kind.into(), namespace, name);
-    }
-
     /// A PushSecret reconcile ended.
     pub fn push_reconciled(&self, namespace: &str, name: &str, took: Duration, outcome: Outcome) {
         self.reconciled(ResourceKind::PushSecret, namespace, name, took, outcome);
-    }
-
-    /// A PushSecret was deleted.
-    pub fn push_deleted(&self, namespace: &str, name: &str) {
-        self.deleted(ResourceKind::PushSecret, namespace, name);
     }
 
     // ---- controller-runtime mapping ---------------------------------------------------------

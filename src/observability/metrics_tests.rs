@@ -8,6 +8,85 @@ use prometheus::proto::MetricFamily;
 
 use super::metrics::*;
 
+/// Shorthands for the reports the controllers make through [`ControllerMetrics::reconciled`] and
+/// [`ControllerMetrics::deleted`], so the tests read as the events they model.
+trait Reports {
+    fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool);
+    fn es_sync_error(&self, namespace: &str, name: &str, took: Duration);
+    fn es_deleted(&self, namespace: &str, name: &str);
+    fn store_reconciled(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        name: &str,
+        took: Duration,
+        ready: bool,
+    );
+    fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str);
+    fn push_deleted(&self, namespace: &str, name: &str);
+}
+
+impl Reports for ControllerMetrics {
+    fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool) {
+        let outcome = if ready {
+            Outcome::Ready
+        } else {
+            Outcome::NotReady
+        };
+        self.reconciled(ResourceKind::ExternalSecret, namespace, name, took, outcome);
+    }
+
+    fn es_sync_error(&self, namespace: &str, name: &str, took: Duration) {
+        let kind = ResourceKind::ExternalSecret;
+        self.reconciled(kind, namespace, name, took, Outcome::Failed);
+    }
+
+    fn es_deleted(&self, namespace: &str, name: &str) {
+        self.deleted(ResourceKind::ExternalSecret, namespace, name);
+    }
+
+    fn store_reconciled(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        name: &str,
+        took: Duration,
+        ready: bool,
+    ) {
+        let outcome = if ready {
+            Outcome::Ready
+        } else {
+            Outcome::Failed
+        };
+        self.reconciled(kind.into(), namespace, name, took, outcome);
+    }
+
+    fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str) {
+        self.deleted(kind.into(), namespace, name);
+    }
+
+    fn push_deleted(&self, namespace: &str, name: &str) {
+        self.deleted(ResourceKind::PushSecret, namespace, name);
+    }
+}
+
+#[test]
+fn resource_kinds_are_found_by_their_kubernetes_kind_names() {
+    assert_eq!(
+        ResourceKind::from_kind("ExternalSecret"),
+        Some(ResourceKind::ExternalSecret)
+    );
+    assert_eq!(
+        ResourceKind::from_kind("ClusterExternalSecret"),
+        Some(ResourceKind::ClusterExternalSecret)
+    );
+    assert_eq!(
+        ResourceKind::from_kind("PushSecret"),
+        Some(ResourceKind::PushSecret)
+    );
+    assert_eq!(ResourceKind::from_kind("Secret"), None);
+}
+
 fn registered(granularity: MetricsGranularity) -> (Registry, ControllerMetrics) {
     let registry = Registry::new();
     let metrics = ControllerMetrics::register(&registry, granularity).expect("registers");
