@@ -238,6 +238,20 @@ fn the_image_runs_the_operator_as_65532_and_holds_only_the_binary_its_libraries_
             .is_some_and(|source| source.starts_with("https://")),
         "{labels}"
     );
+    let text = std::fs::read_to_string(repository().join("Containerfile")).expect("Containerfile");
+    assert!(
+        text.contains(&format!("ARG VERSION={}\n", env!("CARGO_PKG_VERSION"))),
+        "the Containerfile's VERSION default is the crate version"
+    );
+    for build_step in [
+        "cargo build --release --locked --no-default-features --bin akvsync",
+        "scripts/image-rootfs target/release/akvsync /rootfs",
+    ] {
+        assert!(
+            text.contains(build_step),
+            "the Containerfile runs {build_step}"
+        );
+    }
     let containerfile = containerfile_final_stage();
     assert_eq!(containerfile["USER"], USER, "Containerfile USER");
     assert_eq!(
