@@ -5,14 +5,23 @@
 //! compiled (about a minute) where a release build would take a quarter of an hour on two cores.
 //! The image's content does not depend on the profile: the same script lays out the same files.
 //!
-//! Running the entrypoint uses `chroot` as uid 65532, so this test needs root, as CI has.
+//! The test reads the archive's config and layer, then runs the entrypoint as uid 65532 on the
+//! layer's files mounted read-only (`unshare --mount`, `chroot`): `--version`, `demo` (refused:
+//! built without it), and `run` against the emulators, which syncs an ExternalSecret over TLS and
+//! stops cleanly on SIGTERM. Mounting and chroot need root, as CI has.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use operator_world::{NAMESPACE, World};
 use serde_json::Value;
+
+mod operator_world;
+
+/// Bound on the operator's start and stop.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The image's user, as the Deployment's `runAsUser`.
 const USER: &str = "65532:65532";
@@ -140,23 +149,46 @@ fn libraries(binary: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs the image's entrypoint with `args` as the image's user, in its root filesystem.
-fn run_entrypoint(image: &Image, args: &[&str]) -> Output {
+/// Mounts the root filesystem read-only in a private mount namespace (as
+/// `readOnlyRootFilesystem: true`), with `$3` read-only at `/config` when not empty, and runs the
+/// rest as uid 65532 in it with an empty environment.
+const READ_ONLY_ROOT: &str = r#"root=$1 chroot=$2 config=$3; shift 3
+mount --bind "$root" "$root" || exit 1
+if [ -n "$config" ]; then
+  mount --bind "$config" "$root/config" && mount -o remount,bind,ro "$root/config" || exit 1
+fi
+mount -o remount,bind,ro "$root" || exit 1
+exec env -i "$chroot" --userspec=65532:65532 "$root" "$@""#;
+
+/// The image's entrypoint with `args`, as the image's user, on its read-only root filesystem,
+/// with `config` (a host directory) at `/config`.
+fn entrypoint(image: &Image, config: Option<&Path>, args: &[&str]) -> Command {
     let entrypoint: Vec<&str> = image.config["config"]["Entrypoint"]
         .as_array()
         .expect("an entrypoint")
         .iter()
         .map(|part| part.as_str().expect("string"))
         .collect();
-    // Nothing of the host's environment goes in (chroot itself is found by its full path).
-    Command::new(require("chroot", "apt-get install -y coreutils"))
-        .arg(format!("--userspec={USER}"))
+    if config.is_some() {
+        std::fs::create_dir_all(image.rootfs.join("config")).expect("the /config mount point");
+    }
+    let mut command = Command::new(require("unshare", "apt-get install -y util-linux"));
+    command
+        .args(["--mount", "--", "sh", "-c", READ_ONLY_ROOT, "image"])
         .arg(&image.rootfs)
+        .arg(require("chroot", "apt-get install -y coreutils"))
+        .arg(config.map(Path::as_os_str).unwrap_or_default())
         .args(&entrypoint)
         .args(args)
         .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    command
+}
+
+fn run_entrypoint(image: &Image, args: &[&str]) -> Output {
+    entrypoint(image, None, args)
         .output()
-        .expect("run chroot")
+        .expect("run the entrypoint")
 }
 
 /// The Containerfile's final stage: `USER`, `ENTRYPOINT`, `CMD` and `LABEL` values.
@@ -188,8 +220,8 @@ fn containerfile_final_stage() -> BTreeMap<String, String> {
     found
 }
 
-#[test]
-fn the_image_runs_the_operator_as_65532_and_holds_only_the_binary_its_libraries_and_ca_certificates()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_holds_only_the_operator_its_libraries_and_ca_certificates_and_syncs_as_65532_on_a_read_only_root()
  {
     require("buildah", "apt-get install -y buildah");
     require("chroot", "apt-get install -y coreutils");
@@ -330,4 +362,91 @@ fn the_image_runs_the_operator_as_65532_and_holds_only_the_binary_its_libraries_
     assert!(!demo.status.success());
     let said = String::from_utf8_lossy(&demo.stderr);
     assert!(said.contains("built without the demo"), "{said}");
+
+    // And it is the operator: `run` from the image, against the emulators over TLS (the image's
+    // CA bundle plus the emulators' CA), syncs an ExternalSecret and serves its probes.
+    let world = World::new().await;
+    world.set_secret("shared", "from the vault");
+    let config = work.path().join("config");
+    std::fs::create_dir_all(&config).expect("config dir");
+    std::fs::copy(
+        world
+            .kube
+            .kubeconfig_path("admin")
+            .expect("admin kubeconfig"),
+        config.join("kubeconfig"),
+    )
+    .expect("copy the kubeconfig");
+    std::fs::write(config.join("azure-ca.pem"), world.azure.ca_pem()).expect("write the CA");
+    let (metrics, health) = (free_address(), free_address());
+    let authority_host = world.azure.authority_host();
+    let log = std::fs::File::create(work.path().join("operator.log")).expect("log");
+    let mut operator = tokio::process::Command::from(entrypoint(
+        &image,
+        Some(&config),
+        &[
+            "run",
+            "--kubeconfig=/config/kubeconfig",
+            "--extra-ca-file=/config/azure-ca.pem",
+            &format!("--authority-host={authority_host}"),
+            &format!("--metrics-addr={metrics}"),
+            &format!("--health-addr={health}"),
+            "--workers=1",
+        ],
+    ));
+    let mut operator = operator
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the operator from the image");
+    let operator_log =
+        || std::fs::read_to_string(work.path().join("operator.log")).unwrap_or_default();
+    let readyz = format!("http://{health}/readyz");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let ready = reqwest::get(&readyz)
+            .await
+            .is_ok_and(|response| response.status().is_success());
+        if ready {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && operator.try_wait().expect("watch").is_none(),
+            "the image's operator never became ready:\n{}",
+            operator_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    world.apply_external_secrets(1, "value", "shared").await;
+    world
+        .wait_for_value(NAMESPACE, "es-0", "value", "from the vault")
+        .await;
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics");
+    assert!(text.contains("externalsecret_status_condition"), "{text}");
+
+    // SIGTERM (the kubelet's stop) ends it cleanly.
+    let pid = operator.id().expect("running").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = tokio::time::timeout(TIMEOUT, operator.wait())
+        .await
+        .expect("the operator stops on SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status}: {}", operator_log());
+}
+
+fn free_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("port");
+    listener.local_addr().expect("bound")
 }
