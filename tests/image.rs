@@ -405,9 +405,9 @@ async fn the_image_holds_only_the_operator_its_libraries_and_ca_certificates_and
     let readyz = format!("http://{health}/readyz");
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let ready = reqwest::get(&readyz)
+        let ready = tokio::time::timeout(Duration::from_secs(5), reqwest::get(&readyz))
             .await
-            .is_ok_and(|response| response.status().is_success());
+            .is_ok_and(|answer| answer.is_ok_and(|response| response.status().is_success()));
         if ready {
             break;
         }
@@ -422,12 +422,17 @@ async fn the_image_holds_only_the_operator_its_libraries_and_ca_certificates_and
     world
         .wait_for_value(NAMESPACE, "es-0", "value", "from the vault")
         .await;
-    let text = reqwest::get(format!("http://{metrics}/metrics"))
+    let scrape = async {
+        reqwest::get(format!("http://{metrics}/metrics"))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("metrics")
+    };
+    let text = tokio::time::timeout(TIMEOUT, scrape)
         .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("metrics");
+        .expect("scraped in time");
     assert!(text.contains("externalsecret_status_condition"), "{text}");
 
     // SIGTERM (the kubelet's stop) ends it cleanly.

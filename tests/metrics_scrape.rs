@@ -5,7 +5,7 @@ mod operator_world;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use operator_world::{NAMESPACE, VAULT, World, eventually};
+use operator_world::{NAMESPACE, VAULT, World, eventually, timed};
 
 fn free_address() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -161,14 +161,17 @@ async fn a_deleted_external_secret_and_store_leave_no_series_behind() {
     let scrape = || {
         let client = client.clone();
         async move {
-            client
-                .get(format!("http://{metrics}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            timed(async {
+                client
+                    .get(format!("http://{metrics}/metrics"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            })
+            .await
         }
     };
     let series = |text: &str, family: &str, name: &str| {
@@ -188,8 +191,7 @@ async fn a_deleted_external_secret_and_store_leave_no_series_behind() {
     world.delete_external_secret(NAMESPACE, "es-0").await;
     let stores: kube::Api<akvsync_crds::SecretStore> =
         kube::Api::namespaced(world.kube.client(), NAMESPACE);
-    stores
-        .delete("vault", &Default::default())
+    timed(stores.delete("vault", &Default::default()))
         .await
         .expect("delete the store");
     eventually("es-0 and its store gone from the metrics", || async {
