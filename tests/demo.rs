@@ -159,3 +159,18 @@ async fn the_demo_serves_metrics_and_probes_and_starts_prometheus_with_the_alert
         "Prometheus still answers after the demo stopped"
     );
 }
+
+#[test]
+fn the_demo_says_how_to_install_prometheus_when_it_is_missing() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_akvsync"))
+        .args(["demo", "--prometheus"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run akvsync demo");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("apt-get install -y prometheus"),
+        "the demo names the install command: {said}"
+    );
+}
