@@ -5,6 +5,7 @@
 //! - the operator against the emulators, scraped by Prometheus every 250 ms with the alert rules
 //!   loaded, through syncs, a 429 and a failing store: every PromQL expression of every dashboard
 //!   panel returns at least one series. A panel that cannot is a bug: wire its metric or delete it.
+//!   So is a metric family the operator registers and never updates: every one has series too.
 
 mod operator_world;
 
@@ -15,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use akvsync::demo::prometheus::{Prometheus, alert_rules_file, find_program};
+use akvsync::observability::ControllerMetrics;
 use akvsync_emulators::azure::Limits;
 use operator_world::{NAMESPACE, VAULT, World, external_secret_yaml};
 use serde_json::Value;
@@ -24,6 +26,16 @@ const ALERT_TESTS: &str = "deploy/overlays/monitoring/alerts_test.yaml";
 const SCRAPE_INTERVAL: Duration = Duration::from_millis(250);
 /// What Grafana's range variables stand for here: several scrapes, a few seconds.
 const RANGE: &str = "10s";
+/// The stores' metric families (`akvsync_actors::store::StoreMetrics`), beside
+/// [`ControllerMetrics::NAMES`].
+const STORE_FAMILIES: &[&str] = &[
+    "akvsync_keyvault_requests_total",
+    "akvsync_keyvault_request_duration_seconds",
+    "externalsecret_provider_api_calls_count",
+    "akvsync_store_requests_total",
+    "akvsync_limiter_wait_seconds",
+    "akvsync_keyvault_throttle_pauses_total",
+];
 /// How long every panel may take to show data once the traffic has run.
 const PANELS_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -196,7 +208,8 @@ fn cluster_store_yaml(world: &World, name: &str, tenant: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_operator() {
+async fn every_dashboard_panel_and_metric_family_has_data_in_a_real_prometheus_scraping_the_operator()
+ {
     require("prometheus");
     let started = Instant::now();
     let mut world = World::new().await;
@@ -256,7 +269,22 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_
                 .replace("    name: vault\n", "    name: broken\n"),
         )
         .await;
+    // A PushSecret and a ClusterExternalSecret, so that their families have series too.
+    world
+        .secret(NAMESPACE, "source", &[("password", "pushed")])
+        .await;
+    world
+        .apply_yaml(&format!(
+            "apiVersion: external-secrets.io/v1alpha1\nkind: PushSecret\nmetadata:\n  name: push\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1h\n  secretStoreRefs:\n    - name: vault\n      kind: SecretStore\n  selector:\n    secret:\n      name: source\n  data:\n    - match:\n        secretKey: password\n        remoteRef:\n          remoteKey: pushed-password\n"
+        ))
+        .await;
+    world
+        .apply_yaml(&format!(
+            "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata:\n  name: fan-out\nspec:\n  externalSecretName: fanned\n  namespaces: [{NAMESPACE}]\n  refreshTime: 1h\n  externalSecretSpec:\n    refreshInterval: 1h\n    secretStoreRef: {{name: vault, kind: SecretStore}}\n    target: {{name: fanned}}\n    data:\n      - secretKey: v\n        remoteRef: {{key: shared}}\n"
+        ))
+        .await;
     world.wait_for_ready(NAMESPACE, "on-broken", "False").await;
+    world.wait_for_ready(NAMESPACE, "fanned", "True").await;
     for name in ["one", "two", "three", "four"] {
         world
             .wait_for_ready(NAMESPACE, &format!("fast-{name}"), "True")
@@ -272,6 +300,12 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_
                 format!("{file}: {title}"),
             );
         }
+    }
+    for family in ControllerMetrics::NAMES.iter().chain(STORE_FAMILIES) {
+        pending.insert(
+            format!("count({{__name__=~\"{family}(_bucket)?\"}})"),
+            format!("metric family {family}"),
+        );
     }
     let total = pending.len();
     let deadline = Instant::now() + PANELS_TIMEOUT;
@@ -292,7 +326,7 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_
     }
     assert!(
         pending.is_empty(),
-        "panels without data after {PANELS_TIMEOUT:?} (wire their metric or delete them):\n{}\nPrometheus log: {}",
+        "panels and families without data after {PANELS_TIMEOUT:?} (wire their metric or delete them):\n{}\nPrometheus log: {}",
         pending
             .iter()
             .map(|(expression, panel)| format!("  {panel}: {expression}"))
@@ -317,7 +351,7 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus_scraping_the_
         assert_eq!(rule["health"], "ok", "{rule}");
     }
     println!(
-        "{total} dashboard queries returned data; the test took {:?}",
+        "{total} dashboard queries and metric families returned data; the test took {:?}",
         started.elapsed()
     );
 }

@@ -355,11 +355,7 @@ impl Supervisor {
                         invalid.metadata.name.clone().unwrap_or_default(),
                     ),
                 };
-                let metrics_kind = match kind {
-                    StoreKind::SecretStore => ResourceKind::SecretStore,
-                    StoreKind::ClusterSecretStore => ResourceKind::ClusterSecretStore,
-                };
-                self.shared.metrics.deleted(metrics_kind, &namespace, &name);
+                self.shared.metrics.deleted(kind.into(), &namespace, &name);
                 self.shared.stores.remove(&StoreId {
                     kind,
                     namespace,

@@ -123,6 +123,15 @@ impl From<StoreKind> for ResourceKind {
     }
 }
 
+impl From<akvsync_crds::StoreKind> for ResourceKind {
+    fn from(kind: akvsync_crds::StoreKind) -> Self {
+        match kind {
+            akvsync_crds::StoreKind::SecretStore => ResourceKind::SecretStore,
+            akvsync_crds::StoreKind::ClusterSecretStore => ResourceKind::ClusterSecretStore,
+        }
+    }
+}
+
 /// How one reconcile ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
