@@ -6,6 +6,7 @@
 pub mod azure;
 pub mod cli;
 pub mod controller;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod observability;
 pub mod operator;

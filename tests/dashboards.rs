@@ -116,7 +116,7 @@ fn load_dashboard(file: &str) -> Value {
 /// The operator's registry: controller and store metrics, as `akvsync run` registers them,
 /// with one series in every controller family so that `gather()` reports its type.
 fn operator_registry() -> Registry {
-    use akvsync::observability::metrics::{Outcome, ResourceKind, StoreKind, WriteVerb};
+    use akvsync::observability::metrics::{Outcome, ResourceKind, WriteVerb};
     use std::time::Duration;
 
     let registry = Registry::new();
@@ -130,12 +130,10 @@ fn operator_registry() -> Registry {
         metrics.max_concurrent_reconciles(kind, 1);
         drop(metrics.reconcile_started(kind));
     }
-    metrics.mailbox_depth("probe", 0);
-    metrics.mailbox_overflow("probe");
+    drop(metrics.queued(ResourceKind::ExternalSecret));
     metrics.actor_started("probe");
     metrics.k8s_write("probe", WriteVerb::Create);
     metrics.k8s_write_skipped("probe");
-    metrics.token_acquired(StoreKind::SecretStore, "probe", "probe", true);
     metrics.vault_budget("probe", "read", 0.0);
     registry
 }

@@ -22,23 +22,30 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `kubectl kustomize <dir>` as documents, or `None` (with a printed reason) without kubectl.
+/// `kubectl kustomize <dir>` as documents (`Option` for the callers' `let … else`; a missing
+/// kubectl fails the test, it never skips it).
 fn render(directory: &str) -> Option<Vec<Value>> {
+    render_path(&repository().join(directory))
+}
+
+fn render_path(directory: &Path) -> Option<Vec<Value>> {
+    let directory_name = directory.display();
     let output = match Command::new("kubectl")
         .arg("kustomize")
-        .arg(repository().join(directory))
+        .arg(directory)
         .output()
     {
         Ok(output) => output,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            println!("skipping: kubectl is not installed, cannot render {directory}");
-            return None;
+            panic!(
+                "kubectl is not installed, cannot render {directory_name}: install kubectl (scripts/test checks for it)"
+            )
         }
         Err(error) => panic!("running kubectl: {error}"),
     };
     assert!(
         output.status.success(),
-        "kubectl kustomize {directory} failed: {}",
+        "kubectl kustomize {directory_name} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("utf-8 render");
@@ -240,19 +247,50 @@ fn monitoring_scrapes_the_metrics_port_and_alerts_on_the_four_failure_modes() {
 
 #[test]
 fn rendering_a_missing_directory_fails_loudly() {
-    if Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_err()
-    {
-        println!("skipping: kubectl is not installed");
-        return;
-    }
     let missing = Path::new("deploy/overlays/does-not-exist");
     let result = std::panic::catch_unwind(|| render(missing.to_str().expect("path")));
     assert!(
         result.is_err(),
         "render of a missing kustomization must fail"
     );
+}
+
+#[test]
+fn the_base_image_is_this_version_and_a_users_overlay_points_it_at_their_registry() {
+    let base = std::fs::read_to_string(repository().join("deploy/base/kustomization.yaml"))
+        .expect("base kustomization");
+    let base: Value = serde_yaml::from_str(&base).expect("YAML");
+    let image = &base["images"][0];
+    assert_eq!(image["name"], "akvsync");
+    assert_eq!(
+        image["newTag"],
+        env!("CARGO_PKG_VERSION"),
+        "deploy/base tags the image with the crate version"
+    );
+
+    // The README's overlay, in a directory of the user's beside a checkout of this repository.
+    let user = tempfile::tempdir().expect("temp dir");
+    let up = "../".repeat(user.path().components().count() - 1);
+    let monitoring = repository().join("deploy/overlays/monitoring");
+    let relative = format!(
+        "{up}{}",
+        monitoring.display().to_string().trim_start_matches('/')
+    );
+    std::fs::write(
+        user.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {relative}\nimages:\n  - name: akvsync\n    newName: registry.example.com/platform/akvsync\n    newTag: \"{}\"\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .expect("write the overlay");
+    let documents = render_path(user.path()).expect("rendered");
+    assert_eq!(
+        container(&documents)["image"],
+        format!(
+            "registry.example.com/platform/akvsync:{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert!(find(&documents, "PrometheusRule", "akvsync").is_some());
 }

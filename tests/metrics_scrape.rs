@@ -5,7 +5,7 @@ mod operator_world;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 
-use operator_world::{NAMESPACE, VAULT, World, eventually};
+use operator_world::{NAMESPACE, VAULT, World, eventually, timed};
 
 fn free_address() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -142,4 +142,64 @@ async fn metrics_show_one_vault_get_and_nine_saved_for_ten_sharers() {
         "half of Key Vault's 4,000 reads per 10 s"
     );
     assert_eq!(world.azure.stats().gets(VAULT), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_external_secret_and_store_leave_no_series_behind() {
+    let mut world = World::new().await;
+    world.set_secret("shared", "v");
+    let metrics = free_address();
+    let config = akvsync::operator::OperatorConfig {
+        http: Some((metrics, free_address())),
+        ..world.operator_config()
+    };
+    world.start_operator_with(config).await;
+    world.wait_for_store(NAMESPACE, "vault", "True").await;
+    world.apply_external_secrets(1, "v", "shared").await;
+    world.wait_for_ready(NAMESPACE, "es-0", "True").await;
+    let client = reqwest::Client::new();
+    let scrape = || {
+        let client = client.clone();
+        async move {
+            timed(async {
+                client
+                    .get(format!("http://{metrics}/metrics"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            })
+            .await
+        }
+    };
+    let series = |text: &str, family: &str, name: &str| {
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{family}{{")))
+            .filter(|line| line.contains(&format!("name=\"{name}\"")))
+            .count()
+    };
+    eventually("es-0 and its store in the metrics", || async {
+        let text = scrape().await;
+        (series(&text, "externalsecret_status_condition", "es-0") == 2
+            && series(&text, "secretstore_status_condition", "vault") == 2)
+            .then_some(())
+    })
+    .await;
+
+    world.delete_external_secret(NAMESPACE, "es-0").await;
+    let stores: kube::Api<akvsync_crds::SecretStore> =
+        kube::Api::namespaced(world.kube.client(), NAMESPACE);
+    timed(stores.delete("vault", &Default::default()))
+        .await
+        .expect("delete the store");
+    eventually("es-0 and its store gone from the metrics", || async {
+        let text = scrape().await;
+        (series(&text, "externalsecret_status_condition", "es-0") == 0
+            && series(&text, "externalsecret_sync_calls_total", "es-0") == 0
+            && series(&text, "secretstore_status_condition", "vault") == 0)
+            .then_some(())
+    })
+    .await;
 }

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use akvsync::observability::http::{HttpServer, Readiness, parse_listen_address};
-use akvsync::observability::{ControllerMetrics, LeaderState, MetricsGranularity};
+use akvsync::observability::{
+    ControllerMetrics, LeaderState, MetricsGranularity, Outcome, ResourceKind,
+};
 use prometheus::Registry;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +77,13 @@ async fn metrics_endpoint_serves_the_passed_registry_in_text_format() {
     let registry = Registry::new();
     let metrics =
         ControllerMetrics::register(&registry, MetricsGranularity::PerResource).expect("registers");
-    metrics.es_synced("team-a", "db", Duration::from_millis(2), true);
+    metrics.reconciled(
+        ResourceKind::ExternalSecret,
+        "team-a",
+        "db",
+        Duration::from_millis(2),
+        Outcome::Ready,
+    );
     let server = start(registry, Readiness::new()).await;
     let (status, body) = server.get(server.metrics, "/metrics").await;
     assert_eq!(status, 200);

@@ -46,7 +46,26 @@ impl Reconciler for ClusterExternalSecretReconciler {
         _: Trigger,
     ) -> BoxFuture<'static, Outcome> {
         let shared = self.shared.clone();
-        async move { reconcile(&shared, &ces).await }.boxed()
+        async move {
+            use crate::observability::{Outcome as Ended, ResourceKind};
+            if ces.meta().deletion_timestamp.is_some() {
+                return reconcile(&shared, &ces).await;
+            }
+            let kind = ResourceKind::ClusterExternalSecret;
+            let _worker = shared.metrics.reconcile_started(kind);
+            let started = tokio::time::Instant::now();
+            let outcome = reconcile(&shared, &ces).await;
+            let ended = match outcome {
+                Outcome::Failed => Ended::Failed,
+                Outcome::Synced | Outcome::NotDue(_) => Ended::Ready,
+            };
+            let took = started.elapsed();
+            shared
+                .metrics
+                .reconciled(kind, "", &ces.name_any(), took, ended);
+            outcome
+        }
+        .boxed()
     }
 
     fn refresh(&self, ces: &ClusterExternalSecret) -> Refresh {

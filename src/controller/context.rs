@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::stores::Stores;
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
-use crate::observability::ControllerMetrics;
+use crate::observability::{ControllerMetrics, ResourceKind};
 use crate::operator::Telemetry;
 
 /// Syncs in their Kubernetes phase at once (twice the default Kubernetes request concurrency).
@@ -57,6 +57,9 @@ impl Shared {
         instance: &str,
     ) -> Self {
         let credentials_recovered = Arc::new(tokio::sync::watch::Sender::new(0));
+        telemetry
+            .controller
+            .max_concurrent_reconciles(ResourceKind::ExternalSecret, KUBE_PHASES);
         let reporter = Reporter {
             controller: CONTROLLER_NAME.to_owned(),
             instance: Some(instance.to_owned()),

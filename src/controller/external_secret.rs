@@ -243,7 +243,10 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
     {
-        let _phase = shared.kube_phases.acquire().await;
+        let _phase = {
+            let _queued = shared.metrics.queued(ResourceKind::ExternalSecret);
+            shared.kube_phases.acquire().await
+        };
         if let Some(outcome) = not_due(es, &secrets, trigger).await {
             return outcome;
         }
@@ -447,7 +450,10 @@ async fn sync<'a>(
         Priority::Refresh
     };
     let fetched = fetch(shared, &plan, &namespace, Ask { max_age, priority }).await;
-    let phase = shared.kube_phases.acquire().await.ok();
+    let phase = {
+        let _queued = shared.metrics.queued(ResourceKind::ExternalSecret);
+        shared.kube_phases.acquire().await.ok()
+    };
     let target = es.spec.target.clone().unwrap_or_default();
     let azure_sdk_stores: Vec<StoreName> = plan
         .stores()

@@ -381,6 +381,7 @@ impl Stores {
     ) {
         let shared = shared.clone();
         actix::spawn(async move {
+            let started = tokio::time::Instant::now();
             let result = match &source {
                 Ok(source) => {
                     crate::azure::connect(
@@ -457,6 +458,20 @@ impl Stores {
                 }
             };
             if key.consumer_namespace.is_none() {
+                // ESO's store reconcile metrics: duration, Ready, and an error when not Ready.
+                let ended = if outcome.is_ok() {
+                    crate::observability::Outcome::Ready
+                } else {
+                    crate::observability::Outcome::Failed
+                };
+                let (store, took) = (&key.store, started.elapsed());
+                shared.metrics.reconciled(
+                    store.kind.into(),
+                    &store.namespace,
+                    &store.name,
+                    took,
+                    ended,
+                );
                 super::status::write_store_status(&shared, &key.store, &outcome).await;
             }
         });

@@ -33,7 +33,7 @@ use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
 use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
-use crate::observability::ControllerMetrics;
+use crate::observability::{ControllerMetrics, ResourceKind};
 
 /// A resource's namespace and name.
 type Key = (String, String);
@@ -110,6 +110,7 @@ where
                             actor.do_send(Stop);
                             metrics.actor_stopped(self.kind);
                         }
+                        self.forget_series(metrics, &key);
                     }
                 }
                 return true;
@@ -161,9 +162,18 @@ where
                     actor.do_send(Stop);
                     metrics.actor_stopped(self.kind);
                 }
+                self.forget_series(metrics, &key);
             }
         }
         false
+    }
+
+    /// A deleted resource's per-resource series go (its condition would otherwise stay, and
+    /// alert, forever).
+    fn forget_series(&self, metrics: &ControllerMetrics, (namespace, name): &(String, String)) {
+        if let Some(kind) = ResourceKind::from_kind(self.kind) {
+            metrics.deleted(kind, namespace, name);
+        }
     }
 
     /// Asks one actor to sync now.
@@ -408,6 +418,7 @@ impl Supervisor {
                         invalid.metadata.name.clone().unwrap_or_default(),
                     ),
                 };
+                self.shared.metrics.deleted(kind.into(), &namespace, &name);
                 self.shared.stores.remove(&StoreId {
                     kind,
                     namespace,

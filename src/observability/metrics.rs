@@ -89,6 +89,13 @@ impl ResourceKind {
         }
     }
 
+    /// The resource kind of a Kubernetes kind name (`"ExternalSecret"`, …).
+    pub fn from_kind(kind: &str) -> Option<ResourceKind> {
+        Self::ALL
+            .into_iter()
+            .find(|candidate| candidate.controller().eq_ignore_ascii_case(kind))
+    }
+
     fn index(self) -> usize {
         match self {
             ResourceKind::ExternalSecret => 0,
@@ -112,6 +119,15 @@ impl From<StoreKind> for ResourceKind {
         match kind {
             StoreKind::SecretStore => ResourceKind::SecretStore,
             StoreKind::ClusterSecretStore => ResourceKind::ClusterSecretStore,
+        }
+    }
+}
+
+impl From<akvsync_crds::StoreKind> for ResourceKind {
+    fn from(kind: akvsync_crds::StoreKind) -> Self {
+        match kind {
+            akvsync_crds::StoreKind::SecretStore => ResourceKind::SecretStore,
+            akvsync_crds::StoreKind::ClusterSecretStore => ResourceKind::ClusterSecretStore,
         }
     }
 }
@@ -170,7 +186,6 @@ pub struct ControllerMetrics {
     max_concurrent: IntGaugeVec,
     workqueue_depth: IntGaugeVec,
     actors_alive: IntGaugeVec,
-    mailbox_overflows: IntCounterVec,
     refresh_lag: HistogramVec,
     change_to_synced: HistogramVec,
     kubernetes_writes: IntCounterVec,
@@ -205,7 +220,6 @@ impl ControllerMetrics {
         "controller_runtime_max_concurrent_reconciles",
         "workqueue_depth",
         "akvsync_actors_alive",
-        "akvsync_mailbox_overflows_total",
         "akvsync_refresh_lag_seconds",
         "akvsync_change_to_synced_seconds",
         "akvsync_kubernetes_writes_total",
@@ -234,7 +248,6 @@ impl ControllerMetrics {
         registry.register(Box::new(metrics.max_concurrent.clone()))?;
         registry.register(Box::new(metrics.workqueue_depth.clone()))?;
         registry.register(Box::new(metrics.actors_alive.clone()))?;
-        registry.register(Box::new(metrics.mailbox_overflows.clone()))?;
         registry.register(Box::new(metrics.refresh_lag.clone()))?;
         registry.register(Box::new(metrics.change_to_synced.clone()))?;
         registry.register(Box::new(metrics.kubernetes_writes.clone()))?;
@@ -325,20 +338,13 @@ impl ControllerMetrics {
             workqueue_depth: IntGaugeVec::new(
                 Opts::new(
                     "workqueue_depth",
-                    "Current depth of a work queue: messages waiting in an actor mailbox group",
+                    "Current depth of a work queue: syncs waiting for their Kubernetes phase",
                 ),
                 &["name"],
             )?,
             actors_alive: IntGaugeVec::new(
                 Opts::new("akvsync_actors_alive", "Actors currently running, by kind"),
                 &["kind"],
-            )?,
-            mailbox_overflows: IntCounterVec::new(
-                Opts::new(
-                    "akvsync_mailbox_overflows_total",
-                    "Messages refused because a bounded mailbox was full",
-                ),
-                &["name"],
             )?,
             refresh_lag: HistogramVec::new(
                 HistogramOpts::new(
@@ -526,67 +532,14 @@ impl ControllerMetrics {
         }
     }
 
-    /// An ExternalSecret reconcile succeeded; `ready` is its Ready condition.
-    pub fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool) {
-        let outcome = if ready {
-            Outcome::Ready
-        } else {
-            Outcome::NotReady
-        };
-        self.reconciled(ResourceKind::ExternalSecret, namespace, name, took, outcome);
-    }
-
-    /// An ExternalSecret reconcile failed (ESO's `markAsFailed` paths).
-    pub fn es_sync_error(&self, namespace: &str, name: &str, took: Duration) {
-        self.reconciled(
-            ResourceKind::ExternalSecret,
-            namespace,
-            name,
-            took,
-            Outcome::Failed,
-        );
-    }
-
-    /// An ExternalSecret was deleted.
-    pub fn es_deleted(&self, namespace: &str, name: &str) {
-        self.deleted(ResourceKind::ExternalSecret, namespace, name);
-    }
-
-    /// A store was validated: `ready` false counts as a reconcile error, as in ESO.
-    pub fn store_reconciled(
-        &self,
-        kind: StoreKind,
-        namespace: &str,
-        name: &str,
-        took: Duration,
-        ready: bool,
-    ) {
-        let outcome = if ready {
-            Outcome::Ready
-        } else {
-            Outcome::Failed
-        };
-        self.reconciled(kind.into(), namespace, name, took, outcome);
-    }
-
     /// Sets a store's Ready condition (ClusterSecretStores pass `""` as namespace).
     pub fn store_condition(&self, kind: StoreKind, namespace: &str, name: &str, ready: bool) {
         self.set_condition(kind.into(), namespace, name, ready);
     }
 
-    /// A store was deleted.
-    pub fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str) {
-        self.deleted(kind.into(), namespace, name);
-    }
-
     /// A PushSecret reconcile ended.
     pub fn push_reconciled(&self, namespace: &str, name: &str, took: Duration, outcome: Outcome) {
         self.reconciled(ResourceKind::PushSecret, namespace, name, took, outcome);
-    }
-
-    /// A PushSecret was deleted.
-    pub fn push_deleted(&self, namespace: &str, name: &str) {
-        self.deleted(ResourceKind::PushSecret, namespace, name);
     }
 
     // ---- controller-runtime mapping ---------------------------------------------------------
@@ -606,17 +559,12 @@ impl ControllerMetrics {
             .set(i64::try_from(limit).unwrap_or(i64::MAX));
     }
 
-    /// Messages waiting in the mailboxes of `name` (a fixed mailbox group, e.g. a controller
-    /// name or `"store"`), exported as `workqueue_depth{name}`.
-    pub fn mailbox_depth(&self, name: &'static str, depth: usize) {
-        self.workqueue_depth
-            .with_label_values(&[name])
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
-    }
-
-    /// A message was refused because a mailbox of `name` was full.
-    pub fn mailbox_overflow(&self, name: &'static str) {
-        self.mailbox_overflows.with_label_values(&[name]).inc();
+    /// One sync of `kind` waits in a bounded work queue (for its Kubernetes phase) until the
+    /// guard drops: `workqueue_depth{name}` with the controller name, as controller-runtime.
+    pub fn queued(&self, kind: ResourceKind) -> Queued {
+        let gauge = self.workqueue_depth.with_label_values(&[kind.controller()]);
+        gauge.inc();
+        Queued { gauge }
     }
 
     // ---- akvsync --------------------------------------------------------------------------
@@ -728,5 +676,17 @@ impl crate::azure::TokenObserver for ControllerMetrics {
 
     fn token_backoff_rejected(&self, owner: &crate::azure::TokenOwner) {
         self.token_backoff_rejected(owner.kind.into(), &owner.namespace, &owner.name);
+    }
+}
+
+/// One sync waiting in a work queue; decrements `workqueue_depth` when dropped.
+#[must_use = "the sync counts as queued until this guard drops"]
+pub struct Queued {
+    gauge: prometheus::IntGauge,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.gauge.dec();
     }
 }

@@ -8,6 +8,85 @@ use prometheus::proto::MetricFamily;
 
 use super::metrics::*;
 
+/// Shorthands for the reports the controllers make through [`ControllerMetrics::reconciled`] and
+/// [`ControllerMetrics::deleted`], so the tests read as the events they model.
+trait Reports {
+    fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool);
+    fn es_sync_error(&self, namespace: &str, name: &str, took: Duration);
+    fn es_deleted(&self, namespace: &str, name: &str);
+    fn store_reconciled(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        name: &str,
+        took: Duration,
+        ready: bool,
+    );
+    fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str);
+    fn push_deleted(&self, namespace: &str, name: &str);
+}
+
+impl Reports for ControllerMetrics {
+    fn es_synced(&self, namespace: &str, name: &str, took: Duration, ready: bool) {
+        let outcome = if ready {
+            Outcome::Ready
+        } else {
+            Outcome::NotReady
+        };
+        self.reconciled(ResourceKind::ExternalSecret, namespace, name, took, outcome);
+    }
+
+    fn es_sync_error(&self, namespace: &str, name: &str, took: Duration) {
+        let kind = ResourceKind::ExternalSecret;
+        self.reconciled(kind, namespace, name, took, Outcome::Failed);
+    }
+
+    fn es_deleted(&self, namespace: &str, name: &str) {
+        self.deleted(ResourceKind::ExternalSecret, namespace, name);
+    }
+
+    fn store_reconciled(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        name: &str,
+        took: Duration,
+        ready: bool,
+    ) {
+        let outcome = if ready {
+            Outcome::Ready
+        } else {
+            Outcome::Failed
+        };
+        self.reconciled(kind.into(), namespace, name, took, outcome);
+    }
+
+    fn store_deleted(&self, kind: StoreKind, namespace: &str, name: &str) {
+        self.deleted(kind.into(), namespace, name);
+    }
+
+    fn push_deleted(&self, namespace: &str, name: &str) {
+        self.deleted(ResourceKind::PushSecret, namespace, name);
+    }
+}
+
+#[test]
+fn resource_kinds_are_found_by_their_kubernetes_kind_names() {
+    assert_eq!(
+        ResourceKind::from_kind("ExternalSecret"),
+        Some(ResourceKind::ExternalSecret)
+    );
+    assert_eq!(
+        ResourceKind::from_kind("ClusterExternalSecret"),
+        Some(ResourceKind::ClusterExternalSecret)
+    );
+    assert_eq!(
+        ResourceKind::from_kind("PushSecret"),
+        Some(ResourceKind::PushSecret)
+    );
+    assert_eq!(ResourceKind::from_kind("Secret"), None);
+}
+
 fn registered(granularity: MetricsGranularity) -> (Registry, ControllerMetrics) {
     let registry = Registry::new();
     let metrics = ControllerMetrics::register(&registry, granularity).expect("registers");
@@ -77,8 +156,7 @@ fn names_list_every_registered_family_exactly() {
     }
     let _worker = metrics.reconcile_started(ResourceKind::ExternalSecret);
     metrics.max_concurrent_reconciles(ResourceKind::ExternalSecret, 4);
-    metrics.mailbox_depth("externalsecret", 3);
-    metrics.mailbox_overflow("externalsecret");
+    let _queued = metrics.queued(ResourceKind::ExternalSecret);
     metrics.actor_started("store");
     metrics.refresh_lag(ResourceKind::ExternalSecret, 0.5);
     metrics.change_to_synced(ResourceKind::ExternalSecret, Duration::from_millis(20));
@@ -390,21 +468,13 @@ fn actor_mailbox_and_write_metrics_have_the_given_values() {
         ),
         Some(1.0)
     );
-    metrics.mailbox_depth("store", 17);
-    metrics.mailbox_depth("store", 5);
-    assert_eq!(
-        value(&registry, "workqueue_depth", &[("name", "store")]),
-        Some(5.0)
-    );
-    metrics.mailbox_overflow("store");
-    assert_eq!(
-        value(
-            &registry,
-            "akvsync_mailbox_overflows_total",
-            &[("name", "store")]
-        ),
-        Some(1.0)
-    );
+    let depth = || value(&registry, "workqueue_depth", &[("name", "externalsecret")]);
+    let first = metrics.queued(ResourceKind::ExternalSecret);
+    let second = metrics.queued(ResourceKind::ExternalSecret);
+    assert_eq!(depth(), Some(2.0));
+    drop(first);
+    drop(second);
+    assert_eq!(depth(), Some(0.0));
     metrics.max_concurrent_reconciles(ResourceKind::SecretStore, 8);
     assert_eq!(
         value(
@@ -431,20 +501,6 @@ fn actor_mailbox_and_write_metrics_have_the_given_values() {
             &registry,
             "akvsync_kubernetes_writes_skipped_total",
             &[("kind", "Secret")]
-        ),
-        Some(1.0)
-    );
-    metrics.token_acquired(StoreKind::ClusterSecretStore, "", "shared", true);
-    metrics.token_acquired(StoreKind::ClusterSecretStore, "", "shared", false);
-    assert_eq!(
-        value(
-            &registry,
-            "akvsync_token_acquisitions_total",
-            &[
-                ("store_kind", "clustersecretstore"),
-                ("store", "shared"),
-                ("result", "ok")
-            ]
         ),
         Some(1.0)
     );

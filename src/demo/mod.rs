@@ -1,7 +1,10 @@
 //! `akvsync demo`: both emulators in-process, a vault seeded with what the examples read, the
 //! examples applied, and the operator running against them, with a live table of results.
 
+pub mod prometheus;
+
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,10 @@ use akvsync_emulators::azure::{
 use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator};
 
 use crate::azure::{MapEnv, NetworkSettings};
+use crate::observability::http::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH};
+use crate::observability::{HttpServer, LeaderState, Readiness};
 use crate::operator::{self, KubeSource, OperatorConfig};
+use prometheus::{PROMETHEUS_PROGRAM, Prometheus};
 
 /// The tenant, client and vault the examples name, so their manifests apply unchanged but for
 /// the vault URL, which points at the emulator.
@@ -50,6 +56,55 @@ pub struct DemoArgs {
     /// The folder holding the example manifests.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))]
     pub examples: PathBuf,
+    /// Where the operator serves `/metrics` (a free port when this one is taken).
+    #[arg(long = "metrics-addr", default_value_t = SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)))]
+    pub metrics_address: SocketAddr,
+    /// Where the operator serves `/healthz` and `/readyz` (a free port when this one is taken).
+    #[arg(long = "health-addr", default_value_t = SocketAddr::from((Ipv4Addr::LOCALHOST, 8081)))]
+    pub health_address: SocketAddr,
+    /// Also start Prometheus (Debian's `prometheus` package) scraping the operator, with the
+    /// repository's alert rules loaded.
+    #[arg(long)]
+    pub prometheus: bool,
+    /// Where Prometheus listens with `--prometheus` (a free port when this one is taken).
+    #[arg(long = "prometheus-addr", default_value_t = SocketAddr::from((Ipv4Addr::LOCALHOST, 9090)))]
+    pub prometheus_address: SocketAddr,
+}
+
+/// How often the demo's Prometheus scrapes the operator and evaluates the alert rules.
+const DEMO_SCRAPE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Binds the metrics and probe listeners on the asked addresses, or on free loopback ports when
+/// either is taken (another demo, or anything on 8080).
+async fn bind_http(
+    args: &DemoArgs,
+    registry: ::prometheus::Registry,
+    readiness: Readiness,
+) -> anyhow::Result<HttpServer> {
+    match HttpServer::bind(
+        args.metrics_address,
+        args.health_address,
+        registry.clone(),
+        readiness.clone(),
+    )
+    .await
+    {
+        Ok(server) => Ok(server),
+        Err(_) => {
+            let free = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            HttpServer::bind(free, free, registry, readiness)
+                .await
+                .context("bind the metrics and probe listeners")
+        }
+    }
+}
+
+/// `address`, or a free loopback port when it is taken.
+fn free_or(address: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(address)
+        .or_else(|_| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .context("find a port for Prometheus")?;
+    Ok(listener.local_addr()?)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -67,6 +122,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    if args.prometheus && prometheus::find_program(PROMETHEUS_PROGRAM).is_none() {
+        bail!(
+            "--prometheus needs Prometheus, which is not installed: apt-get install -y prometheus \
+             (Debian's package), or run the demo without --prometheus"
+        );
+    }
     let azure = AzureEmulator::start(AzureConfig::default())
         .await
         .context("start the Azure emulator")?;
@@ -92,18 +153,54 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ..OperatorConfig::default()
     };
     let mut handle = operator::spawn(config)?;
+    // The operator's metrics and probes, served here because the demo picks free ports.
+    let readiness = Readiness::new();
+    readiness.set_leader_state(LeaderState::Leader);
+    let server = bind_http(&args, handle.telemetry.registry.clone(), readiness.clone()).await?;
+    let (metrics_address, health_address) = (server.metrics_address(), server.health_address());
+    let stop_http = tokio_util::sync::CancellationToken::new();
+    let http = tokio::spawn(server.serve(stop_http.clone()));
     handle.synced().await?;
+    readiness.set_watches_synced(true);
     println!(
         "akvsync demo: Key Vault emulator at {}, Kubernetes emulator at {}",
         azure.vault_url(VAULT),
         kube.url()
     );
+    let metrics_url = format!("http://{metrics_address}{METRICS_PATH}");
+    println!(
+        "akvsync demo: metrics at {metrics_url}, probes at http://{health_address}{HEALTHZ_PATH} and {READYZ_PATH}"
+    );
+    let prometheus = if args.prometheus {
+        let server = Prometheus::start(
+            free_or(args.prometheus_address)?,
+            &[metrics_address],
+            DEMO_SCRAPE_INTERVAL,
+        )
+        .await?;
+        println!(
+            "akvsync demo: Prometheus at {} (scraping every {}s, akvsync's alert rules loaded: {}/alerts)",
+            server.url(),
+            DEMO_SCRAPE_INTERVAL.as_secs(),
+            server.url()
+        );
+        Some(server)
+    } else {
+        None
+    };
+    let stop = move |handle: operator::OperatorHandle| {
+        stop_http.cancel();
+        drop(prometheus);
+        handle.stop()
+    };
     println!(
         "{:<12} {:<32} {:<6} {:<18} SECRET (KEYS)",
         "NAMESPACE", "EXTERNALSECRET", "READY", "REASON"
     );
 
     let deadline = tokio::time::Instant::now() + args.timeout;
+    // Ctrl-C or SIGTERM: stop the operator, the metrics server and Prometheus in order.
+    let mut interrupted = std::pin::pin!(crate::cli::shutdown_signal());
     let mut shown = BTreeMap::new();
     loop {
         let (all_ready, rows) = table(&client).await?;
@@ -116,10 +213,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         if args.exit_when_synced {
             if all_ready {
                 println!("akvsync demo: every ExternalSecret is Ready");
-                return handle.stop();
+                stop(handle)?;
+                return http.await?.context("the metrics server failed");
             }
             if tokio::time::Instant::now() > deadline {
-                handle.stop()?;
+                stop(handle)?;
                 bail!(
                     "not every ExternalSecret became Ready within {:?}",
                     args.timeout
@@ -131,11 +229,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 "Everything is synced. Try: KUBECONFIG={} kubectl get es -A",
                 kubeconfig.display()
             );
+            println!("                      or: curl -s {metrics_url} | grep ^externalsecret_");
             println!("Press Ctrl-C to stop.");
             shown.insert("__hint".into(), String::new());
         }
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return handle.stop(),
+            () = &mut interrupted => {
+                stop(handle)?;
+                return http.await?.context("the metrics server failed");
+            }
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
