@@ -105,6 +105,10 @@ impl TokenObserver for TokenEvents {
     fn token_recovered(&self, _: &TokenOwner) {
         self.recovered.send_modify(|count| *count += 1);
     }
+
+    fn credential_built(&self, owner: &TokenOwner) {
+        self.metrics.credential_built(owner);
+    }
 }
 
 /// The labels of every namespace, kept by the supervisor's namespace watch, for

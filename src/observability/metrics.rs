@@ -512,6 +512,20 @@ impl ControllerMetrics {
                     ]);
                 }
                 let _ = family.duration.remove_label_values(&[name, namespace]);
+                if matches!(
+                    kind,
+                    ResourceKind::SecretStore | ResourceKind::ClusterSecretStore
+                ) {
+                    let store_kind = kind.controller();
+                    for result in ["ok", "error"] {
+                        let _ = self
+                            .token_acquisitions
+                            .remove_label_values(&[store_kind, namespace, name, result]);
+                    }
+                    let _ = self
+                        .token_backoff_rejections
+                        .remove_label_values(&[store_kind, namespace, name]);
+                }
                 if kind == ResourceKind::ExternalSecret {
                     let _ = self.sync_calls.remove_label_values(&[name, namespace]);
                     let _ = self.sync_errors.remove_label_values(&[name, namespace]);
@@ -672,6 +686,20 @@ impl From<akvsync_crds::StoreKind> for StoreKind {
 impl crate::azure::TokenObserver for ControllerMetrics {
     fn token_requested(&self, owner: &crate::azure::TokenOwner, ok: bool) {
         self.token_acquired(owner.kind.into(), &owner.namespace, &owner.name, ok);
+    }
+
+    fn credential_built(&self, owner: &crate::azure::TokenOwner) {
+        let kind = ResourceKind::from(StoreKind::from(owner.kind)).controller();
+        for result in ["ok", "error"] {
+            self.token_acquisitions.with_label_values(&[
+                kind,
+                &owner.namespace,
+                &owner.name,
+                result,
+            ]);
+        }
+        self.token_backoff_rejections
+            .with_label_values(&[kind, &owner.namespace, &owner.name]);
     }
 
     fn token_backoff_rejected(&self, owner: &crate::azure::TokenOwner) {

@@ -260,6 +260,13 @@ spec:
             .expect("get secret")
     }
 
+    /// The ExternalSecret, or `None` while it does not exist (yet).
+    pub async fn external_secret_opt(&self, namespace: &str, name: &str) -> Option<ExternalSecret> {
+        timed(Api::<ExternalSecret>::namespaced(self.kube.client(), namespace).get_opt(name))
+            .await
+            .expect("get ExternalSecret")
+    }
+
     pub async fn external_secret(&self, namespace: &str, name: &str) -> ExternalSecret {
         timed(Api::<ExternalSecret>::namespaced(self.kube.client(), namespace).get(name))
             .await
@@ -320,7 +327,7 @@ spec:
         eventually(
             &format!("ExternalSecret {namespace}/{name} Ready={status}"),
             || async {
-                let es = self.external_secret(namespace, name).await;
+                let es = self.external_secret_opt(namespace, name).await?;
                 let condition = es
                     .status?
                     .conditions?
@@ -347,7 +354,7 @@ spec:
         eventually(
             &format!("ExternalSecret {namespace}/{name} Ready reason {reason}"),
             || async {
-                let es = self.external_secret(namespace, name).await;
+                let es = self.external_secret_opt(namespace, name).await?;
                 let condition = es
                     .status?
                     .conditions?

@@ -46,6 +46,8 @@ pub trait TokenObserver: Send + Sync {
     /// A token was acquired after failures that callers saw (no valid token was in hand):
     /// whatever failed for want of it can retry now.
     fn token_recovered(&self, _owner: &TokenOwner) {}
+    /// A credential for `owner` was built: series can start at zero.
+    fn credential_built(&self, _owner: &TokenOwner) {}
 }
 
 /// How tokens are requested and refreshed.
@@ -173,6 +175,9 @@ impl SharedTokenCredential {
         owner: TokenOwner,
         observer: Option<Arc<dyn TokenObserver>>,
     ) -> Self {
+        if let Some(observer) = &observer {
+            observer.credential_built(&owner);
+        }
         Self {
             state: Arc::new(State {
                 inner,
