@@ -182,7 +182,7 @@ fn target_secret(c: &mut Criterion) {
     };
     let options = BuildOptions {
         deletion_policy: DeletionPolicy::Retain,
-        metadata_attributes: false,
+        azure_sdk_stores: &[],
     };
     let sources = TemplateSources::new();
     c.bench_function("target_secret/plan_build_desired_hash_5_items", |b| {
