@@ -7,8 +7,8 @@
 //! once to one operator and checked together, so the suite costs one world.
 //!
 //! Adapting a mock to a real vault:
-//! - ESO's default `ref` has `Version: "default"`, which its mock ignores and a real vault would
-//!   answer with 404; the manifests leave `version` out, as ESO users do.
+//! - ESO's default `ref` has `Version: "default"`, which its mock ignores; the manifests leave
+//!   `version` out, as ESO users do, and pin a real version id where the case pins one.
 //! - Version ids, key ids and timestamps are the vault's own: a pinned version is the id the vault
 //!   gave, a key's `kid` is its real id, and on the legacy SDK path `metadataPolicy: Fetch`
 //!   answers carry `attribute.created`/`attribute.updated` that ESO's mock bundles leave out
@@ -18,33 +18,38 @@
 //!   base64 blobs, in the same encodings (PKCS#12, PEM, DER, PKCS#8, PKCS#1, SEC1).
 //! - A mock that returned a value without calling anything (SetSecret "should not be called") is
 //!   checked with the emulator's per-vault write counters.
+//! - ESO's mock 403s (`Forbidden`, `No Permissions`) become a grant without that permission on
+//!   the case's vault: Key Vault answers its own 403, so the message is checked up to ESO's
+//!   wrapping (`cannot get secret example-1: unexpected api error: `, `error deleting key
+//!   keyname: `) and the wrapped error is Key Vault's text, not the mock's.
 //!
 //! Cases that need a mock, and why a real vault cannot express them:
+//! - Push `failedNotParseableError` (`crash`), `certImportCertificateError` (`error`) and Delete
+//!   `secretUnexpectedError` (`boom`), `certUnexpectedError` (`crash`), `keyUnexpectedError`
+//!   (`tls timeout`): the client returns an arbitrary Go error that is not an HTTP answer, which
+//!   ESO then wraps as `could not parse error: …`; no vault answers with a bare string.
+//! - Push `certP12ChainLegacySuccess`: a PKCS#12 with the legacy RC2/3DES encryption; nothing
+//!   here writes that encryption (the modern PBES2/AES one is replayed as
+//!   `certP12ChainModernSuccess`), and the base64 blob would be the only way to carry it.
+//! - Delete `unsupportedType` (`yadayada/foo`): a PushSecret never records a remote key whose
+//!   push failed, so nothing ever deletes one; the same check is replayed through SecretExists
+//!   (`updatePolicy: IfNotExists`), whose message ESO's controller reports.
+//! - `TestValidateStore` (8 cases): `ValidateStore` on Go structs (nil store, nil provider, a
+//!   namespace on a SecretStore's reference); the CRD schema refuses most before any operator
+//!   sees them, and these are store checks rather than vault contents.
+//!
+//! Replayed differently from the mock, with the reason:
 //! - GetSecret `badSecretWithProperty`, `badSecretWithTag`, `badCertWithTag`, `badKeyWithTag`,
-//!   `badPropertyTag` set `apiErr` to their own expected text: the mock fails the *call* with the
-//!   message the code would produce. Replayed here with the call succeeding, so the text comes
-//!   from the provider's own check (same message, real cause).
-//! - Push `failedGetSecret`, `errorGetKey`, `certNoPermissions`, `failedSetSecret`,
-//!   `importKeyFailed`: an autorest `DetailedError` whose text (`#POST: Forbidden:
-//!   StatusCode=403`, `Forbidden`) is the mock's; a real 403 carries Key Vault's own
-//!   `ForbiddenByRbac` body, so ESO's asserted text cannot appear.
-//! - Push `failedNotParseableError`, `certImportCertificateError` and Delete
-//!   `secretUnexpectedError`, `certUnexpectedError`, `keyUnexpectedError`: the client returns an
-//!   arbitrary Go error (`crash`, `boom`, `tls timeout`, `error`) that no HTTP answer produces.
-//! - Push `secretContentTypeChange`, `secretContentTypeAddedToExisting`: the mock's SetSecret
-//!   fails on purpose to prove it was called; replayed as successes whose content type changed.
-//! - Delete `secretNoDeletePermissions`, `secretNoGetPermissions`, `certNoDeletePermissions`,
-//!   `certNoGetPermissions`, `keyNoDeletePermissions`, `keyNoGetPermissions`: mock 403s with the
-//!   mock's own text (`No Permissions`, `No certificate delete Permissions`).
-//! - Delete `unsupportedType` (`yadayada/foo`): a PushSecret can never have pushed that remote
-//!   key (the push fails first), so nothing ever deletes it; the same check is replayed through
-//!   `SecretExists` (`updatePolicy: IfNotExists`).
-//! - Push `certP12ChainLegacySuccess`: a PKCS#12 with RC2/3DES encryption; the tools here write
-//!   only the modern (PBES2/AES) encryption, replayed as `certP12ChainModernSuccess`.
-//! - Push `certImportCertificateError` and `certFingerprintMatches` use a mock whose import fails;
-//!   `certFingerprintMatches` is replayed as "the same certificate is not imported again".
-//! - `TestValidateStore`: store validation of Go structs (nil store, nil provider); the CRD
-//!   schema refuses these before any operator sees them.
+//!   `badPropertyTag` and GetSecretMap `badSecretWithProperty` make the mock *call* fail with the
+//!   text the provider's own check produces; here the call succeeds and the check produces it.
+//! - Push `secretContentTypeChange` and `secretContentTypeAddedToExisting` fail the mock's
+//!   SetSecret to prove it was called; here it succeeds and the vault's content type changed.
+//! - Push `certFingerprintMatches` (a mock certificate whose `Cer` is another certificate and
+//!   whose import fails): here the vault holds the pushed certificate and nothing is imported.
+//! - Push `certPEMSuccess`, `certDERSuccess` (a certificate without its key) and
+//!   `certPEMWithGarbageSuccess` (a PKCS#1 key in PEM) and `symmetricKeySuccess` assert
+//!   akvsync's refusal: README "Where akvsync differs from ESO on purpose" (Key Vault would
+//!   reject them).
 
 mod operator_world;
 
@@ -52,7 +57,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use akvsync_emulators::azure::pkcs::{self, KeyAndChain};
-use akvsync_emulators::azure::{Grant, SecretOptions};
+use akvsync_emulators::azure::{Access, Grant, SecretOptions};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -230,6 +235,8 @@ enum Mutation {
     Delete(&'static str),
     /// `PATCH <path>` with `{"tags": {}}`.
     DropTags(&'static str),
+    /// The operator's access to the vault becomes this grant: Key Vault answers 403.
+    Restrict(Grant),
 }
 
 struct Case {
@@ -241,6 +248,8 @@ struct Case {
     manifests: Vec<String>,
     checks: Vec<Check>,
     then: Option<Then>,
+    /// The operator's access to the case's vault once it is seeded (all by default).
+    grant: Grant,
 }
 
 impl Case {
@@ -252,6 +261,7 @@ impl Case {
             manifests: Vec::new(),
             checks: Vec::new(),
             then: None,
+            grant: Grant::all(),
         }
     }
 }
@@ -384,11 +394,19 @@ fn delete(
     remote_key: &str,
     mutation: Mutation,
     checks: Vec<Check>,
+    key_pem: &[u8],
 ) -> Case {
     let mut case = Case::new(eso, vec![]);
+    // The entry that stays is of another kind, so a restricted grant on the deleted object's
+    // kind does not fail it first.
+    let (keep_remote, keep_value) = if remote_key.contains('/') {
+        ("keep", b"kept".to_vec())
+    } else {
+        ("key/keep", key_pem.to_vec())
+    };
     case.source = vec![
         (SECRET_KEY.into(), value.to_vec()),
-        ("keep".into(), b"kept".to_vec()),
+        ("keep".into(), keep_value),
     ];
     case.manifests = vec![push_secret(
         "  deletionPolicy: Delete\n",
@@ -399,7 +417,7 @@ fn delete(
         mutation,
         manifests: vec![push_secret(
             "  deletionPolicy: Delete\n",
-            &entry(Some("keep"), "keep", None),
+            &entry(Some("keep"), keep_remote, None),
         )],
         checks,
     });
@@ -1060,12 +1078,19 @@ fn push_cases(m: &Material) -> Vec<Case> {
     vec![
         push(
             "certP12Success",
-            managed_cert(managed()),
+            vec![Object::Certificate {
+                name: SECRET_CERTIFICATE_NAME,
+                material: m.chain.clone(),
+                tags: managed(),
+            }],
             &p12,
             "cert/certname",
             None,
-            // The vault already holds this very certificate: nothing to import.
-            vec![push_ok(), Check::Writes("ImportCertificate", 0)],
+            vec![
+                push_ok(),
+                Check::Writes("ImportCertificate", 1),
+                Check::VaultCertificate("certname", m.certificate.chain[0].clone(), managed()),
+            ],
         ),
         push(
             "certP12ChainModernSuccess",
@@ -1450,14 +1475,25 @@ fn exists_cases() -> Vec<Case> {
     ]
 }
 
-/// `TestAzureKeyVaultDeleteSecret`.
+/// `TestAzureKeyVaultDeleteSecret`. ESO's mock 403s become a grant without the permission, so
+/// the message is ESO's wrapping around Key Vault's own 403 (checked up to the wrapped error).
 fn delete_cases(m: &Material) -> Vec<Case> {
     let p12 = pkcs::to_pkcs12(&m.certificate, "").unwrap();
-    let failed = |what: &str| {
+    let key = m.good_key.as_slice();
+    let not_managed = |what: &str| {
         push_failed(format!(
             "Failed to Delete Secrets from Provider: error getting {what}: {ERR_NOT_MANAGED}"
         ))
     };
+    let forbidden = |prefix: String| Check::Push {
+        ready: false,
+        message: format!("Failed to Delete Secrets from Provider: {prefix}"),
+        exact: false,
+    };
+    let no_get = |what: &str| forbidden(format!("error getting {what}: unexpected api error: "));
+    let no_delete = |what: &str| forbidden(format!("error deleting {what}: "));
+    let all = Grant::all();
+    let restrict = Mutation::Restrict;
     vec![
         delete(
             "secretSuccess",
@@ -1465,6 +1501,7 @@ fn delete_cases(m: &Material) -> Vec<Case> {
             "example-1",
             Mutation::Nothing,
             vec![push_ok(), Check::Gone("secrets/example-1")],
+            key,
         ),
         delete(
             "secretNotFound",
@@ -1472,13 +1509,31 @@ fn delete_cases(m: &Material) -> Vec<Case> {
             "example-1",
             Mutation::Delete("secrets/example-1"),
             vec![push_ok()],
+            key,
         ),
         delete(
             "secretNotManaged",
             b"foo",
             "example-1",
             Mutation::DropTags("secrets/example-1"),
-            vec![failed("secret example-1")],
+            vec![not_managed("secret example-1")],
+            key,
+        ),
+        delete(
+            "secretNoDeletePermissions",
+            b"foo",
+            "example-1",
+            restrict(all.with_secrets(Access::Write)),
+            vec![no_delete("secret example-1")],
+            key,
+        ),
+        delete(
+            "secretNoGetPermissions",
+            b"foo",
+            "example-1",
+            restrict(all.with_secrets(Access::None)),
+            vec![no_get("secret example-1")],
+            key,
         ),
         delete(
             "certificateSuccess",
@@ -1486,6 +1541,7 @@ fn delete_cases(m: &Material) -> Vec<Case> {
             "cert/certname",
             Mutation::Nothing,
             vec![push_ok(), Check::Gone("certificates/certname")],
+            key,
         ),
         delete(
             "certNotFound",
@@ -1493,34 +1549,150 @@ fn delete_cases(m: &Material) -> Vec<Case> {
             "cert/certname",
             Mutation::Delete("certificates/certname"),
             vec![push_ok()],
+            key,
         ),
         delete(
             "certNotManaged",
             &p12,
             "cert/certname",
             Mutation::DropTags("certificates/certname"),
-            vec![failed("certificate certname")],
+            vec![not_managed("certificate certname")],
+            key,
+        ),
+        delete(
+            "certNoDeletePermissions",
+            &p12,
+            "cert/certname",
+            restrict(all.with_certificates(Access::Write)),
+            vec![no_delete("certificate certname")],
+            key,
+        ),
+        delete(
+            "certNoGetPermissions",
+            &p12,
+            "cert/certname",
+            restrict(all.with_certificates(Access::None)),
+            vec![no_get("certificate certname")],
+            key,
         ),
         delete(
             "keySuccess",
-            &m.good_key,
+            key,
             "key/keyname",
             Mutation::Nothing,
             vec![push_ok(), Check::Gone("keys/keyname")],
+            key,
         ),
         delete(
             "keyNotFound",
-            &m.good_key,
+            key,
             "key/keyname",
             Mutation::Delete("keys/keyname"),
             vec![push_ok()],
+            key,
         ),
         delete(
             "keyNotManaged",
-            &m.good_key,
+            key,
             "key/keyname",
             Mutation::DropTags("keys/keyname"),
-            vec![failed("key keyname")],
+            vec![not_managed("key keyname")],
+            key,
+        ),
+        delete(
+            "keyNoDeletePermissions",
+            key,
+            "key/keyname",
+            restrict(all.with_keys(Access::Write)),
+            vec![no_delete("key keyname")],
+            key,
+        ),
+        delete(
+            "keyNoGetPermissions",
+            key,
+            "key/keyname",
+            restrict(all.with_keys(Access::None)),
+            vec![no_get("key keyname")],
+            key,
+        ),
+    ]
+}
+
+/// ESO's push cases whose mock answered 403: a grant without the permission on the case's vault.
+fn forbidden_push_cases(m: &Material) -> Vec<Case> {
+    let forbidden = |prefix: &str| Check::Push {
+        ready: false,
+        message: push_error(prefix),
+        exact: false,
+    };
+    let restricted = |mut case: Case, grant: Grant| {
+        case.grant = grant;
+        case
+    };
+    let all = Grant::all();
+    let p12 = pkcs::to_pkcs12(&m.chain, "").unwrap();
+    vec![
+        restricted(
+            push(
+                "failedGetSecret",
+                vec![secret("example-1", "old", managed())],
+                b"old",
+                "example-1",
+                None,
+                vec![forbidden(
+                    "cannot get secret example-1: unexpected api error: ",
+                )],
+            ),
+            all.with_secrets(Access::None),
+        ),
+        restricted(
+            push(
+                "errorGetKey",
+                vec![Object::NewKey {
+                    name: "keyname",
+                    tags: managed(),
+                }],
+                &m.good_key,
+                "key/keyname",
+                None,
+                vec![forbidden("cannot get key keyname: unexpected api error: ")],
+            ),
+            all.with_keys(Access::None),
+        ),
+        restricted(
+            push(
+                "certNoPermissions",
+                vec![certificate(m, vec![])],
+                &p12,
+                "cert/certname",
+                None,
+                vec![forbidden(
+                    "cannot get certificate certname: unexpected api error: ",
+                )],
+            ),
+            all.with_certificates(Access::None),
+        ),
+        restricted(
+            push(
+                "failedSetSecret",
+                vec![],
+                b"old",
+                "example-1",
+                None,
+                vec![forbidden("could not set secret example-1: ")],
+            ),
+            all.with_secrets(Access::Read),
+        ),
+        restricted(
+            push(
+                "importKeyFailed",
+                vec![],
+                &m.good_key,
+                "key/keyname",
+                None,
+                vec![forbidden("could not import key keyname: ")],
+            ),
+            all.with_keys(Access::Read),
         ),
     ]
 }
@@ -1721,8 +1893,10 @@ async fn synced_push_secrets(world: &World, namespace: &str) -> String {
     serde_json::to_string(&push.status.and_then(|s| s.synced_push_secrets)).unwrap()
 }
 
-/// Waits until every object a case checks has a Ready condition (`settled` decides for
-/// PushSecrets in a second phase), at most 60 s for all cases together.
+/// Waits until every object a case checks has a Ready condition, at most 60 s for all cases
+/// together. A PushSecret reconciled before the operator has registered its SecretStore reports
+/// `could not get SecretStore "vault": not found` for a moment (ESO's controller starts after its
+/// caches have synced and never does); that transient message is waited out here, not asserted.
 async fn wait_until_settled(world: &World, pending: Vec<(String, &'static str, String)>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut pending = pending;
@@ -1988,6 +2162,7 @@ async fn esos_azure_keyvault_provider_cases_give_esos_outputs_and_messages() {
     cases.extend(get_all_secrets_cases());
     cases.extend(push_cases(&material));
     cases.extend(exists_cases());
+    cases.extend(forbidden_push_cases(&material));
     cases.extend(delete_cases(&material));
 
     let mut world = World::new().await;
@@ -2000,6 +2175,10 @@ async fn esos_azure_keyvault_provider_cases_give_esos_outputs_and_messages() {
             .grant(&namespace, &world.app.client_id, Grant::all())
             .unwrap();
         let substitutions = seed(&world, &namespace, &case.objects).await;
+        world
+            .azure
+            .grant(&namespace, &world.app.client_id, case.grant)
+            .unwrap();
         let stats = world.azure.stats();
         let baseline: BTreeMap<&'static str, u64> = WRITE_OPERATIONS
             .iter()
@@ -2046,6 +2225,12 @@ async fn esos_azure_keyvault_provider_cases_give_esos_outputs_and_messages() {
                 let (status, body) =
                     vault_call(&world, reqwest::Method::DELETE, namespace, path, None).await;
                 assert_eq!(status, 200, "{}: delete {path}: {body}", case.eso);
+            }
+            Mutation::Restrict(grant) => {
+                world
+                    .azure
+                    .grant(namespace, &world.app.client_id, grant)
+                    .unwrap();
             }
             Mutation::DropTags(path) => {
                 let (status, body) = vault_call(

@@ -221,7 +221,8 @@ async fn sync(
             .iter()
             .filter(|item| applies_to(item, *kind, store_name))
         {
-            if let Err(error) = write_item(&actor, item, if_not_exists).await {
+            let azure_sdk = shared.stores.uses_azure_sdk(*kind, store_name, &namespace);
+            if let Err(error) = write_item(&actor, item, if_not_exists, azure_sdk).await {
                 let message = write_failed_message(item, store_name, &error);
                 return Err((Failure::errored(message), Some(merge(previous, synced))));
             }
@@ -278,10 +279,12 @@ enum WriteError {
     /// `updatePolicy: IfNotExists` could not tell whether the object exists.
     #[error("could not verify if secret exists in store: {0}")]
     Exists(StoreRequestError),
-    #[error("cannot get {} {}: {source}", kind_word(&.key.kind), .key.name)]
+    #[error("cannot get {} {}: {}{source}", kind_word(&.key.kind), .key.name, unexpected_api_error(source, !*.azure_sdk))]
     Get {
         key: RemoteKey,
         source: StoreRequestError,
+        /// The store has `useAzureSDK: true`, whose path in ESO does not add the prefix.
+        azure_sdk: bool,
     },
     #[error("{} {}: {source}", set_verb(&.key.kind), .key.name)]
     Set {
@@ -290,6 +293,15 @@ enum WriteError {
     },
     #[error("store actor unavailable: {0}")]
     Mailbox(#[from] actix::MailboxError),
+}
+
+/// ESO's `canCreate` / `canDelete` wrap a Key Vault error answering the existence check (any
+/// status but 404) in `unexpected api error: ` (on the legacy SDK path only, for writes).
+fn unexpected_api_error(error: &StoreRequestError, applies: bool) -> &'static str {
+    match error {
+        StoreRequestError::Provider(_) if applies => "unexpected api error: ",
+        _ => "",
+    }
 }
 
 /// ESO's words for a failed write of each object type.
@@ -317,6 +329,7 @@ async fn write_item(
     actor: &VaultActor,
     item: &PushItem,
     if_not_exists: bool,
+    azure_sdk: bool,
 ) -> Result<(), WriteError> {
     let existing = fetch_latest(actor, item).await?.map_err(|source| {
         if if_not_exists {
@@ -325,6 +338,7 @@ async fn write_item(
             WriteError::Get {
                 key: item.remote.clone(),
                 source,
+                azure_sdk,
             }
         }
     })?;
@@ -399,9 +413,10 @@ async fn delete_entries(
                 Ok(Err(StoreRequestError::Provider(ProviderError::NotFound { .. }))) => None,
                 Ok(Err(error)) => {
                     return Err(format!(
-                        "error getting {} {}: {error}",
+                        "error getting {} {}: {}{error}",
                         kind_word(&remote.kind),
-                        remote.name
+                        remote.name,
+                        unexpected_api_error(&error, true)
                     ));
                 }
                 Err(error) => return Err(format!("store actor unavailable: {error}")),
