@@ -1683,6 +1683,25 @@ fn forbidden_push_cases(m: &Material) -> Vec<Case> {
             ),
             all.with_secrets(Access::Read),
         ),
+        // keyvault_new_sdk.go (`useAzureSDK: true`) wraps the same 403 without the prefix:
+        // `cannot get secret example-1: <azcore error>`.
+        restricted(
+            on_azure_sdk(push(
+                "failedGetSecret (useAzureSDK)",
+                vec![secret("example-1", "old", managed())],
+                b"old",
+                "example-1",
+                None,
+                vec![Check::Push {
+                    ready: false,
+                    message: format!(
+                        "set secret failed: could not write remote ref {SECRET_KEY} to target secretstore sdk: cannot get secret example-1: access denied: 403"
+                    ),
+                    exact: false,
+                }],
+            )),
+            all.with_secrets(Access::None),
+        ),
         restricted(
             push(
                 "importKeyFailed",
@@ -1695,6 +1714,18 @@ fn forbidden_push_cases(m: &Material) -> Vec<Case> {
             all.with_keys(Access::Read),
         ),
     ]
+}
+
+/// The case's PushSecrets write through store `sdk` (`useAzureSDK: true`).
+fn on_azure_sdk(mut case: Case) -> Case {
+    let to_sdk = |manifest: &String| {
+        manifest.replace(
+            "    - name: vault\n      kind: SecretStore",
+            "    - name: sdk\n      kind: SecretStore",
+        )
+    };
+    case.manifests = case.manifests.iter().map(to_sdk).collect();
+    case
 }
 
 /// The case's slug: its namespace and its vault's name.
