@@ -18,25 +18,23 @@
 //!   base64 blobs, in the same encodings (PKCS#12, PEM, DER, PKCS#8, PKCS#1, SEC1).
 //! - A mock that returned a value without calling anything (SetSecret "should not be called") is
 //!   checked with the emulator's per-vault write counters.
-//! - ESO's mock 403s (`Forbidden`, `No Permissions`) become a grant without that permission on
-//!   the case's vault: Key Vault answers its own 403, so the message is checked up to ESO's
-//!   wrapping (`cannot get secret example-1: unexpected api error: `, `error deleting key
-//!   keyname: `) and the wrapped error is Key Vault's text, not the mock's.
+//! - ESO's mock 403s (`Forbidden`, `No Permissions`) and its failed imports (`error`) become a
+//!   grant without that permission on the case's vault: Key Vault answers its own 403, so the
+//!   message is checked up to ESO's wrapping (`cannot get secret example-1: unexpected api
+//!   error: `, `error deleting key keyname: `); the wrapped error is Key Vault's text.
 //!
 //! Cases that need a mock, and why a real vault cannot express them:
-//! - Push `failedNotParseableError` (`crash`), `certImportCertificateError` (`error`) and Delete
-//!   `secretUnexpectedError` (`boom`), `certUnexpectedError` (`crash`), `keyUnexpectedError`
-//!   (`tls timeout`): the client returns an arbitrary Go error that is not an HTTP answer, which
-//!   ESO then wraps as `could not parse error: …`; no vault answers with a bare string.
-//! - Push `certP12ChainLegacySuccess`: a PKCS#12 with the legacy RC2/3DES encryption; nothing
-//!   here writes that encryption (the modern PBES2/AES one is replayed as
-//!   `certP12ChainModernSuccess`), and the base64 blob would be the only way to carry it.
+//! - Push `failedNotParseableError` (`crash`) and Delete `secretUnexpectedError` (`boom`),
+//!   `certUnexpectedError` (`crash`), `keyUnexpectedError` (`tls timeout`): the client returns an
+//!   arbitrary Go error that is not an HTTP answer, which ESO then wraps as `could not parse
+//!   error: …`; no vault answers with a bare string.
 //! - Delete `unsupportedType` (`yadayada/foo`): a PushSecret never records a remote key whose
 //!   push failed, so nothing ever deletes one; the same check is replayed through SecretExists
 //!   (`updatePolicy: IfNotExists`), whose message ESO's controller reports.
-//! - `TestValidateStore` (8 cases): `ValidateStore` on Go structs (nil store, nil provider, a
-//!   namespace on a SecretStore's reference); the CRD schema refuses most before any operator
-//!   sees them, and these are store checks rather than vault contents.
+//! - `TestValidateStore` (8 cases): `ValidateStore` on Go structs (nil store, nil spec, nil
+//!   provider), which no API object can be; the two that a manifest can express (a foreign
+//!   namespace on `clientId` / `clientSecret`) are store checks, asserted with ESO's messages in
+//!   `tests/azure_provider_auth.rs` (`misconfigurations_give_esos_messages`).
 //!
 //! Replayed differently from the mock, with the reason:
 //! - GetSecret `badSecretWithProperty`, `badSecretWithTag`, `badCertWithTag`, `badKeyWithTag`,
@@ -448,6 +446,35 @@ fn pem_block(label: &str, der: &[u8]) -> Vec<u8> {
 fn pkcs8_inner(der: &[u8]) -> Vec<u8> {
     let info = pkcs8::PrivateKeyInfoRef::try_from(der).expect("PKCS#8");
     info.private_key.as_bytes().to_vec()
+}
+
+/// A password-less PKCS#12 with the legacy encryption (PBE-SHA1-3DES, HMAC-SHA1 MAC) of
+/// `openssl pkcs12 -legacy`, as ESO's `p12CertChainLegacy`.
+fn legacy_pkcs12(material: &KeyAndChain) -> Vec<u8> {
+    use p12_keystore::{
+        Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
+        PrivateKeyChain,
+    };
+    let certificates: Vec<Certificate> = material
+        .chain
+        .iter()
+        .map(|der| Certificate::from_der(der).unwrap())
+        .collect();
+    let mut store = KeyStore::new();
+    store.add_entry(
+        "1",
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+            vec![1u8],
+            PrivateKey::from_der(&material.key_pkcs8).unwrap(),
+            certificates,
+        )),
+    );
+    store
+        .writer("")
+        .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
+        .mac_algorithm(MacAlgorithm::HmacSha1)
+        .write()
+        .unwrap()
 }
 
 fn material() -> Material {
@@ -1093,6 +1120,17 @@ fn push_cases(m: &Material) -> Vec<Case> {
             ],
         ),
         push(
+            "certP12ChainLegacySuccess",
+            managed_cert(managed()),
+            &legacy_pkcs12(&m.chain),
+            "cert/certname",
+            None,
+            vec![
+                push_ok(),
+                Check::VaultCertificate("certname", m.chain.chain[0].clone(), managed()),
+            ],
+        ),
+        push(
             "certP12ChainModernSuccess",
             managed_cert(managed()),
             &p12_chain,
@@ -1682,6 +1720,17 @@ fn forbidden_push_cases(m: &Material) -> Vec<Case> {
                 vec![forbidden("could not set secret example-1: ")],
             ),
             all.with_secrets(Access::Read),
+        ),
+        restricted(
+            push(
+                "certImportCertificateError",
+                vec![certificate(m, managed())],
+                &p12,
+                "cert/certname",
+                None,
+                vec![forbidden("could not import certificate certname: ")],
+            ),
+            all.with_certificates(Access::Read),
         ),
         // keyvault_new_sdk.go (`useAzureSDK: true`) wraps the same 403 without the prefix:
         // `cannot get secret example-1: <azcore error>`.
