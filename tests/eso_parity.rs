@@ -1765,16 +1765,88 @@ fn forbidden_push_cases(m: &Material) -> Vec<Case> {
     ]
 }
 
+fn to_azure_sdk_store(manifest: &str) -> String {
+    manifest.replace(
+        "    - name: vault\n      kind: SecretStore",
+        "    - name: sdk\n      kind: SecretStore",
+    )
+}
+
 /// The case's PushSecrets write through store `sdk` (`useAzureSDK: true`).
 fn on_azure_sdk(mut case: Case) -> Case {
-    let to_sdk = |manifest: &String| {
-        manifest.replace(
-            "    - name: vault\n      kind: SecretStore",
-            "    - name: sdk\n      kind: SecretStore",
-        )
-    };
-    case.manifests = case.manifests.iter().map(to_sdk).collect();
+    case.manifests = case
+        .manifests
+        .iter()
+        .map(|m| to_azure_sdk_store(m))
+        .collect();
     case
+}
+
+/// keyvault_new_sdk.go's ownership checks (`useAzureSDK: true`), which keyvault_test.go does not
+/// reach: a foreign object is refused as `<kind> <name> not managed by external-secrets`, and a
+/// delete leaves it alone and succeeds (`canDeleteWithNewSDK`).
+fn azure_sdk_ownership_cases(m: &Material) -> Vec<Case> {
+    let refused = |what: &str| {
+        push_failed(format!(
+            "set secret failed: could not write remote ref {SECRET_KEY} to target secretstore sdk: {what} not managed by external-secrets"
+        ))
+    };
+    let p12 = pkcs::to_pkcs12(&m.chain, "").unwrap();
+    let mut unmanaged_delete = on_azure_sdk(delete(
+        "secretNotManaged (useAzureSDK)",
+        b"foo",
+        "example-1",
+        Mutation::DropTags("secrets/example-1"),
+        vec![push_ok()],
+        &m.good_key,
+    ));
+    if let Some(then) = unmanaged_delete.then.as_mut() {
+        then.manifests = then
+            .manifests
+            .iter()
+            .map(|m| to_azure_sdk_store(m))
+            .collect();
+        then.checks.push(Check::VaultSecret {
+            name: "example-1",
+            value: "foo".into(),
+            tags: vec![],
+            content_type: None,
+            expires: None,
+        });
+    }
+    vec![
+        on_azure_sdk(push(
+            "secretNoTags (useAzureSDK)",
+            vec![secret("example-1", "old", vec![])],
+            b"old",
+            "example-1",
+            None,
+            vec![refused("secret example-1"), Check::Writes("SetSecret", 0)],
+        )),
+        on_azure_sdk(push(
+            "noTags (useAzureSDK)",
+            vec![Object::NewKey {
+                name: "keyname",
+                tags: vec![],
+            }],
+            &m.good_key,
+            "key/keyname",
+            None,
+            vec![refused("key keyname"), Check::Writes("ImportKey", 0)],
+        )),
+        on_azure_sdk(push(
+            "certNoManagerTags (useAzureSDK)",
+            vec![certificate(m, vec![])],
+            &p12,
+            "cert/certname",
+            None,
+            vec![
+                refused("certificate certname"),
+                Check::Writes("ImportCertificate", 0),
+            ],
+        )),
+        unmanaged_delete,
+    ]
 }
 
 /// The case's slug: its namespace and its vault's name.
@@ -2244,6 +2316,7 @@ async fn esos_azure_keyvault_provider_cases_give_esos_outputs_and_messages() {
     cases.extend(exists_cases());
     cases.extend(forbidden_push_cases(&material));
     cases.extend(delete_cases(&material));
+    cases.extend(azure_sdk_ownership_cases(&material));
 
     let mut world = World::new().await;
     let mut seeded = Vec::new();

@@ -291,6 +291,10 @@ enum WriteError {
         key: RemoteKey,
         source: StoreRequestError,
     },
+    /// keyvault_new_sdk.go (`useAzureSDK: true`) words a foreign object without the legacy
+    /// path's `cannot get <kind> <name>:` context.
+    #[error("{} {name} not managed by external-secrets", kind_word(.kind))]
+    NotManagedAzureSdk { kind: ObjectKind, name: String },
     #[error("store actor unavailable: {0}")]
     Mailbox(#[from] actix::MailboxError),
 }
@@ -345,7 +349,13 @@ async fn write_item(
     if if_not_exists && existing.is_some() {
         return Ok(());
     }
-    match prepare_write(item, existing.as_deref())? {
+    let decision = match prepare_write(item, existing.as_deref()) {
+        Err(PushError::NotManaged { kind, name, .. }) if azure_sdk => {
+            return Err(WriteError::NotManagedAzureSdk { kind, name });
+        }
+        decision => decision?,
+    };
+    match decision {
         WriteDecision::Write(request) => {
             actor
                 .send(Push(request))
@@ -421,7 +431,17 @@ async fn delete_entries(
                 }
                 Err(error) => return Err(format!("store actor unavailable: {error}")),
             };
-            match prepare_delete(&remote, existing.as_deref()).map_err(|e| e.to_string())? {
+            let decision = match prepare_delete(&remote, existing.as_deref()) {
+                // keyvault_new_sdk.go's canDeleteWithNewSDK leaves a foreign object alone and
+                // reports success; the legacy path refuses with `not managed by external-secrets`.
+                Err(PushError::NotManaged { .. })
+                    if shared.stores.uses_azure_sdk(kind, store_name, namespace) =>
+                {
+                    DeleteDecision::AlreadyGone
+                }
+                decision => decision.map_err(|e| e.to_string())?,
+            };
+            match decision {
                 DeleteDecision::AlreadyGone => {}
                 DeleteDecision::Delete(key) => match actor.send(Delete(key)).await {
                     Ok(Ok(())) => {}
