@@ -2015,7 +2015,12 @@ async fn prepare_namespace(world: &World, namespace: &str, source: &[(String, Ve
 }
 
 /// The Ready condition (status, message) of an object, if it has one.
-async fn ready(world: &World, namespace: &str, kind: &str, name: &str) -> Option<(String, String)> {
+async fn ready(
+    world: &World,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Option<(String, String, String)> {
     let (group, version, plural) = match kind {
         "ExternalSecret" => ("external-secrets.io", "v1", "externalsecrets"),
         _ => ("external-secrets.io", "v1alpha1", "pushsecrets"),
@@ -2034,6 +2039,7 @@ async fn ready(world: &World, namespace: &str, kind: &str, name: &str) -> Option
     let condition = conditions.iter().find(|c| c["type"] == "Ready")?;
     Some((
         condition["status"].as_str()?.to_owned(),
+        condition["reason"].as_str().unwrap_or_default().to_owned(),
         condition["message"].as_str().unwrap_or_default().to_owned(),
     ))
 }
@@ -2056,7 +2062,8 @@ async fn wait_until_settled(world: &World, pending: Vec<(String, &'static str, S
         let mut still = Vec::new();
         for (namespace, kind, name) in pending {
             let condition = ready(world, &namespace, kind, &name).await;
-            if condition.is_none_or(|(_, message)| message.starts_with("could not get SecretStore"))
+            if condition
+                .is_none_or(|(_, _, message)| message.starts_with("could not get SecretStore"))
             {
                 still.push((namespace, kind, name));
             }
@@ -2083,10 +2090,20 @@ async fn verify(
         match check {
             Check::ExternalSecret(name, expect) => {
                 let condition = ready(world, namespace, "ExternalSecret", name).await;
-                let Some((status, message)) = condition else {
+                let Some((status, reason, message)) = condition else {
                     problem(format!("{name}: no Ready condition"));
                     continue;
                 };
+                // ESO's condition reasons: SecretSynced, or SecretSyncedError on any failure.
+                let want_reason = match expect {
+                    Expect::Failed(_) => "SecretSyncedError",
+                    _ => "SecretSynced",
+                };
+                if reason != want_reason {
+                    problem(format!(
+                        "{name}: expected reason {want_reason}, got {reason}"
+                    ));
+                }
                 let actual = world
                     .k8s_secret(namespace, name)
                     .await
@@ -2110,6 +2127,10 @@ async fn verify(
                             problem(format!(
                                 "{name}: expected Ready=False {expected:?}, got Ready={status} {message:?}"
                             ));
+                        }
+                        // A first sync that fails writes no Secret.
+                        if world.k8s_secret(namespace, name).await.is_some() {
+                            problem(format!("{name}: a failed sync created its Secret"));
                         }
                         continue;
                     }
@@ -2180,12 +2201,15 @@ async fn verify(
                 message: expected,
                 exact,
             } => {
-                let Some((status, message)) = ready(world, namespace, "PushSecret", "push").await
+                let Some((status, reason, message)) =
+                    ready(world, namespace, "PushSecret", "push").await
                 else {
                     problem("push: no Ready condition".into());
                     continue;
                 };
-                let status_ok = (status == "True") == *want_ready;
+                // ESO's PushSecret reasons: Synced, or Errored.
+                let want_reason = if *want_ready { "Synced" } else { "Errored" };
+                let status_ok = (status == "True") == *want_ready && reason == want_reason;
                 let message_ok = if *exact {
                     message == *expected
                 } else {
@@ -2193,7 +2217,7 @@ async fn verify(
                 };
                 if !status_ok || !message_ok {
                     problem(format!(
-                        "push: expected Ready={want_ready} {expected:?}, got Ready={status} {message:?}"
+                        "push: expected Ready={want_ready} ({want_reason}) {expected:?}, got Ready={status} ({reason}) {message:?}"
                     ));
                 }
             }
@@ -2409,7 +2433,7 @@ async fn esos_azure_keyvault_provider_cases_give_esos_outputs_and_messages() {
             let now = synced_push_secrets(&world, namespace).await;
             let failed = ready(&world, namespace, "PushSecret", "push")
                 .await
-                .is_some_and(|(status, _)| status == "False");
+                .is_some_and(|(status, _, _)| status == "False");
             if (now != *before && now.contains("keep")) || failed {
                 break;
             }
