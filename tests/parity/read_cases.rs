@@ -8,7 +8,6 @@ use super::model::*;
 
 /// `TestAzureKeyVaultSecretManagerGetSecret`.
 pub(crate) fn get_secret_cases(m: &Material) -> Vec<Case> {
-    let cert_der = String::from_utf8_lossy(&m.certificate.chain[0]).into_owned();
     let hello = || vec![secret("test-secret", "Hello World!", vec![])];
     let changed = |tags| vec![secret("test-secret", SECRET_STRING, tags)];
     let json_with_tag = |tag: &str| {
@@ -299,7 +298,6 @@ pub(crate) fn get_secret_cases(m: &Material) -> Vec<Case> {
         der.clone(),
         der,
     ));
-    let _ = cert_der;
     cases
 }
 
