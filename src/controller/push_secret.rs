@@ -221,7 +221,8 @@ async fn sync(
             .iter()
             .filter(|item| applies_to(item, *kind, store_name))
         {
-            if let Err(error) = write_item(&actor, item, if_not_exists).await {
+            let azure_sdk = shared.stores.uses_azure_sdk(*kind, store_name, &namespace);
+            if let Err(error) = write_item(&actor, item, if_not_exists, azure_sdk).await {
                 let message = write_failed_message(item, store_name, &error);
                 return Err((Failure::errored(message), Some(merge(previous, synced))));
             }
@@ -278,18 +279,33 @@ enum WriteError {
     /// `updatePolicy: IfNotExists` could not tell whether the object exists.
     #[error("could not verify if secret exists in store: {0}")]
     Exists(StoreRequestError),
-    #[error("cannot get {} {}: {source}", kind_word(&.key.kind), .key.name)]
+    #[error("cannot get {} {}: {}{source}", kind_word(&.key.kind), .key.name, unexpected_api_error(source, !*.azure_sdk))]
     Get {
         key: RemoteKey,
         source: StoreRequestError,
+        /// The store has `useAzureSDK: true`, whose path in ESO does not add the prefix.
+        azure_sdk: bool,
     },
     #[error("{} {}: {source}", set_verb(&.key.kind), .key.name)]
     Set {
         key: RemoteKey,
         source: StoreRequestError,
     },
+    /// keyvault_new_sdk.go (`useAzureSDK: true`) words a foreign object without the legacy
+    /// path's `cannot get <kind> <name>:` context.
+    #[error("{} {name} not managed by external-secrets", kind_word(.kind))]
+    NotManagedAzureSdk { kind: ObjectKind, name: String },
     #[error("store actor unavailable: {0}")]
     Mailbox(#[from] actix::MailboxError),
+}
+
+/// ESO's `canCreate` / `canDelete` wrap a Key Vault error answering the existence check (any
+/// status but 404) in `unexpected api error: ` (on the legacy SDK path only, for writes).
+fn unexpected_api_error(error: &StoreRequestError, applies: bool) -> &'static str {
+    match error {
+        StoreRequestError::Provider(_) if applies => "unexpected api error: ",
+        _ => "",
+    }
 }
 
 /// ESO's words for a failed write of each object type.
@@ -317,6 +333,7 @@ async fn write_item(
     actor: &VaultActor,
     item: &PushItem,
     if_not_exists: bool,
+    azure_sdk: bool,
 ) -> Result<(), WriteError> {
     let existing = fetch_latest(actor, item).await?.map_err(|source| {
         if if_not_exists {
@@ -325,13 +342,20 @@ async fn write_item(
             WriteError::Get {
                 key: item.remote.clone(),
                 source,
+                azure_sdk,
             }
         }
     })?;
     if if_not_exists && existing.is_some() {
         return Ok(());
     }
-    match prepare_write(item, existing.as_deref())? {
+    let decision = match prepare_write(item, existing.as_deref()) {
+        Err(PushError::NotManaged { kind, name, .. }) if azure_sdk => {
+            return Err(WriteError::NotManagedAzureSdk { kind, name });
+        }
+        decision => decision?,
+    };
+    match decision {
         WriteDecision::Write(request) => {
             actor
                 .send(Push(request))
@@ -399,14 +423,25 @@ async fn delete_entries(
                 Ok(Err(StoreRequestError::Provider(ProviderError::NotFound { .. }))) => None,
                 Ok(Err(error)) => {
                     return Err(format!(
-                        "error getting {} {}: {error}",
+                        "error getting {} {}: {}{error}",
                         kind_word(&remote.kind),
-                        remote.name
+                        remote.name,
+                        unexpected_api_error(&error, true)
                     ));
                 }
                 Err(error) => return Err(format!("store actor unavailable: {error}")),
             };
-            match prepare_delete(&remote, existing.as_deref()).map_err(|e| e.to_string())? {
+            let decision = match prepare_delete(&remote, existing.as_deref()) {
+                // keyvault_new_sdk.go's canDeleteWithNewSDK leaves a foreign object alone and
+                // reports success; the legacy path refuses with `not managed by external-secrets`.
+                Err(PushError::NotManaged { .. })
+                    if shared.stores.uses_azure_sdk(kind, store_name, namespace) =>
+                {
+                    DeleteDecision::AlreadyGone
+                }
+                decision => decision.map_err(|e| e.to_string())?,
+            };
+            match decision {
                 DeleteDecision::AlreadyGone => {}
                 DeleteDecision::Delete(key) => match actor.send(Delete(key)).await {
                     Ok(Ok(())) => {}
