@@ -548,3 +548,28 @@ async fn an_unknown_object_type_is_refused_with_esos_messages() {
         "set secret failed: could not verify if secret exists in store: secret type 'blob' is not supported"
     );
 }
+
+/// Resources sync only after every watch has listed once, as ESO waits for its caches: a
+/// PushSecret that exists when the operator starts never reports its store missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_secret_present_at_startup_never_reports_its_store_missing() {
+    let mut world = World::new().await;
+    world.secret(NAMESPACE, "source", &[("v", "x")]).await;
+    let data =
+        "    - match:\n        secretKey: v\n        remoteRef:\n          remoteKey: early-v\n";
+    for index in 0..10 {
+        world
+            .apply_yaml(&push_yaml(&format!("early-{index}"), "source", "", data))
+            .await;
+    }
+    world.start_operator().await;
+    for index in 0..10 {
+        let name = format!("early-{index}");
+        wait_for_push(&world, &name, "True").await;
+        let events = world.events(NAMESPACE, &name).await;
+        assert!(
+            !events.iter().any(|(type_, _)| type_ == "Warning"),
+            "{name}: {events:?}"
+        );
+    }
+}

@@ -54,12 +54,13 @@ where
     R: Reconciler,
     R::Resource: kube::Resource + Clone + std::fmt::Debug,
 {
-    fn new(kind: &'static str, reconciler: R, leading: bool) -> Self {
+    /// Holds resources without actors until [`Actors::start`].
+    fn new(kind: &'static str, reconciler: R) -> Self {
         Self {
             kind,
             reconciler: Arc::new(reconciler),
             actors: HashMap::new(),
-            waiting: (!leading).then(HashMap::new),
+            waiting: Some(HashMap::new()),
             relisting: None,
         }
     }
@@ -247,10 +248,17 @@ pub struct Supervisor {
     push_sources: HashMap<(String, String), PushSource>,
     synced_watches: HashSet<&'static str>,
     synced: watch::Sender<bool>,
+    /// Whether this replica leads (always, without leader election).
+    leading: bool,
+    /// Whether the resource actors run: once leading and every watch has synced.
+    started: bool,
 }
 
 impl Supervisor {
-    /// A supervisor that starts its actors at once (`leading`), or stands by until [`Lead`].
+    /// A supervisor that starts its actors once every watch has synced, when `leading`, or
+    /// stands by until [`Lead`]. Waiting for the initial lists, as ESO waits for its caches,
+    /// means no resource syncs before the stores it names are known (a PushSecret or
+    /// ExternalSecret would otherwise report its store missing on every restart).
     pub fn new(shared: Shared, synced: watch::Sender<bool>, leading: bool) -> Self {
         if !leading {
             shared.stores.stand_by();
@@ -259,23 +267,38 @@ impl Supervisor {
             external_secrets: Actors::new(
                 "ExternalSecret",
                 ExternalSecretReconciler::new(shared.clone()),
-                leading,
             ),
             cluster_external_secrets: Actors::new(
                 "ClusterExternalSecret",
                 ClusterExternalSecretReconciler::new(shared.clone()),
-                leading,
             ),
-            push_secrets: Actors::new(
-                "PushSecret",
-                PushSecretReconciler::new(shared.clone()),
-                leading,
-            ),
+            push_secrets: Actors::new("PushSecret", PushSecretReconciler::new(shared.clone())),
             push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
             synced,
+            leading,
+            started: false,
         }
+    }
+
+    /// Connects the stores and starts an actor for every resource the watches hold, once.
+    fn start_actors(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let shared = &self.shared;
+        shared.stores.activate(shared);
+        self.external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.cluster_external_secrets
+            .start(&shared.runtime, &shared.metrics);
+        self.push_secrets.start(&shared.runtime, &shared.metrics);
+        info!(
+            external_secrets = self.external_secrets.len(),
+            "started the actors of every known resource"
+        );
     }
 
     fn watches(&self) -> BoxStream<'static, Change> {
@@ -372,6 +395,9 @@ impl Supervisor {
         if self.synced_watches.len() == WATCHES.len() && !*self.synced.borrow() {
             info!("all watches synced");
             self.synced.send_replace(true);
+            if self.leading {
+                self.start_actors();
+            }
         }
     }
 
@@ -618,7 +644,8 @@ impl Handler<CountExternalSecrets> for Supervisor {
 }
 
 /// Takes over after standing by: connects the stores and starts an actor for every resource
-/// the watches already hold. Answered once every actor has been started.
+/// the watches already hold. Answered once every actor has been started, or, before the
+/// watches have synced, once they start as soon as they have.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Lead;
@@ -627,17 +654,10 @@ impl Handler<Lead> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, _: Lead, _: &mut Context<Self>) {
-        let shared = &self.shared;
-        shared.stores.activate(shared);
-        self.external_secrets
-            .start(&shared.runtime, &shared.metrics);
-        self.cluster_external_secrets
-            .start(&shared.runtime, &shared.metrics);
-        self.push_secrets.start(&shared.runtime, &shared.metrics);
-        info!(
-            external_secrets = self.external_secrets.len(),
-            "leading: started the actors of every known resource"
-        );
+        self.leading = true;
+        if *self.synced.borrow() {
+            self.start_actors();
+        }
     }
 }
 
