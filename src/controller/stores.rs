@@ -27,6 +27,22 @@ pub struct StoreId {
     pub name: String,
 }
 
+impl StoreId {
+    /// The store a resource in `namespace` names as `kind/name`: a SecretStore in that
+    /// namespace, or a ClusterSecretStore.
+    pub fn referenced(kind: StoreKind, name: &str, namespace: &str) -> Self {
+        let namespace = match kind {
+            StoreKind::SecretStore => namespace.to_owned(),
+            StoreKind::ClusterSecretStore => String::new(),
+        };
+        Self {
+            kind,
+            namespace,
+            name: name.to_owned(),
+        }
+    }
+}
+
 /// One store actor: the store, and the consumer namespace for referent cluster stores.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ActorKey {
@@ -207,15 +223,7 @@ impl Stores {
     /// Whether `kind/name`, as seen from `namespace`, sets `useAzureSDK: true` (ESO's new SDK
     /// path, which shapes fetched metadata differently).
     pub fn uses_azure_sdk(&self, kind: StoreKind, name: &str, namespace: &str) -> bool {
-        let id = StoreId {
-            kind,
-            namespace: if kind == StoreKind::SecretStore {
-                namespace.to_owned()
-            } else {
-                String::new()
-            },
-            name: name.to_owned(),
-        };
+        let id = StoreId::referenced(kind, name, namespace);
         let registry = self.registry.lock().expect("store registry lock");
         registry.resources.get(&id).is_some_and(|resource| {
             resource
@@ -250,15 +258,7 @@ impl Stores {
         namespace: &str,
         namespace_labels: &BTreeMap<String, String>,
     ) -> Result<VaultActor, StoreLookupError> {
-        let id = StoreId {
-            kind,
-            namespace: if kind == StoreKind::SecretStore {
-                namespace.to_owned()
-            } else {
-                String::new()
-            },
-            name: name.to_owned(),
-        };
+        let id = StoreId::referenced(kind, name, namespace);
         let (key, actor, source) =
             {
                 let mut registry = self.registry.lock().expect("store registry lock");

@@ -121,10 +121,10 @@ fn values() -> Values {
 /// Parses and runs `text` on a fresh engine (the global one caches every parse).
 fn run(text: &str) {
     let engine = Engine::new();
-    if let Ok(template) = engine.parse("property", text) {
-        if let Ok(output) = template.execute(&values()) {
-            assert!(output.len() <= akvsync_template::engine::exec::MAX_OUTPUT_BYTES);
-        }
+    if let Ok(template) = engine.parse("property", text)
+        && let Ok(output) = template.execute(&values())
+    {
+        assert!(output.len() <= akvsync_template::engine::exec::MAX_OUTPUT_BYTES);
     }
 }
 

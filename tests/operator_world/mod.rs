@@ -324,24 +324,15 @@ spec:
         name: &str,
         status: &str,
     ) -> (String, String) {
-        eventually(
-            &format!("ExternalSecret {namespace}/{name} Ready={status}"),
-            || async {
-                let es = self.external_secret_opt(namespace, name).await?;
-                let condition = es
-                    .status?
-                    .conditions?
-                    .into_iter()
-                    .find(|c| c.type_ == "Ready")?;
-                (condition.status == status).then(|| {
-                    (
-                        condition.reason.unwrap_or_default(),
-                        condition.message.unwrap_or_default(),
-                    )
-                })
-            },
+        let condition = self
+            .wait_for_condition(namespace, name, &format!("Ready={status}"), |c| {
+                c.status == status
+            })
+            .await;
+        (
+            condition.reason.unwrap_or_default(),
+            condition.message.unwrap_or_default(),
         )
-        .await
     }
 
     /// Waits until the ExternalSecret's Ready condition has `reason` and returns its status and message.
@@ -351,17 +342,29 @@ spec:
         name: &str,
         reason: &str,
     ) -> (String, String) {
+        let condition = self
+            .wait_for_condition(namespace, name, &format!("Ready reason {reason}"), |c| {
+                c.reason.as_deref() == Some(reason)
+            })
+            .await;
+        (condition.status, condition.message.unwrap_or_default())
+    }
+
+    async fn wait_for_condition(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        wanted: impl Fn(&akvsync_crds::Condition) -> bool,
+    ) -> akvsync_crds::Condition {
         eventually(
-            &format!("ExternalSecret {namespace}/{name} Ready reason {reason}"),
+            &format!("ExternalSecret {namespace}/{name} {what}"),
             || async {
                 let es = self.external_secret_opt(namespace, name).await?;
-                let condition = es
-                    .status?
+                es.status?
                     .conditions?
                     .into_iter()
-                    .find(|c| c.type_ == "Ready")?;
-                (condition.reason.as_deref() == Some(reason))
-                    .then(|| (condition.status, condition.message.unwrap_or_default()))
+                    .find(|c| c.type_ == "Ready" && wanted(c))
             },
         )
         .await
