@@ -188,3 +188,42 @@ proptest! {
         let _ = jwk_private_key_pem(json.as_bytes());
     }
 }
+
+/// Nested loops that print nothing stop at the step budget instead of running for hours, and a
+/// huge integer range fails before anything is built.
+#[test]
+fn runaway_loops_stop_at_the_step_budget() {
+    let engine = Engine::new();
+    for text in [
+        "{{ range until 1000 }}{{ range until 1000 }}{{ range until 1000 }}{{ end }}{{ end }}{{ end }}",
+        "{{ range 1000000000000 }}{{ end }}",
+    ] {
+        let error = engine
+            .parse("runaway", text)
+            .unwrap()
+            .execute(&values())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("template execution exceeds 1000000 steps"),
+            "{error}"
+        );
+    }
+}
+
+/// Found by the generated-templates property: a newline before `-}}` is a trim marker, as in Go
+/// (the lexer looped forever on it).
+#[test]
+fn any_space_before_the_trim_marker_trims() {
+    let engine = Engine::new();
+    for text in ["{{ \"a\"\n-}}  b", "{{ \"a\"\t-}}  b", "{{ \"a\" -}}  b"] {
+        let output = engine
+            .parse("trim", text)
+            .unwrap()
+            .execute(&values())
+            .unwrap();
+        assert_eq!(output, b"ab", "{text:?}");
+    }
+    let error = engine.parse("trim", "{{b\"\"'c'\n-}}");
+    assert!(error.is_err() || error.unwrap().execute(&values()).is_err());
+}

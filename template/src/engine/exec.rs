@@ -16,6 +16,10 @@ const MAX_TEMPLATE_DEPTH: usize = 200;
 /// Largest output one template may produce: a Secret is at most 1 MiB, so anything near this is
 /// a runaway loop, not a value.
 pub const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+/// Nodes walked and range iterations one execution may take. A template over a whole 1 MiB
+/// Secret stays far below; nested ranges that print nothing (`{{ range 1000 }}{{ range 1000 }}`)
+/// would otherwise run for hours on an actor's thread.
+pub const MAX_STEPS: u64 = 1_000_000;
 
 /// An execution error before it is given the template's name and line.
 #[derive(Debug)]
@@ -48,6 +52,7 @@ pub struct Exec<'a> {
     vars: Vec<(String, Value)>,
     out: Vec<u8>,
     depth: usize,
+    steps: u64,
     current_define: Option<String>,
 }
 
@@ -59,6 +64,7 @@ impl<'a> Exec<'a> {
             vars: Vec::new(),
             out: Vec::new(),
             depth: 0,
+            steps: 0,
             current_define: None,
         }
     }
@@ -102,7 +108,21 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
+    /// Counts one step of the execution's budget.
+    fn step(&mut self, pos: usize, count: u64) -> ExecResult<()> {
+        self.steps = self.steps.saturating_add(count);
+        if self.steps > MAX_STEPS {
+            return Err(self.error(
+                pos,
+                "template",
+                format!("template execution exceeds {MAX_STEPS} steps"),
+            ));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, dot: &Value, node: &Node) -> Result<(), Flow> {
+        self.step(0, 1)?;
         match node {
             Node::Text(t) => self.write(t.as_bytes(), 0)?,
             Node::Action(pipe) => {
@@ -174,6 +194,8 @@ impl<'a> Exec<'a> {
                         )
                         .into());
                 }
+                // Counted up front: a huge count fails before anything is built.
+                self.step(pipe.pos, (*n).max(0) as u64)?;
                 (0..(*n).max(0))
                     .map(|i| (Value::Int(i), Value::Int(i)))
                     .collect()
@@ -200,6 +222,7 @@ impl<'a> Exec<'a> {
         }
         let mark = self.vars.len();
         for (index, elem) in items {
+            self.step(pipe.pos, 1)?;
             if !pipe.decl.is_empty() {
                 if pipe.is_assign {
                     let target = if pipe.decl.len() > 1 { &index } else { &elem };

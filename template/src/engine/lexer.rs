@@ -204,11 +204,18 @@ impl Lexer<'_> {
     /// Lexes tokens up to the right delimiter; returns whether it trims the following text.
     fn inside_action(&mut self, delim_pos: usize) -> Result<bool, TemplateSyntaxError> {
         let right = self.delims.right.clone();
-        let trim_right = format!(" -{right}");
+        // Go's `hasRightTrimMarker`: any space character, then `-`, then the delimiter.
+        let trims_at = |rest: &str| {
+            let bytes = rest.as_bytes();
+            bytes.len() >= 2
+                && is_space(bytes[0])
+                && bytes[1] == b'-'
+                && rest[2..].starts_with(right.as_str())
+        };
         loop {
             let rest = self.rest();
-            if rest.starts_with(&trim_right) || rest.starts_with(right.as_str()) {
-                let trims = rest.starts_with(&trim_right);
+            if trims_at(rest) || rest.starts_with(right.as_str()) {
+                let trims = trims_at(rest);
                 if self.paren_depth > 0 {
                     return self.err(self.pos, "unclosed left paren");
                 }
