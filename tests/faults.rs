@@ -59,6 +59,23 @@ async fn values(world: &World) -> Vec<Option<String>> {
         .collect()
 }
 
+/// After healing: every ExternalSecret holds `v2` and is synced, with one Secret write each.
+async fn healed_with_one_write_each(world: &World, writes_before: u64) {
+    for index in 0..COUNT {
+        world
+            .wait_for_value(NAMESPACE, &name(index), "v", "v2")
+            .await;
+        world
+            .wait_for_reason(NAMESPACE, &name(index), "SecretSynced")
+            .await;
+    }
+    assert_eq!(
+        world.kube.stats().secret_writes - writes_before,
+        COUNT as u64,
+        "one write per Secret whose data changed"
+    );
+}
+
 fn rule(verb: &str, resource: &str, response: FaultResponse) -> FaultRule {
     FaultRule {
         matches: FaultMatch {
@@ -118,19 +135,7 @@ async fn api_server_errors_and_throttling_delete_nothing_and_heal() {
     );
 
     faults.clear();
-    for index in 0..COUNT {
-        world
-            .wait_for_value(NAMESPACE, &name(index), "v", "v2")
-            .await;
-        world
-            .wait_for_reason(NAMESPACE, &name(index), "SecretSynced")
-            .await;
-    }
-    assert_eq!(
-        world.kube.stats().secret_writes - writes_before,
-        COUNT as u64,
-        "one write per Secret whose data changed"
-    );
+    healed_with_one_write_each(&world, writes_before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,19 +245,7 @@ async fn key_vault_errors_and_dropped_connections_keep_every_secret() {
     );
 
     world.azure.faults().clear();
-    for index in 0..COUNT {
-        world
-            .wait_for_value(NAMESPACE, &name(index), "v", "v2")
-            .await;
-        world
-            .wait_for_reason(NAMESPACE, &name(index), "SecretSynced")
-            .await;
-    }
-    assert_eq!(
-        world.kube.stats().secret_writes - writes_before,
-        COUNT as u64,
-        "one write per Secret whose data changed"
-    );
+    healed_with_one_write_each(&world, writes_before).await;
     assert!(
         world.azure.stats().peak(VAULT) <= 2000,
         "within the vault budget"
