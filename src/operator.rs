@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::azure::{AzureNetwork, NetworkSettings};
-use crate::controller::context::Shared;
+use crate::controller::context::{Shared, StoreSettings};
 use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
 use crate::observability::http::HttpError;
 use crate::observability::{
@@ -45,6 +45,9 @@ pub struct OperatorConfig {
     pub workers: usize,
     pub budget: VaultBudget,
     pub store: StoreConfig,
+    /// `--naive`: ESO's call pattern (no cache, coalescing or limiter; a new client per call),
+    /// the load benchmark's baseline.
+    pub naive: bool,
     /// Identifies this replica in events and the leader lease.
     pub instance: String,
     /// Metrics and health listeners; none in embedded uses.
@@ -62,6 +65,7 @@ impl Default for OperatorConfig {
             workers: 0,
             budget: VaultBudget::default(),
             store: StoreConfig::default(),
+            naive: false,
             instance: std::env::var("HOSTNAME").unwrap_or_else(|_| "akvsync".to_owned()),
             http: None,
             leader: None,
@@ -264,15 +268,14 @@ pub fn run(
             }
         };
         let runtime = if config.workers == 0 { Runtime::per_core() } else { Runtime::start(config.workers) };
-        let shared = Shared::new(
-            kube,
-            runtime.clone(),
+        let settings = StoreSettings {
             network,
-            LimiterRegistry::new(config.budget),
-            &telemetry,
-            config.store.clone(),
-            &config.instance,
-        );
+            limiters: LimiterRegistry::new(config.budget),
+            store_metrics: Arc::clone(&telemetry.store),
+            store_config: config.store.clone(),
+            naive: config.naive,
+        };
+        let shared = Shared::new(kube, runtime.clone(), settings, Arc::clone(&telemetry.controller), &config.instance);
         let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));
         let mut shutdown = std::pin::pin!(shutdown);
         if let Some(states) = &mut leader_states {

@@ -3,7 +3,6 @@
 
 mod operator_world;
 
-use akvsync_actors::store::StoreConfig;
 use operator_world::{NAMESPACE, TENANT, VAULT, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,10 +10,7 @@ async fn naive_mode_fetches_and_authenticates_for_every_external_secret() {
     let mut world = World::new().await;
     world.set_secret("shared", "v");
     let config = akvsync::operator::OperatorConfig {
-        store: StoreConfig {
-            naive: true,
-            ..StoreConfig::default()
-        },
+        naive: true,
         ..world.operator_config()
     };
     world.start_operator_with(config).await;

@@ -60,8 +60,8 @@ pub struct RetryIfFailing;
 #[rtype(result = "()")]
 pub struct Stop;
 
-/// How many messages an actor's mailbox holds before senders wait: updates are rare, and a full
-/// mailbox means the supervisor slows down rather than drops events.
+/// How many messages an actor's mailbox holds. Notices that do not fit wait, coalesced, in the
+/// supervisor's [`crate::mailbox::Outbox`]: nothing queues past this, and nothing is lost.
 pub const RESOURCE_MAILBOX_CAPACITY: usize = 16;
 
 pub struct ResourceActor<R: Reconciler> {

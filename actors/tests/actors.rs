@@ -12,13 +12,52 @@ use akvsync_actors::resource::{Reconciler, ResourceActor, RetryIfFailing, Trigge
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::{
-    Fetch, LimiterRegistry, Priority, SetState, StoreActor, StoreConfig, StoreCore, StoreMetrics,
-    StoreState, VaultBudget,
+    Connect, ConnectFailure, Connection, Fetch, LimiterRegistry, Priority, Reconnect, Retire,
+    StoreActor, StoreConfig, StoreCore, StoreMetrics, StoreService, VaultBudget,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use support::{FakeVault, HOST};
 use tokio::sync::mpsc;
+
+/// Connects with the connections a test hands it, one per attempt, and counts attempts.
+struct Connections {
+    next: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Connection>>>,
+    attempts: std::sync::atomic::AtomicU32,
+}
+
+impl Connections {
+    fn new() -> (Arc<Self>, mpsc::UnboundedSender<Connection>) {
+        let (send, next) = mpsc::unbounded_channel();
+        let connections = Arc::new(Self {
+            next: Arc::new(tokio::sync::Mutex::new(next)),
+            attempts: Default::default(),
+        });
+        (connections, send)
+    }
+
+    fn attempts(&self) -> u32 {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Connect for Connections {
+    fn connect(&self) -> BoxFuture<'static, Connection> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let next = Arc::clone(&self.next);
+        async move {
+            let next = next.lock().await.recv().await;
+            next.unwrap_or_else(|| {
+                Err(ConnectFailure {
+                    message: "test over".into(),
+                    retry_after: None,
+                })
+            })
+        }
+        .boxed()
+    }
+}
 
 /// A resource that names the secret it reads.
 struct Wanted {
@@ -27,7 +66,7 @@ struct Wanted {
 
 /// Fetches the wanted secret through the store and reports what it got.
 struct FetchingReconciler {
-    store: Addr<StoreActor<FakeVault>>,
+    store: Addr<StoreActor>,
     synced: mpsc::UnboundedSender<(String, Trigger, String)>,
 }
 
@@ -83,7 +122,8 @@ fn resource_actors_on_every_arbiter_share_one_store_call() {
             metrics,
             &StoreConfig::default(),
         ));
-        let store = runtime.spawn(|_| StoreActor::<FakeVault>::new());
+        let (connections, connect) = Connections::new();
+        let store = runtime.spawn(move |_| StoreActor::new(connections));
 
         let (synced, mut results) = mpsc::unbounded_channel();
         let reconciler = Arc::new(FetchingReconciler {
@@ -104,7 +144,7 @@ fn resource_actors_on_every_arbiter_share_one_store_call() {
             })
             .collect();
         // The store connects after the resources asked: their fetches wait for it.
-        store.send(SetState(StoreState::Ready(core))).await.unwrap();
+        connect.send(Ok(core as Arc<dyn StoreService>)).unwrap();
 
         let timeout = Duration::from_secs(30);
         for _ in 0..10 {
@@ -148,30 +188,87 @@ fn resource_actors_on_every_arbiter_share_one_store_call() {
     });
 }
 
+fn fetch_x() -> Fetch {
+    Fetch {
+        key: RemoteKey::new(ObjectKind::Secret, "x", None),
+        max_age: Duration::ZERO,
+        priority: Priority::Change,
+    }
+}
+
 #[test]
-fn a_failed_store_fails_requests_with_its_reason() {
+fn a_failed_store_fails_requests_with_its_reason_and_retries_when_transient() {
     let system = actix::System::new();
     system.block_on(async {
         let runtime = Runtime::start(1);
-        let store = runtime.spawn(|_| StoreActor::<FakeVault>::new());
-        store
-            .send(SetState(StoreState::Failed(
-                "missing tenantID in store config".into(),
-            )))
-            .await
+        let (connections, connect) = Connections::new();
+        let attempts = Arc::clone(&connections);
+        let store = runtime.spawn(move |_| StoreActor::new(connections));
+        connect
+            .send(Err(ConnectFailure {
+                message: "AADSTS7000215: invalid client secret".into(),
+                retry_after: Some(Duration::from_millis(10)),
+            }))
             .unwrap();
-        let key = RemoteKey::new(ObjectKind::Secret, "x", None);
-        let result = store
-            .send(Fetch {
-                key,
-                max_age: Duration::ZERO,
-                priority: Priority::Change,
-            })
+        let result = store.send(fetch_x()).await.unwrap();
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "store is not ready: AADSTS7000215: invalid client secret"
+        );
+        // A transient failure connects again by itself.
+        let vault = FakeVault::with(&[("x", "value")]);
+        let core = Arc::new(StoreCore::new(
+            vault,
+            LimiterRegistry::new(VaultBudget::default()).limiter(HOST),
+            Arc::new(StoreMetrics::unregistered().unwrap()),
+            &StoreConfig::default(),
+        ));
+        connect.send(Ok(core as Arc<dyn StoreService>)).unwrap();
+        let mut fetched = store.send(fetch_x()).await.unwrap();
+        for _ in 0..3000 {
+            if fetched.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            fetched = store.send(fetch_x()).await.unwrap();
+        }
+        assert_eq!(fetched.unwrap().value.expose(), b"value");
+        assert_eq!(attempts.attempts(), 2);
+
+        // A spec failure waits for a change; a retired store fails with why.
+        store.send(Reconnect).await.unwrap();
+        connect
+            .send(Err(ConnectFailure {
+                message: "missing tenantID in store config".into(),
+                retry_after: None,
+            }))
+            .unwrap();
+        let mut failed = store.send(fetch_x()).await.unwrap();
+        for _ in 0..3000 {
+            if failed.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            failed = store.send(fetch_x()).await.unwrap();
+        }
+        assert_eq!(
+            failed.unwrap_err().to_string(),
+            "store is not ready: missing tenantID in store config"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(attempts.attempts(), 3, "no retry after a spec failure");
+        store
+            .send(Retire("SecretStore vault was deleted".into()))
             .await
             .unwrap();
         assert_eq!(
-            result.unwrap_err().to_string(),
-            "store is not ready: missing tenantID in store config"
+            store
+                .send(fetch_x())
+                .await
+                .unwrap()
+                .unwrap_err()
+                .to_string(),
+            "store is not ready: SecretStore vault was deleted"
         );
         runtime.stop();
     });

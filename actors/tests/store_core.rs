@@ -241,24 +241,3 @@ async fn a_list_walks_every_page_once_and_is_cached() {
     assert_eq!(second.unwrap().len(), 5);
     assert_eq!(vault.gets(), 3, "three pages, one walk");
 }
-
-#[tokio::test(start_paused = true)]
-async fn naive_mode_calls_the_vault_for_every_request() {
-    let vault = FakeVault::with(&[("a", "1")]);
-    let (store, _) = store(
-        &vault,
-        VaultBudget::default(),
-        StoreConfig {
-            naive: true,
-            ..StoreConfig::default()
-        },
-    );
-    let fetches = (0..5).map(|_| {
-        let store = Arc::clone(&store);
-        async move { store.fetch(secret("a"), HOUR, Priority::Change).await }
-    });
-    for result in join_all(fetches).await {
-        result.unwrap();
-    }
-    assert_eq!(vault.gets(), 5);
-}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use akvsync_actors::store::{StoreConfig, VaultBudget};
+use akvsync_actors::store::VaultBudget;
 use anyhow::Context as _;
 use clap::Args;
 
@@ -81,10 +81,7 @@ impl RunArgs {
                 writes_per_10s: self.writes_per_10s,
                 in_flight: self.vault_concurrency,
             },
-            store: StoreConfig {
-                naive: self.naive,
-                ..StoreConfig::default()
-            },
+            naive: self.naive,
             http: Some((
                 self.observability.http.metrics_address,
                 self.observability.http.health_address,

@@ -9,10 +9,9 @@ use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Semaphore;
 
-use super::stores::Stores;
+use super::stores::{StoreConnector, Stores};
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
-use crate::operator::Telemetry;
 
 /// Syncs in their Kubernetes phase at once (twice the default Kubernetes request concurrency).
 pub const KUBE_PHASES: usize = 64;
@@ -26,15 +25,10 @@ pub struct Shared {
     pub kube: kube::Client,
     pub runtime: Runtime,
     pub stores: Stores,
-    pub network: AzureNetwork,
-    pub credentials: CredentialCache,
     /// Counts credentials that acquired a token again after failing their callers: the
     /// supervisor has resources that failed meanwhile retry at once.
     pub credentials_recovered: Arc<tokio::sync::watch::Sender<u64>>,
-    pub limiters: LimiterRegistry,
-    pub store_metrics: Arc<StoreMetrics>,
     pub metrics: Arc<ControllerMetrics>,
-    pub store_config: StoreConfig,
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
     pub in_flight: InFlight,
@@ -46,39 +40,50 @@ pub struct Shared {
     pub instance: String,
 }
 
+/// How stores connect: the Azure side of the operator's configuration.
+pub struct StoreSettings {
+    pub network: AzureNetwork,
+    pub limiters: LimiterRegistry,
+    pub store_metrics: Arc<StoreMetrics>,
+    pub store_config: StoreConfig,
+    /// `--naive`: stores serve with the benchmark's baseline instead of the store core.
+    pub naive: bool,
+}
+
 impl Shared {
     pub fn new(
         kube: kube::Client,
         runtime: Runtime,
-        network: AzureNetwork,
-        limiters: LimiterRegistry,
-        telemetry: &Telemetry,
-        store_config: StoreConfig,
+        settings: StoreSettings,
+        metrics: Arc<ControllerMetrics>,
         instance: &str,
     ) -> Self {
         let credentials_recovered = Arc::new(tokio::sync::watch::Sender::new(0));
-        telemetry
-            .controller
-            .max_concurrent_reconciles(ResourceKind::ExternalSecret, KUBE_PHASES);
+        metrics.max_concurrent_reconciles(ResourceKind::ExternalSecret, KUBE_PHASES);
         let reporter = Reporter {
             controller: CONTROLLER_NAME.to_owned(),
             instance: Some(instance.to_owned()),
         };
+        let connector = StoreConnector {
+            kube: kube.clone(),
+            network: settings.network,
+            credentials: CredentialCache::with_observer(Arc::new(TokenEvents {
+                metrics: Arc::clone(&metrics),
+                recovered: Arc::clone(&credentials_recovered),
+            })),
+            limiters: settings.limiters,
+            store_metrics: settings.store_metrics,
+            metrics: Arc::clone(&metrics),
+            store_config: settings.store_config,
+            naive: settings.naive,
+        };
         Self {
             recorder: Recorder::new(kube.clone(), reporter),
             kube,
+            stores: Stores::new(runtime.clone(), connector),
             runtime,
-            stores: Stores::default(),
-            network,
-            credentials: CredentialCache::with_observer(Arc::new(TokenEvents {
-                metrics: Arc::clone(&telemetry.controller),
-                recovered: Arc::clone(&credentials_recovered),
-            })),
             credentials_recovered,
-            limiters,
-            store_metrics: Arc::clone(&telemetry.store),
-            metrics: Arc::clone(&telemetry.controller),
-            store_config,
+            metrics,
             namespaces: NamespaceLabels::default(),
             in_flight: InFlight::default(),
             kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),

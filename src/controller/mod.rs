@@ -10,4 +10,3 @@ pub mod push_secret;
 pub mod status;
 pub mod stores;
 pub mod supervisor;
-pub mod vault;

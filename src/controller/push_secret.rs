@@ -206,7 +206,7 @@ async fn sync(
         let labels = shared.namespaces.get(&namespace);
         let actor = match shared
             .stores
-            .actor_for(shared, *kind, store_name, &namespace, &labels)
+            .actor_for(*kind, store_name, &namespace, &labels)
         {
             Ok(actor) => actor,
             Err(error) => {
@@ -409,7 +409,7 @@ async fn delete_entries(
                 .map_err(|e| e.to_string())?;
             let actor = shared
                 .stores
-                .actor_for(shared, kind, store_name, namespace, &labels)
+                .actor_for(kind, store_name, namespace, &labels)
                 .map_err(|e| e.to_string())?;
             let existing = match actor
                 .send(Fetch {

@@ -289,7 +289,7 @@ impl Supervisor {
         }
         self.started = true;
         let shared = &self.shared;
-        shared.stores.activate(shared);
+        shared.stores.activate();
         self.external_secrets
             .start(&shared.runtime, &shared.metrics);
         self.cluster_external_secrets
@@ -421,7 +421,6 @@ impl Supervisor {
                     // The spec's generation: status writes must not rebuild the client or drop the cache.
                     let version = store.meta().generation.unwrap_or_default().to_string();
                     self.shared.stores.upsert(
-                        &self.shared,
                         id,
                         store.spec_of(),
                         version,
@@ -466,7 +465,7 @@ impl Supervisor {
                     .referencing_secret(&namespace, &secret.name_any())
                 {
                     info!(store = %id.name, secret = %secret.name_any(), "credential secret changed, reconnecting store");
-                    self.shared.stores.reconnect(&self.shared, &id);
+                    self.shared.stores.reconnect(&id);
                 }
                 self.push_sources_changed(&secret);
             }

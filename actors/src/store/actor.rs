@@ -1,5 +1,5 @@
-//! The store actor: the one owner of a store's Key Vault client. It holds the store's state
-//! (connecting, ready with its core, or failed) and answers fetch, list, push and delete
+//! The store actor: the one owner of a store's Key Vault connection. It holds the store's state
+//! (connecting, ready with its service, or failed) and answers fetch, list, push and delete
 //! requests from resource actors.
 
 use std::sync::Arc;
@@ -8,11 +8,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::watch;
 
-use super::core::StoreCore;
 use super::limiter::Priority;
-use crate::remote::{
-    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
-};
+use super::service::{Connect, StoreService};
+use crate::remote::{ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue};
 
 /// How long a request waits for a connecting store before it fails.
 const CONNECT_WAIT: Duration = Duration::from_secs(60);
@@ -22,21 +20,12 @@ const CONNECT_WAIT: Duration = Duration::from_secs(60);
 pub const STORE_MAILBOX_CAPACITY: usize = 1024;
 
 /// A store's readiness.
-pub enum StoreState<V> {
+#[derive(Clone)]
+pub enum StoreState {
     Connecting,
-    Ready(Arc<StoreCore<V>>),
+    Ready(Arc<dyn StoreService>),
     /// The store cannot serve: its message is the user-facing reason.
     Failed(String),
-}
-
-impl<V> Clone for StoreState<V> {
-    fn clone(&self) -> Self {
-        match self {
-            StoreState::Connecting => StoreState::Connecting,
-            StoreState::Ready(core) => StoreState::Ready(Arc::clone(core)),
-            StoreState::Failed(message) => StoreState::Failed(message.clone()),
-        }
-    }
 }
 
 /// Why a store request failed.
@@ -57,21 +46,66 @@ impl StoreRequestError {
     }
 }
 
-pub struct StoreActor<V> {
-    state: watch::Sender<StoreState<V>>,
+/// The one owner of a store's connection. It connects itself when it starts, again when told
+/// ([`Reconnect`], [`Reconfigure`]) and after a transient failure, and until then serves with
+/// the connection it has (requests wait while it first connects).
+pub struct StoreActor {
+    state: watch::Sender<StoreState>,
+    connector: Arc<dyn Connect>,
+    /// Counts connection attempts: only the latest one's result counts.
+    attempt: u64,
+    retry: Option<SpawnHandle>,
 }
 
-impl<V: KeyVault> StoreActor<V> {
-    pub fn new() -> Self {
+impl StoreActor {
+    pub fn new(connector: Arc<dyn Connect>) -> Self {
         Self {
             state: watch::Sender::new(StoreState::Connecting),
+            connector,
+            attempt: 0,
+            retry: None,
         }
     }
 
-    /// A future that resolves to the store's core once it is connected.
+    /// Starts a connection attempt; the store keeps serving with its current state meanwhile.
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        if let Some(retry) = self.retry.take() {
+            ctx.cancel_future(retry);
+        }
+        self.attempt += 1;
+        let attempt = self.attempt;
+        let connecting = self.connector.connect();
+        ctx.spawn(
+            connecting
+                .into_actor(self)
+                .map(move |connection, actor, ctx| {
+                    if attempt != actor.attempt {
+                        return;
+                    }
+                    match connection {
+                        Ok(service) => {
+                            actor.state.send_replace(StoreState::Ready(service));
+                        }
+                        Err(failure) => {
+                            actor
+                                .state
+                                .send_replace(StoreState::Failed(failure.message));
+                            if let Some(after) = failure.retry_after {
+                                actor.retry = Some(ctx.run_later(after, |actor, ctx| {
+                                    actor.retry = None;
+                                    actor.connect(ctx);
+                                }));
+                            }
+                        }
+                    }
+                }),
+        );
+    }
+
+    /// A future that resolves to the store's service once it is connected.
     fn ready(
         &self,
-    ) -> impl Future<Output = Result<Arc<StoreCore<V>>, StoreRequestError>> + 'static {
+    ) -> impl Future<Output = Result<Arc<dyn StoreService>, StoreRequestError>> + 'static {
         let mut state = self.state.subscribe();
         async move {
             let waited = tokio::time::timeout(
@@ -81,7 +115,7 @@ impl<V: KeyVault> StoreActor<V> {
             .await;
             match waited {
                 Ok(Ok(state)) => match &*state {
-                    StoreState::Ready(core) => Ok(Arc::clone(core)),
+                    StoreState::Ready(service) => Ok(Arc::clone(service)),
                     StoreState::Failed(message) => {
                         Err(StoreRequestError::NotReady(message.clone()))
                     }
@@ -98,30 +132,56 @@ impl<V: KeyVault> StoreActor<V> {
     }
 }
 
-impl<V: KeyVault> Default for StoreActor<V> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<V: KeyVault> Actor for StoreActor<V> {
+impl Actor for StoreActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(STORE_MAILBOX_CAPACITY);
+        self.connect(ctx);
     }
 }
 
-/// Sets the store's state: a new core (client rebuilt, cache empty), a failure, or connecting.
+/// Connects again with the same connector, as after a credential rotation.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetState<V>(pub StoreState<V>);
+pub struct Reconnect;
 
-impl<V: KeyVault> Handler<SetState<V>> for StoreActor<V> {
+impl Handler<Reconnect> for StoreActor {
     type Result = ();
 
-    fn handle(&mut self, SetState(state): SetState<V>, _: &mut Context<Self>) {
-        self.state.send_replace(state);
+    fn handle(&mut self, _: Reconnect, ctx: &mut Context<Self>) {
+        self.connect(ctx);
+    }
+}
+
+/// Connects with a new connector, as after the store's spec changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure(pub Arc<dyn Connect>);
+
+impl Handler<Reconfigure> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, Reconfigure(connector): Reconfigure, ctx: &mut Context<Self>) {
+        self.connector = connector;
+        self.connect(ctx);
+    }
+}
+
+/// The store is gone: requests fail with `reason` from now on, and it connects no more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire(pub String);
+
+impl Handler<Retire> for StoreActor {
+    type Result = ();
+
+    fn handle(&mut self, Retire(reason): Retire, ctx: &mut Context<Self>) {
+        if let Some(retry) = self.retry.take() {
+            ctx.cancel_future(retry);
+        }
+        self.attempt += 1;
+        self.state.send_replace(StoreState::Failed(reason));
     }
 }
 
@@ -134,7 +194,7 @@ pub struct Fetch {
     pub priority: Priority,
 }
 
-impl<V: KeyVault> Handler<Fetch> for StoreActor<V> {
+impl Handler<Fetch> for StoreActor {
     type Result = ResponseFuture<Result<Arc<RemoteValue>, StoreRequestError>>;
 
     fn handle(
@@ -160,7 +220,7 @@ pub struct List {
     pub priority: Priority,
 }
 
-impl<V: KeyVault> Handler<List> for StoreActor<V> {
+impl Handler<List> for StoreActor {
     type Result = ResponseFuture<Result<Arc<Vec<RemoteItem>>, StoreRequestError>>;
 
     fn handle(
@@ -182,7 +242,7 @@ impl<V: KeyVault> Handler<List> for StoreActor<V> {
 #[rtype(result = "Result<(), StoreRequestError>")]
 pub struct Push(pub PushRequest);
 
-impl<V: KeyVault> Handler<Push> for StoreActor<V> {
+impl Handler<Push> for StoreActor {
     type Result = ResponseFuture<Result<(), StoreRequestError>>;
 
     fn handle(&mut self, Push(request): Push, _: &mut Context<Self>) -> Self::Result {
@@ -196,7 +256,7 @@ impl<V: KeyVault> Handler<Push> for StoreActor<V> {
 #[rtype(result = "Result<(), StoreRequestError>")]
 pub struct Delete(pub RemoteKey);
 
-impl<V: KeyVault> Handler<Delete> for StoreActor<V> {
+impl Handler<Delete> for StoreActor {
     type Result = ResponseFuture<Result<(), StoreRequestError>>;
 
     fn handle(&mut self, Delete(key): Delete, _: &mut Context<Self>) -> Self::Result {

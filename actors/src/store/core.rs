@@ -23,9 +23,6 @@ pub struct StoreConfig {
     pub cache_max_bytes: u64,
     /// No cached value outlives this, whatever the requester accepts.
     pub cache_ttl: Duration,
-    /// Turns off cache, coalescing and limiter: every request is one remote call (the baseline
-    /// the load benchmark compares against).
-    pub naive: bool,
 }
 
 impl Default for StoreConfig {
@@ -33,13 +30,12 @@ impl Default for StoreConfig {
         Self {
             cache_max_bytes: 256 * 1024 * 1024,
             cache_ttl: Duration::from_secs(24 * 3600),
-            naive: false,
         }
     }
 }
 
-type ListResult = Result<Arc<Vec<RemoteItem>>, ProviderError>;
-type FetchResult = Result<Arc<RemoteValue>, ProviderError>;
+pub type ListResult = Result<Arc<Vec<RemoteItem>>, ProviderError>;
+pub type FetchResult = Result<Arc<RemoteValue>, ProviderError>;
 
 /// The store's owner of vault calls.
 pub struct StoreCore<V> {
@@ -48,7 +44,6 @@ pub struct StoreCore<V> {
     objects: SingleFlightCache<RemoteKey, Arc<RemoteValue>, ProviderError>,
     lists: SingleFlightCache<ObjectKind, Arc<Vec<RemoteItem>>, ProviderError>,
     metrics: Arc<StoreMetrics>,
-    naive: bool,
 }
 
 impl<V: KeyVault> StoreCore<V> {
@@ -69,7 +64,6 @@ impl<V: KeyVault> StoreCore<V> {
                     .unwrap_or(u32::MAX)
             }),
             metrics,
-            naive: config.naive,
         }
     }
 
@@ -85,9 +79,6 @@ impl<V: KeyVault> StoreCore<V> {
         priority: Priority,
     ) -> FetchResult {
         let call = self.call(priority);
-        if self.naive {
-            return call.get(key).await;
-        }
         let (result, served) = self
             .objects
             .get_or_load(key.clone(), max_age, call.get(key))
@@ -105,9 +96,6 @@ impl<V: KeyVault> StoreCore<V> {
         priority: Priority,
     ) -> ListResult {
         let call = self.call(priority);
-        if self.naive {
-            return call.list(kind).await;
-        }
         let (result, served) = self.lists.get_or_load(kind, max_age, call.list(kind)).await;
         self.metrics.served(self.vault.vault_host(), served);
         result
@@ -145,7 +133,6 @@ impl<V: KeyVault> StoreCore<V> {
             vault: Arc::clone(&self.vault),
             limiter: Arc::clone(&self.limiter),
             metrics: Arc::clone(&self.metrics),
-            naive: self.naive,
             priority,
         }
     }
@@ -176,7 +163,6 @@ struct Call<V> {
     vault: Arc<V>,
     limiter: Arc<VaultLimiter>,
     metrics: Arc<StoreMetrics>,
-    naive: bool,
     priority: Priority,
 }
 
@@ -234,22 +220,17 @@ impl<V: KeyVault> Call<V> {
         let host = self.vault.vault_host();
         let mut attempt = 0;
         loop {
-            let mut permit = None;
-            if !self.naive {
-                let started = Instant::now();
-                permit = Some(self.limiter.in_flight().await);
-                self.limiter.acquire(access, self.priority).await;
-                self.metrics.limiter_waited(host, started.elapsed());
-            }
+            let waiting = Instant::now();
+            let permit = self.limiter.in_flight().await;
+            self.limiter.acquire(access, self.priority).await;
+            self.metrics.limiter_waited(host, waiting.elapsed());
             let started = Instant::now();
             let result = request(Arc::clone(&self.vault)).await;
             drop(permit);
             self.metrics
                 .remote_call(host, kind, operation, &result, started.elapsed());
             match result {
-                Err(ProviderError::Throttled { retry_after })
-                    if !self.naive && attempt < MAX_THROTTLE_RETRIES =>
-                {
+                Err(ProviderError::Throttled { retry_after }) if attempt < MAX_THROTTLE_RETRIES => {
                     let pause = self.limiter.throttled(retry_after);
                     self.metrics.paused(host, pause);
                     attempt += 1;

@@ -105,7 +105,7 @@ impl StoreMetrics {
         self.throttle_pauses.with_label_values(&[vault]).inc();
     }
 
-    pub(crate) fn remote_call<T>(
+    pub fn remote_call<T>(
         &self,
         vault: &str,
         kind: ObjectKind,

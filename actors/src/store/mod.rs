@@ -5,10 +5,15 @@ pub mod actor;
 pub mod core;
 pub mod limiter;
 pub mod metrics;
+pub mod service;
 pub mod single_flight;
 
-pub use self::core::{StoreConfig, StoreCore};
-pub use actor::{Delete, Fetch, List, Push, SetState, StoreActor, StoreRequestError, StoreState};
+pub use self::core::{FetchResult, ListResult, StoreConfig, StoreCore};
+pub use actor::{
+    Delete, Fetch, List, Push, Reconfigure, Reconnect, Retire, StoreActor, StoreRequestError,
+    StoreState,
+};
 pub use limiter::{Access, LimiterRegistry, Priority, VaultBudget, VaultLimiter};
 pub use metrics::StoreMetrics;
+pub use service::{Connect, ConnectFailure, Connection, StoreService};
 pub use single_flight::{Served, SingleFlightCache};

@@ -1,0 +1,250 @@
+//! The ExternalSecret reconciler, in phases: gates ([`gate`]), [`dereference`] (plan, target,
+//! stores), [`fetch`] through the store actors, build (the pure core in `crate::sync`),
+//! [`apply`] to the target Secret, and [`report`] (a pure mapping to condition and Events). The
+//! resource actor schedules it.
+
+mod apply;
+mod dereference;
+mod error;
+mod fetch;
+mod gate;
+mod report;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use akvsync_actors::resource::{Reconciler, Trigger};
+use akvsync_actors::schedule::{Outcome, Refresh};
+use akvsync_actors::store::Priority;
+use akvsync_crds::constants::CONDITION_READY;
+use akvsync_crds::meta::{LocalObjectReference, find_condition};
+use akvsync_crds::{Condition, ExternalSecret, ExternalSecretStatus, RefreshPolicy};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{Api, Resource, ResourceExt};
+use sha3::{Digest, Sha3_224};
+use tokio::sync::SemaphorePermit;
+use tracing::{debug, warn};
+
+use self::error::SyncError;
+use self::fetch::Ask;
+use self::gate::Due;
+use self::report::{Notices, Synced};
+use super::common;
+use super::context::Shared;
+use super::status::{replace_ready, replace_status, same_condition};
+use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
+use crate::sync::target::target_name;
+use crate::sync::{BuildOptions, build};
+
+pub struct ExternalSecretReconciler {
+    shared: Shared,
+}
+
+impl ExternalSecretReconciler {
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+impl Reconciler for ExternalSecretReconciler {
+    type Resource = ExternalSecret;
+
+    fn reconcile(&self, es: Arc<ExternalSecret>, trigger: Trigger) -> BoxFuture<'static, Outcome> {
+        let shared = self.shared.clone();
+        async move { reconcile(&shared, &es, trigger).await }.boxed()
+    }
+
+    fn refresh(&self, es: &ExternalSecret) -> Refresh {
+        refresh_of(es)
+    }
+
+    fn changed(&self, current: &ExternalSecret, next: &ExternalSecret) -> bool {
+        synced_resource_version(current) != synced_resource_version(next)
+    }
+}
+
+/// How an ExternalSecret wants to be refreshed: ESO's policy and interval (`0` means once).
+pub fn refresh_of(es: &ExternalSecret) -> Refresh {
+    match es.spec.refresh_policy.unwrap_or_default() {
+        RefreshPolicy::CreatedOnce | RefreshPolicy::OnChange => Refresh::OnChange,
+        RefreshPolicy::Periodic => common::refresh_every(es.spec.refresh_interval.as_deref()),
+    }
+}
+
+/// ESO's `syncedResourceVersion`: generation and a hash of the labels and annotations, so a
+/// metadata change (such as `force-sync`) is a change too.
+pub fn synced_resource_version(es: &ExternalSecret) -> String {
+    let render = |map: &BTreeMap<String, String>| {
+        let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("map[{}]", pairs.join(" "))
+    };
+    let meta = format!(
+        "{{Annotations:{} Labels:{}}}",
+        render(&es.annotations().clone()),
+        render(&es.labels().clone())
+    );
+    format!(
+        "{}-{}",
+        es.metadata.generation.unwrap_or_default(),
+        hex::encode(Sha3_224::digest(meta.as_bytes()))
+    )
+}
+
+async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
+    if es.meta().deletion_timestamp.is_some() {
+        return Outcome::Synced;
+    }
+    let _in_flight = shared.in_flight.enter();
+    let _worker = shared
+        .metrics
+        .reconcile_started(ResourceKind::ExternalSecret);
+    if let Trigger::Timer { lag } = trigger {
+        shared
+            .metrics
+            .refresh_lag(ResourceKind::ExternalSecret, lag.as_secs_f64());
+    }
+    let started = tokio::time::Instant::now();
+    let outcome = reconcile_once(shared, es, trigger).await;
+    let took = started.elapsed();
+    let ready = match outcome {
+        Outcome::Synced | Outcome::NotDue(_) => MetricsOutcome::Ready,
+        Outcome::Failed => MetricsOutcome::Failed,
+    };
+    let namespace = es.namespace().unwrap_or_default();
+    shared.metrics.reconciled(
+        ResourceKind::ExternalSecret,
+        &namespace,
+        &es.name_any(),
+        took,
+        ready,
+    );
+    if trigger == Trigger::Changed && outcome == Outcome::Synced {
+        shared
+            .metrics
+            .change_to_synced(ResourceKind::ExternalSecret, took);
+    }
+    outcome
+}
+
+/// One sync in phases: gates, dereference, fetch, then in the Kubernetes phase build and
+/// apply, and last the report (status and Events).
+async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Outcome {
+    if let Some(wait) = gate::outside_sync_window(es, trigger) {
+        debug!(name = %es.name_any(), ?wait, "periodic refresh blocked by spec.syncWindows");
+        return Outcome::NotDue(wait);
+    }
+    let name = target_name(es);
+    let secrets: Api<Secret> =
+        Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
+    let existing = {
+        let _phase = kube_phase(shared).await;
+        match gate::due(es, &name, &secrets, trigger).await {
+            Due::No(outcome) => return outcome,
+            Due::Yes(existing) => existing,
+        }
+    };
+    let (result, notices, _phase) = sync(shared, es, &secrets, name, trigger, existing).await;
+    if let Err(error) = &result {
+        warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), category = error.category(), %error, "sync failed");
+    }
+    let report = report::report(&result, notices);
+    for note in &report.events {
+        common::publish(
+            shared,
+            es,
+            note.type_.clone(),
+            "Sync",
+            note.reason,
+            &note.message,
+        )
+        .await;
+    }
+    write_status(shared, es, report.ready, report.wrote).await;
+    report.outcome
+}
+
+/// Waits for a place in the Kubernetes phase.
+async fn kube_phase(shared: &Shared) -> Option<SemaphorePermit<'_>> {
+    let _queued = shared.metrics.queued(ResourceKind::ExternalSecret);
+    shared.kube_phases.acquire().await.ok()
+}
+
+/// Dereference, fetch, build and apply; returns the Kubernetes phase's permit with the result,
+/// so the report is written inside it too.
+async fn sync<'a>(
+    shared: &'a Shared,
+    es: &ExternalSecret,
+    secrets: &Api<Secret>,
+    name: String,
+    trigger: Trigger,
+    existing: Option<Option<Secret>>,
+) -> (
+    Result<Synced, SyncError>,
+    Notices,
+    Option<SemaphorePermit<'a>>,
+) {
+    let namespace = es.namespace().unwrap_or_default();
+    let plan = match dereference::dereference(shared, es, &namespace, &name) {
+        Ok(plan) => plan,
+        Err(error) => return (Err(error), Notices::default(), None),
+    };
+    let max_age = match refresh_of(es) {
+        Refresh::Every(interval) => interval,
+        Refresh::OnChange => Duration::ZERO,
+    };
+    let priority = if trigger == Trigger::Changed {
+        Priority::Change
+    } else {
+        Priority::Refresh
+    };
+    let fetched = fetch::fetch(shared, &plan.plan, &namespace, Ask { max_age, priority }).await;
+    let phase = kube_phase(shared).await;
+    let target = es.spec.target.clone().unwrap_or_default();
+    let options = BuildOptions {
+        deletion_policy: target.deletion_policy_or_default(),
+        azure_sdk_stores: &plan.azure_sdk_stores,
+    };
+    let built = match build(&plan.plan, &fetched, options) {
+        Ok(built) => built,
+        Err(error) => return (Err(error.into()), Notices::default(), phase),
+    };
+    let notices = Notices {
+        missing: built.missing,
+        overwritten: built.overwritten,
+    };
+    let applied = apply::apply(shared, es, secrets, name, built.data, existing).await;
+    (applied, notices, phase)
+}
+
+/// Patches the status when the Ready condition, the synced version or the binding changed, or
+/// the Secret was written; refreshTime records the last write or status change.
+async fn write_status(shared: &Shared, es: &ExternalSecret, ready: Condition, wrote: bool) {
+    let current = es.status.clone().unwrap_or_default();
+    let conditions = current.conditions.unwrap_or_default();
+    let version = synced_resource_version(es);
+    let binding = LocalObjectReference {
+        name: Some(target_name(es)),
+    };
+    let unchanged = same_condition(find_condition(&conditions, CONDITION_READY), &ready)
+        && current.synced_resource_version.as_deref() == Some(version.as_str())
+        && current.binding.as_ref() == Some(&binding)
+        && !wrote;
+    if unchanged {
+        return;
+    }
+    let status = ExternalSecretStatus {
+        refresh_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+        synced_resource_version: Some(version),
+        conditions: Some(replace_ready(conditions, ready)),
+        binding: Some(binding),
+    };
+    let api: Api<ExternalSecret> =
+        Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
+    if let Err(error) = replace_status(&api, &es.name_any(), &status).await {
+        warn!(name = %es.name_any(), %error, "could not write status");
+    }
+}

@@ -1,0 +1,167 @@
+//! The stores the operator knows and their actors: one store actor per SecretStore, per
+//! ClusterSecretStore, and per (ClusterSecretStore, namespace) for referent authentication.
+//!
+//! [`StoreRegistry`] is the plain map of store resources and actors; [`Stores`] shares it and
+//! starts actors, each of which connects itself through the [`StoreConnector`].
+
+mod connector;
+mod naive;
+mod registry;
+mod report;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::Addr;
+use akvsync_actors::runtime::Runtime;
+use akvsync_actors::store::{Reconfigure, Reconnect, Retire, StoreActor};
+use akvsync_crds::{ClusterSecretStoreCondition, SecretStoreSpec, StoreKind};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+pub use connector::{StoreConnection, StoreConnector};
+pub use registry::{ActorKey, StoreId, StoreLookupError, StoreRegistry, StoreResource};
+pub use report::STORE_VALIDATED;
+
+use crate::azure::{StoreError, StoreSource};
+
+pub type VaultActor = Addr<StoreActor>;
+
+/// The registry shared by the supervisor and the resource actors, and what starts store actors.
+#[derive(Clone)]
+pub struct Stores {
+    registry: Arc<Mutex<StoreRegistry<VaultActor>>>,
+    runtime: Runtime,
+    connector: Arc<StoreConnector>,
+}
+
+impl Stores {
+    pub fn new(runtime: Runtime, connector: StoreConnector) -> Self {
+        Self {
+            registry: Arc::default(),
+            runtime,
+            connector: Arc::new(connector),
+        }
+    }
+
+    fn registry(&self) -> MutexGuard<'_, StoreRegistry<VaultActor>> {
+        self.registry.lock().expect("store registry lock")
+    }
+
+    /// A store actor for `key` that connects itself as soon as it starts.
+    fn start(&self, key: &ActorKey, source: &Result<StoreSource, StoreError>) -> VaultActor {
+        let connection = self.connection(key, source);
+        self.runtime.spawn(move |_| StoreActor::new(connection))
+    }
+
+    fn connection(
+        &self,
+        key: &ActorKey,
+        source: &Result<StoreSource, StoreError>,
+    ) -> Arc<StoreConnection> {
+        Arc::new(StoreConnection::new(
+            Arc::clone(&self.connector),
+            key.clone(),
+            source.clone(),
+        ))
+    }
+
+    /// Records a store's latest spec; a changed spec reconnects its actors (new client, empty
+    /// cache), and a store that is not referent gets its actor at once so its status tells
+    /// whether it works.
+    pub fn upsert(
+        &self,
+        id: StoreId,
+        spec: &SecretStoreSpec,
+        version: String,
+        conditions: Vec<ClusterSecretStoreCondition>,
+        labels: BTreeMap<String, String>,
+    ) {
+        let resource = StoreResource::new(&id, spec, version, conditions, labels);
+        let changed = self
+            .registry()
+            .upsert(id, resource, |key, source| self.start(key, source));
+        for (key, actor, source) in changed {
+            let connection = self.connection(&key, &source);
+            deliver(actor, Reconfigure(connection));
+        }
+    }
+
+    /// Records stores from now on without starting actors, as a standby replica must.
+    pub fn stand_by(&self) {
+        self.registry().stand_by();
+    }
+
+    /// Ends standing by: starts the actor of every store that is not referent.
+    pub fn activate(&self) {
+        self.registry()
+            .activate(|key, source| self.start(key, source));
+    }
+
+    /// Forgets a deleted store; its actors fail every request from now on.
+    pub fn remove(&self, id: &StoreId) {
+        let reason = format!("{:?} {} was deleted", id.kind, id.name);
+        for actor in self.registry().remove(id) {
+            deliver(actor, Retire(reason.clone()));
+        }
+    }
+
+    /// Reconnects every actor of `id`, as after a credential rotation.
+    pub fn reconnect(&self, id: &StoreId) {
+        for actor in self.registry().actors_of(id) {
+            deliver(actor, Reconnect);
+        }
+    }
+
+    /// The actor serving `kind/name` to a resource in `namespace`; a referent cluster store's
+    /// actor for that namespace starts on first use.
+    pub fn actor_for(
+        &self,
+        kind: StoreKind,
+        name: &str,
+        namespace: &str,
+        namespace_labels: &BTreeMap<String, String>,
+    ) -> Result<VaultActor, StoreLookupError> {
+        self.registry()
+            .actor_for(kind, name, namespace, namespace_labels, |key, source| {
+                self.start(key, source)
+            })
+    }
+
+    /// The names of the stores of `kind` (SecretStores in `namespace`) whose labels match `selector`.
+    pub fn matching(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Vec<String> {
+        self.registry().matching(kind, namespace, selector)
+    }
+
+    /// Whether `kind/name`, as seen from `namespace`, sets `useAzureSDK: true`.
+    pub fn uses_azure_sdk(&self, kind: StoreKind, name: &str, namespace: &str) -> bool {
+        self.registry().uses_azure_sdk(kind, name, namespace)
+    }
+
+    /// A store that reads its credentials from Secret `namespace/name`.
+    pub fn credentials_user(&self, namespace: &str, name: &str) -> Option<StoreId> {
+        self.registry().credentials_user(namespace, name)
+    }
+
+    /// Stores whose actors read credentials from Secret `namespace/name`.
+    pub fn referencing_secret(&self, namespace: &str, name: &str) -> Vec<StoreId> {
+        self.registry().referencing_secret(namespace, name)
+    }
+}
+
+/// Sends a store actor a lifecycle message without blocking the caller; the send waits for
+/// room in the actor's bounded mailbox.
+fn deliver<M>(actor: VaultActor, message: M)
+where
+    M: actix::Message<Result = ()> + Send + 'static,
+    StoreActor: actix::Handler<M>,
+{
+    actix::spawn(async move {
+        // A stopped actor has nothing left to update.
+        let _ = actor.send(message).await;
+    });
+}
