@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use akvsync_actors::mailbox::MailboxMetrics;
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics, VaultBudget};
 use anyhow::Context as _;
@@ -80,6 +81,7 @@ pub struct Telemetry {
     pub registry: Registry,
     pub store: Arc<StoreMetrics>,
     pub controller: Arc<ControllerMetrics>,
+    pub mailbox: MailboxMetrics,
 }
 
 impl Telemetry {
@@ -87,10 +89,13 @@ impl Telemetry {
         let registry = Registry::new();
         let store = Arc::new(StoreMetrics::register(&registry)?);
         let controller = Arc::new(ControllerMetrics::register(&registry, granularity)?);
+        let kinds = ["ExternalSecret", "ClusterExternalSecret", "PushSecret"];
+        let mailbox = MailboxMetrics::register(&registry, &kinds)?;
         Ok(Self {
             registry,
             store,
             controller,
+            mailbox,
         })
     }
 }
@@ -275,7 +280,14 @@ pub fn run(
             store_config: config.store.clone(),
             naive: config.naive,
         };
-        let shared = Shared::new(kube, runtime.clone(), settings, Arc::clone(&telemetry.controller), &config.instance);
+        let shared = Shared::new(
+            kube,
+            runtime.clone(),
+            settings,
+            Arc::clone(&telemetry.controller),
+            telemetry.mailbox.clone(),
+            &config.instance,
+        );
         let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));
         let mut shutdown = std::pin::pin!(shutdown);
         if let Some(states) = &mut leader_states {

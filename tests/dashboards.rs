@@ -1,6 +1,7 @@
 //! Every metric the Grafana dashboards (`dashboards/*.json`) and the alerting rules
 //! (`deploy/overlays/monitoring/prometheusrule.yaml`) query is one the operator registers:
-//! [`ControllerMetrics`] and the stores' [`StoreMetrics`] on one registry, as `akvsync run` does.
+//! the operator's registry (`Telemetry`: controller, store and mailbox metrics), as `akvsync run`
+//! builds it.
 //!
 //! A name counts as registered when the registry refuses a probe metric of that name (a Vec
 //! with no series yet does not show in `gather()`, but its name is taken). Histogram series
@@ -12,8 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use akvsync::observability::{ControllerMetrics, MetricsGranularity};
-use akvsync_actors::store::StoreMetrics;
+use akvsync::observability::MetricsGranularity;
 use prometheus::proto::MetricType;
 use prometheus::{Gauge, Registry};
 use regex::Regex;
@@ -119,10 +119,9 @@ fn operator_registry() -> Registry {
     use akvsync::observability::metrics::{Outcome, ResourceKind, WriteVerb};
     use std::time::Duration;
 
-    let registry = Registry::new();
-    let metrics = ControllerMetrics::register(&registry, MetricsGranularity::PerResource)
-        .expect("controller metrics register");
-    StoreMetrics::register(&registry).expect("store metrics register");
+    let telemetry = akvsync::operator::Telemetry::new(MetricsGranularity::PerResource)
+        .expect("the operator's metrics register");
+    let (registry, metrics) = (telemetry.registry, telemetry.controller);
     for kind in ResourceKind::ALL {
         metrics.reconciled(kind, "probe", "probe", Duration::ZERO, Outcome::Failed);
         metrics.refresh_lag(kind, 0.0);

@@ -131,6 +131,7 @@ impl<R: Reconciler> Outbox<R> {
         if waiting.flush(actor) {
             return Delivery::Sent;
         }
+        // This clone may put one more message past the capacity when retried, no more.
         self.waiting.insert(actor.clone(), waiting);
         Delivery::Deferred
     }
@@ -147,5 +148,43 @@ impl<R: Reconciler> Outbox<R> {
 
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
+    }
+}
+
+/// `akvsync_mailbox_overflows_total{kind}`: notices that found a resource actor's mailbox full
+/// and waited in the outbox.
+#[derive(Clone)]
+pub struct MailboxMetrics {
+    overflows: prometheus::IntCounterVec,
+}
+
+impl MailboxMetrics {
+    /// Registers the counter, with a zero series for each of `kinds`.
+    pub fn register(registry: &prometheus::Registry, kinds: &[&str]) -> prometheus::Result<Self> {
+        let metrics = Self::unregistered(kinds)?;
+        registry.register(Box::new(metrics.overflows.clone()))?;
+        Ok(metrics)
+    }
+
+    pub fn unregistered(kinds: &[&str]) -> prometheus::Result<Self> {
+        let overflows = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "akvsync_mailbox_overflows_total",
+                "Notices that found a resource actor's mailbox full and waited to be retried",
+            ),
+            &["kind"],
+        )?;
+        for kind in kinds {
+            overflows.with_label_values(&[kind]);
+        }
+        Ok(Self { overflows })
+    }
+
+    pub fn overflowed(&self, kind: &str) {
+        self.overflows.with_label_values(&[kind]).inc();
+    }
+
+    pub fn overflows(&self, kind: &str) -> u64 {
+        self.overflows.with_label_values(&[kind]).get()
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use akvsync_actors::mailbox::MailboxMetrics;
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
 use kube::runtime::events::{Recorder, Reporter};
@@ -29,6 +30,7 @@ pub struct Shared {
     /// supervisor has resources that failed meanwhile retry at once.
     pub credentials_recovered: Arc<tokio::sync::watch::Sender<u64>>,
     pub metrics: Arc<ControllerMetrics>,
+    pub mailbox_metrics: MailboxMetrics,
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
     pub in_flight: InFlight,
@@ -56,6 +58,7 @@ impl Shared {
         runtime: Runtime,
         settings: StoreSettings,
         metrics: Arc<ControllerMetrics>,
+        mailbox_metrics: MailboxMetrics,
         instance: &str,
     ) -> Self {
         let credentials_recovered = Arc::new(tokio::sync::watch::Sender::new(0));
@@ -84,6 +87,7 @@ impl Shared {
             runtime,
             credentials_recovered,
             metrics,
+            mailbox_metrics,
             namespaces: NamespaceLabels::default(),
             in_flight: InFlight::default(),
             kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),

@@ -1,4 +1,4 @@
-//! The supervisor: runs the watches, keeps the registry of live ExternalSecret actors, routes
+//! The supervisor: runs the watches, keeps the live resource actors ([`Actors`]), routes
 //! changes to them, and keeps the stores and namespace labels current.
 //!
 //! A standby replica (leader election on, Lease held by another) runs the same watches but
@@ -7,12 +7,13 @@
 //! [`Lead`] it connects its stores and starts one actor per resource it already knows, so a
 //! takeover relists nothing.
 
+mod actors;
+mod watches;
+
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
-use akvsync_actors::resource::{Reconciler, ResourceActor, RetryIfFailing, Stop, SyncNow, Update};
-use akvsync_actors::runtime::Runtime;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
     SecretStore, StoreKind,
@@ -20,12 +21,14 @@ use akvsync_crds::{
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::ResourceExt;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event as WatchEvent, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::watcher::Event as WatchEvent;
 use tokio::sync::watch;
 use tracing::{info, warn};
+
+pub use self::actors::{Actors, Key};
+use self::watches::watch;
 
 use super::cluster_external_secret::ClusterExternalSecretReconciler;
 use super::context::Shared;
@@ -33,180 +36,9 @@ use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
 use super::push_secret::PushSecretReconciler;
 use super::stores::StoreId;
-use crate::observability::{ControllerMetrics, ResourceKind};
 
-/// A resource's namespace and name.
-type Key = (String, String);
-
-/// The live actors of one kind of resource, keyed by namespace and name.
-pub struct Actors<R: Reconciler> {
-    kind: &'static str,
-    reconciler: Arc<R>,
-    actors: HashMap<(String, String), Addr<ResourceActor<R>>>,
-    /// While standing by: the latest version of every resource, whose actors start on [`Lead`].
-    waiting: Option<HashMap<Key, Arc<R::Resource>>>,
-    /// Keys seen during a relist, to stop the actors of resources that vanished meanwhile.
-    relisting: Option<HashSet<(String, String)>>,
-}
-
-impl<R> Actors<R>
-where
-    R: Reconciler,
-    R::Resource: kube::Resource + Clone + std::fmt::Debug,
-{
-    /// Holds resources without actors until [`Actors::start`].
-    fn new(kind: &'static str, reconciler: R) -> Self {
-        Self {
-            kind,
-            reconciler: Arc::new(reconciler),
-            actors: HashMap::new(),
-            waiting: Some(HashMap::new()),
-            relisting: None,
-        }
-    }
-
-    /// Starts an actor for every resource kept while standing by; from now on, resources get
-    /// their actors as they are seen.
-    fn start(&mut self, runtime: &Runtime, metrics: &ControllerMetrics) {
-        for (key, resource) in self.waiting.take().unwrap_or_default() {
-            self.spawn(runtime, metrics, key, resource);
-        }
-    }
-
-    fn spawn(
-        &mut self,
-        runtime: &Runtime,
-        metrics: &ControllerMetrics,
-        key: (String, String),
-        resource: Arc<R::Resource>,
-    ) {
-        let reconciler = Arc::clone(&self.reconciler);
-        let actor = runtime.spawn(move |_| ResourceActor::new(reconciler, resource));
-        self.actors.insert(key, actor);
-        metrics.actor_started(self.kind);
-    }
-
-    /// Routes one watch event; returns true when the initial list is complete.
-    fn handle(
-        &mut self,
-        runtime: &Runtime,
-        metrics: &ControllerMetrics,
-        event: WatchEvent<DeserializeGuard<R::Resource>>,
-    ) -> bool {
-        match event {
-            WatchEvent::Init => self.relisting = Some(HashSet::new()),
-            WatchEvent::InitDone => {
-                if let Some(seen) = self.relisting.take() {
-                    if let Some(waiting) = &mut self.waiting {
-                        waiting.retain(|key, _| seen.contains(key));
-                    }
-                    let gone: Vec<_> = self
-                        .actors
-                        .keys()
-                        .filter(|key| !seen.contains(*key))
-                        .cloned()
-                        .collect();
-                    for key in gone {
-                        if let Some(actor) = self.actors.remove(&key) {
-                            actor.do_send(Stop);
-                            metrics.actor_stopped(self.kind);
-                        }
-                        self.forget_series(metrics, &key);
-                    }
-                }
-                return true;
-            }
-            WatchEvent::Apply(DeserializeGuard(object))
-            | WatchEvent::InitApply(DeserializeGuard(object)) => match object {
-                Ok(mut resource) => {
-                    // managedFields are the bulk of an applied object and nothing reads them:
-                    // with 100k resources held by actors, they would be most of the memory.
-                    resource.meta_mut().managed_fields = None;
-                    let key = (
-                        resource.namespace().unwrap_or_default(),
-                        resource.name_any(),
-                    );
-                    if let Some(seen) = &mut self.relisting {
-                        seen.insert(key.clone());
-                    }
-                    let resource = Arc::new(resource);
-                    if let Some(waiting) = &mut self.waiting {
-                        waiting.insert(key, resource);
-                        return false;
-                    }
-                    match self.actors.get(&key) {
-                        Some(actor) if actor.connected() => actor.do_send(Update(resource)),
-                        _ => self.spawn(runtime, metrics, key, resource),
-                    }
-                }
-                Err(invalid) => warn!(
-                    kind = self.kind,
-                    namespace = %invalid.metadata.namespace.clone().unwrap_or_default(),
-                    name = %invalid.metadata.name.clone().unwrap_or_default(),
-                    error = %invalid.error,
-                    "ignoring an object that does not parse"
-                ),
-            },
-            WatchEvent::Delete(DeserializeGuard(object)) => {
-                let meta = match &object {
-                    Ok(resource) => resource.meta().clone(),
-                    Err(invalid) => invalid.metadata.clone(),
-                };
-                let key = (
-                    meta.namespace.unwrap_or_default(),
-                    meta.name.unwrap_or_default(),
-                );
-                if let Some(waiting) = &mut self.waiting {
-                    waiting.remove(&key);
-                }
-                if let Some(actor) = self.actors.remove(&key) {
-                    actor.do_send(Stop);
-                    metrics.actor_stopped(self.kind);
-                }
-                self.forget_series(metrics, &key);
-            }
-        }
-        false
-    }
-
-    /// A deleted resource's per-resource series go (its condition would otherwise stay, and
-    /// alert, forever).
-    fn forget_series(&self, metrics: &ControllerMetrics, (namespace, name): &(String, String)) {
-        if let Some(kind) = ResourceKind::from_kind(self.kind) {
-            metrics.deleted(kind, namespace, name);
-        }
-    }
-
-    /// Asks one actor to sync now.
-    fn sync(&self, key: &(String, String)) {
-        if let Some(actor) = self.actors.get(key) {
-            actor.do_send(SyncNow);
-        }
-    }
-
-    /// Asks every actor whose last sync failed to retry now.
-    fn retry_failing(&self) {
-        for actor in self.actors.values() {
-            actor.do_send(RetryIfFailing);
-        }
-    }
-
-    /// Asks every actor to sync now.
-    fn sync_all(&self) {
-        for actor in self.actors.values() {
-            actor.do_send(SyncNow);
-        }
-    }
-
-    /// Live actors, or resources known while standing by.
-    pub fn len(&self) -> usize {
-        self.actors.len() + self.waiting.as_ref().map_or(0, HashMap::len)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// How soon notices that found a full mailbox are tried again.
+const RETRY_DEFERRED: Duration = Duration::from_millis(50);
 
 /// One change from any of the supervisor's watches.
 pub enum Change {
@@ -252,6 +84,8 @@ pub struct Supervisor {
     leading: bool,
     /// Whether the resource actors run: once leading and every watch has synced.
     started: bool,
+    /// Whether a retry of deferred notices is scheduled.
+    retrying: bool,
 }
 
 impl Supervisor {
@@ -263,23 +97,54 @@ impl Supervisor {
         if !leading {
             shared.stores.stand_by();
         }
+        let mailboxes = &shared.mailbox_metrics;
         Self {
             external_secrets: Actors::new(
                 "ExternalSecret",
                 ExternalSecretReconciler::new(shared.clone()),
+                mailboxes.clone(),
             ),
             cluster_external_secrets: Actors::new(
                 "ClusterExternalSecret",
                 ClusterExternalSecretReconciler::new(shared.clone()),
+                mailboxes.clone(),
             ),
-            push_secrets: Actors::new("PushSecret", PushSecretReconciler::new(shared.clone())),
+            push_secrets: Actors::new(
+                "PushSecret",
+                PushSecretReconciler::new(shared.clone()),
+                mailboxes.clone(),
+            ),
             push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
             synced,
             leading,
             started: false,
+            retrying: false,
         }
+    }
+
+    /// Schedules delivery of the notices that found a full mailbox, until none waits.
+    fn retry_deferred(&mut self, ctx: &mut Context<Self>) {
+        if self.retrying {
+            return;
+        }
+        self.retrying = true;
+        ctx.run_later(RETRY_DEFERRED, |supervisor, ctx| {
+            supervisor.retrying = false;
+            let es = supervisor.external_secrets.retry_deferred();
+            let ces = supervisor.cluster_external_secrets.retry_deferred();
+            let push = supervisor.push_secrets.retry_deferred();
+            if es || ces || push {
+                supervisor.retry_deferred(ctx);
+            }
+        });
+    }
+
+    fn has_deferred(&self) -> bool {
+        self.external_secrets.has_deferred()
+            || self.cluster_external_secrets.has_deferred()
+            || self.push_secrets.has_deferred()
     }
 
     /// Connects the stores and starts an actor for every resource the watches hold, once.
@@ -302,75 +167,7 @@ impl Supervisor {
     }
 
     fn watches(&self) -> BoxStream<'static, Change> {
-        let client = self.shared.kube.clone();
-        let config = watcher::Config::default();
-        let stores = watcher(
-            Api::<DeserializeGuard<SecretStore>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::SecretStore)
-                .unwrap_or_else(|e| Change::WatchFailed("secretstores", e.to_string()))
-        });
-        let cluster_stores = watcher(
-            Api::<DeserializeGuard<ClusterSecretStore>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::ClusterSecretStore)
-                .unwrap_or_else(|e| Change::WatchFailed("clustersecretstores", e.to_string()))
-        });
-        let external_secrets = watcher(
-            Api::<DeserializeGuard<ExternalSecret>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::ExternalSecret)
-                .unwrap_or_else(|e| Change::WatchFailed("externalsecrets", e.to_string()))
-        });
-        let cluster_external_secrets = watcher(
-            Api::<DeserializeGuard<ClusterExternalSecret>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::ClusterExternalSecret)
-                .unwrap_or_else(|e| Change::WatchFailed("clusterexternalsecrets", e.to_string()))
-        });
-        let push_secrets = watcher(
-            Api::<DeserializeGuard<PushSecret>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::PushSecret)
-                .unwrap_or_else(|e| Change::WatchFailed("pushsecrets", e.to_string()))
-        });
-        let namespaces = watcher(
-            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-            config.clone(),
-        )
-        .default_backoff()
-        .map(|event| {
-            event
-                .map(Change::Namespace)
-                .unwrap_or_else(|e| Change::WatchFailed("namespaces", e.to_string()))
-        });
-        let secrets = watcher(Api::<PartialObjectMeta<Secret>>::all(client), config)
-            .default_backoff()
-            .map(|event| {
-                event
-                    .map(Change::Secret)
-                    .unwrap_or_else(|e| Change::WatchFailed("secrets", e.to_string()))
-            });
+        let client = &self.shared.kube;
         let recoveries = self.shared.credentials_recovered.subscribe();
         let recovered = stream::unfold(recoveries, |mut recoveries| async move {
             recoveries.changed().await.ok()?;
@@ -378,13 +175,21 @@ impl Supervisor {
         });
         stream::select_all([
             recovered.boxed(),
-            namespaces.boxed(),
-            stores.boxed(),
-            cluster_stores.boxed(),
-            secrets.boxed(),
-            external_secrets.boxed(),
-            cluster_external_secrets.boxed(),
-            push_secrets.boxed(),
+            watch(client.clone(), "namespaces", Change::Namespace),
+            watch(client.clone(), "secretstores", Change::SecretStore),
+            watch(
+                client.clone(),
+                "clustersecretstores",
+                Change::ClusterSecretStore,
+            ),
+            watch(client.clone(), "secrets", Change::Secret),
+            watch(client.clone(), "externalsecrets", Change::ExternalSecret),
+            watch(
+                client.clone(),
+                "clusterexternalsecrets",
+                Change::ClusterExternalSecret,
+            ),
+            watch(client.clone(), "pushsecrets", Change::PushSecret),
         ])
         .boxed()
     }
@@ -476,18 +281,25 @@ impl Supervisor {
     }
 
     /// Pushes again from every PushSecret that reads `secret`.
-    fn push_sources_changed(&self, secret: &PartialObjectMeta<Secret>) {
+    fn push_sources_changed(&mut self, secret: &PartialObjectMeta<Secret>) {
         let namespace = secret.namespace().unwrap_or_default();
         let name = secret.name_any();
-        for (key, source) in &self.push_sources {
-            let reads = key.0 == namespace
-                && match source {
-                    PushSource::Name(source) => *source == name,
-                    PushSource::Selector(selector) => selector_matches(selector, secret.labels()),
-                };
-            if reads {
-                self.push_secrets.sync(key);
-            }
+        let readers: Vec<Key> = self
+            .push_sources
+            .iter()
+            .filter(|(key, source)| {
+                key.0 == namespace
+                    && match source {
+                        PushSource::Name(source) => *source == name,
+                        PushSource::Selector(selector) => {
+                            selector_matches(selector, secret.labels())
+                        }
+                    }
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &readers {
+            self.push_secrets.sync(key);
         }
     }
 
@@ -587,7 +399,16 @@ impl Actor for Supervisor {
 }
 
 impl StreamHandler<Change> for Supervisor {
-    fn handle(&mut self, change: Change, _: &mut Context<Self>) {
+    fn handle(&mut self, change: Change, ctx: &mut Context<Self>) {
+        self.route(change);
+        if self.has_deferred() {
+            self.retry_deferred(ctx);
+        }
+    }
+}
+
+impl Supervisor {
+    fn route(&mut self, change: Change) {
         match change {
             Change::SecretStore(event) => {
                 self.store_changed(StoreKind::SecretStore, "secretstores", event)
