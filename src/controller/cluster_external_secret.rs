@@ -22,7 +22,23 @@ use tracing::warn;
 use super::common::{self, refresh_every, spec_or_metadata_changed};
 use super::context::Shared;
 use super::namespaces::selector_matches;
-use super::status::{carry_transition, replace_status, same_condition};
+use super::status::{replace_ready, replace_status, same_condition};
+
+/// Why a namespace's ExternalSecret could not be provisioned or removed; the text is ESO's
+/// `failedNamespaces[].reason`.
+#[derive(Debug, thiserror::Error)]
+enum NamespaceError {
+    #[error("could not get ExternalSecret: {0}")]
+    Get(kube::Error),
+    #[error("external secret already exists in namespace")]
+    NotOwned,
+    #[error("the ClusterExternalSecret has no uid yet")]
+    NoUid,
+    #[error("could not apply ExternalSecret: {0}")]
+    Apply(kube::Error),
+    #[error("could not delete ExternalSecret: {0}")]
+    Delete(kube::Error),
+}
 
 /// The field manager of the ExternalSecrets a ClusterExternalSecret writes.
 const FIELD_MANAGER: &str = "akvsync-clusterexternalsecret";
@@ -145,9 +161,9 @@ async fn reconcile(shared: &Shared, ces: &ClusterExternalSecret) -> Outcome {
     for namespace in &selected {
         match provision(shared, ces, namespace, &es_name).await {
             Ok(()) => provisioned.push(namespace.clone()),
-            Err(reason) => failed.push(ClusterExternalSecretNamespaceFailure {
+            Err(error) => failed.push(ClusterExternalSecretNamespaceFailure {
                 namespace: namespace.clone(),
-                reason: Some(reason),
+                reason: Some(error.to_string()),
             }),
         }
     }
@@ -157,10 +173,10 @@ async fn reconcile(shared: &Shared, ces: &ClusterExternalSecret) -> Outcome {
         .and_then(|s| s.provisioned_namespaces.clone())
         .unwrap_or_default();
     for namespace in previously.iter().filter(|ns| !selected.contains(*ns)) {
-        if let Err(reason) = remove(shared, ces, namespace, &es_name).await {
+        if let Err(error) = remove(shared, ces, namespace, &es_name).await {
             failed.push(ClusterExternalSecretNamespaceFailure {
                 namespace: namespace.clone(),
-                reason: Some(reason),
+                reason: Some(error.to_string()),
             });
         }
     }
@@ -191,12 +207,9 @@ async fn provision(
     ces: &ClusterExternalSecret,
     namespace: &str,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), NamespaceError> {
     let api: Api<ExternalSecret> = Api::namespaced(shared.kube.clone(), namespace);
-    let existing = api
-        .get_opt(name)
-        .await
-        .map_err(|error| format!("could not get ExternalSecret: {error}"))?;
+    let existing = api.get_opt(name).await.map_err(NamespaceError::Get)?;
     let uid = ces.uid().unwrap_or_default();
     if let Some(existing) = existing
         && !existing
@@ -204,7 +217,7 @@ async fn provision(
             .iter()
             .any(|owner| owner.uid == uid)
     {
-        return Err("external secret already exists in namespace".to_owned());
+        return Err(NamespaceError::NotOwned);
     }
     let metadata = ces
         .spec
@@ -215,9 +228,7 @@ async fn provision(
     if let Some(force) = ces.annotations().get(ANNOTATION_FORCE_SYNC) {
         annotations.insert(ANNOTATION_FORCE_SYNC.to_owned(), force.clone());
     }
-    let owner = ces
-        .controller_owner_ref(&())
-        .ok_or("the ClusterExternalSecret has no uid yet")?;
+    let owner = ces.controller_owner_ref(&()).ok_or(NamespaceError::NoUid)?;
     let desired = serde_json::json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -237,7 +248,7 @@ async fn provision(
     )
     .await
     .map(drop)
-    .map_err(|error| format!("could not apply ExternalSecret: {error}"))
+    .map_err(NamespaceError::Apply)
 }
 
 /// Deletes the ExternalSecret of a namespace that no longer matches, if this CES owns it.
@@ -246,13 +257,9 @@ async fn remove(
     ces: &ClusterExternalSecret,
     namespace: &str,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), NamespaceError> {
     let api: Api<ExternalSecret> = Api::namespaced(shared.kube.clone(), namespace);
-    let Some(existing) = api
-        .get_opt(name)
-        .await
-        .map_err(|error| format!("could not get ExternalSecret: {error}"))?
-    else {
+    let Some(existing) = api.get_opt(name).await.map_err(NamespaceError::Get)? else {
         return Ok(());
     };
     let uid = ces.uid().unwrap_or_default();
@@ -263,7 +270,7 @@ async fn remove(
     {
         api.delete(name, &Default::default())
             .await
-            .map_err(|error| format!("could not delete ExternalSecret: {error}"))?;
+            .map_err(NamespaceError::Delete)?;
     }
     Ok(())
 }
@@ -279,22 +286,20 @@ async fn write_status(
     provisioned.sort();
     let current = ces.status.clone().unwrap_or_default();
     let conditions = current.conditions.clone().unwrap_or_default();
-    let previous = find_condition(&conditions, CONDITION_READY);
     let failed = (!failed.is_empty()).then_some(failed);
     let provisioned = (!provisioned.is_empty()).then_some(provisioned);
-    if same_condition(previous, &ready)
+    if same_condition(find_condition(&conditions, CONDITION_READY), &ready)
         && current.provisioned_namespaces == provisioned
         && current.failed_namespaces == failed
         && current.external_secret_name.as_deref() == Some(es_name.as_str())
     {
         return;
     }
-    let ready = carry_transition(previous, ready);
     let status = ClusterExternalSecretStatus {
         external_secret_name: Some(es_name),
         failed_namespaces: failed,
         provisioned_namespaces: provisioned,
-        conditions: Some(vec![ready]),
+        conditions: Some(replace_ready(conditions, ready)),
     };
     let api: Api<ClusterExternalSecret> = Api::all(shared.kube.clone());
     if let Err(error) = replace_status(&api, &ces.name_any(), &status).await {
