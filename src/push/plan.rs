@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use akvsync_actors::remote::{ObjectKind, RemoteKey, SecretBytes};
+use akvsync_actors::remote::{RemoteKey, RemoteKeyError, SecretBytes};
 use akvsync_crds::{
     ExternalSecretTemplate, PushConversionStrategy, PushSecretData, PushSecretSpec,
     PushSecretStoreRef,
@@ -182,37 +182,27 @@ pub fn status_key(data: &PushSecretData) -> String {
     }
 }
 
-/// ESO's `getObjType` for push: `[type/]name[/ignored…]`; `secret` without a prefix. The name
-/// must be a valid Key Vault object name.
+/// ESO's `getObjType` for push ([`RemoteKey::parse`]), and the name must be a valid Key Vault
+/// object name.
 pub fn parse_remote_key(remote_key: &str) -> Result<RemoteKey, PushError> {
-    let mut tokens = remote_key.split('/');
-    let first = tokens.next().unwrap_or_default();
-    let (kind, name) = match tokens.next() {
-        None => (ObjectKind::Secret, first),
-        Some(name) => {
-            let kind = match first {
-                "secret" => ObjectKind::Secret,
-                "key" => ObjectKind::Key,
-                "cert" => ObjectKind::Certificate,
-                other => {
-                    return Err(PushError::UnsupportedObjectType {
-                        object_type: other.to_owned(),
-                        secret_key: String::new(),
-                    });
-                }
-            };
-            (kind, name)
-        }
-    };
-    let valid = (1..=127).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let remote = RemoteKey::parse(remote_key, None).map_err(|error| match error {
+        RemoteKeyError::UnknownObjectType { object_type, .. } => PushError::UnsupportedObjectType {
+            object_type,
+            secret_key: String::new(),
+        },
+    })?;
+    let valid = (1..=127).contains(&remote.name.len())
+        && remote
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !valid {
         return Err(PushError::InvalidRemoteName {
             remote_key: remote_key.to_owned(),
-            name: name.to_owned(),
+            name: remote.name,
         });
     }
-    Ok(RemoteKey::new(kind, name, None))
+    Ok(remote)
 }
 
 /// The whole Secret as ESO's `esutils.JSONMarshal` writes it: a compact object with sorted
