@@ -12,6 +12,7 @@ use akvsync_crds::{
 
 use super::PushError;
 use super::metadata::{PushMetadata, parse_metadata};
+use crate::sync::go_json::go_json;
 
 /// One remote object to write, fully resolved. Its `Debug` never shows the value.
 #[derive(Clone, Debug, PartialEq)]
@@ -212,11 +213,7 @@ pub fn whole_secret_json(data: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         .iter()
         .map(|(key, value)| (key.as_str(), String::from_utf8_lossy(value).into_owned()))
         .collect();
-    let json = serde_json::to_string(&strings).unwrap_or_else(|_| "{}".to_owned());
-    // Go escapes these two even with HTML escaping off; serde_json does not.
-    json.replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
-        .into_bytes()
+    go_json(&strings, false).into_bytes()
 }
 
 /// `conversionStrategy: ReverseUnicode` turns `_Uxxxx_` back into the character in every
