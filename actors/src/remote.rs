@@ -22,6 +22,25 @@ impl ObjectKind {
             ObjectKind::Certificate => "cert",
         }
     }
+
+    /// The kind a remote key's `type/` prefix names; `None` for any other prefix.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        match prefix {
+            "secret" => Some(ObjectKind::Secret),
+            "key" => Some(ObjectKind::Key),
+            "cert" => Some(ObjectKind::Certificate),
+            _ => None,
+        }
+    }
+}
+
+/// Why a remote key names no Key Vault object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteKeyError {
+    /// The part before the first `/` is not `secret`, `key` or `cert`. The message is ESO's
+    /// (`errUnknownObjectType`), naming the part after the prefix as ESO does.
+    #[error("unknown Azure Keyvault object Type for {name}")]
+    UnknownObjectType { object_type: String, name: String },
 }
 
 /// One remote object, at its latest version or a pinned one.
@@ -41,16 +60,26 @@ impl RemoteKey {
         }
     }
 
-    /// Parses ESO's `remoteRef.key` syntax: an optional `secret/`, `key/` or `cert/` prefix.
-    pub fn parse(key: &str, version: Option<&str>) -> Self {
-        let (kind, name) = match key.split_once('/') {
-            Some(("secret", name)) => (ObjectKind::Secret, name),
-            Some(("key", name)) => (ObjectKind::Key, name),
-            Some(("cert", name)) => (ObjectKind::Certificate, name),
-            _ => (ObjectKind::Secret, key),
+    /// Parses ESO's remote key syntax as its Azure provider's `getObjType` does: a key without
+    /// `/` is a secret; otherwise the first token is the type (`secret`, `key` or `cert`), the
+    /// second the name, and later tokens are ignored. An empty version means the latest.
+    pub fn parse(key: &str, version: Option<&str>) -> Result<Self, RemoteKeyError> {
+        let mut tokens = key.split('/');
+        let first = tokens.next().unwrap_or_default();
+        let (kind, name) = match tokens.next() {
+            None => (ObjectKind::Secret, first),
+            Some(name) => {
+                let kind = ObjectKind::from_prefix(first).ok_or_else(|| {
+                    RemoteKeyError::UnknownObjectType {
+                        object_type: first.to_owned(),
+                        name: name.to_owned(),
+                    }
+                })?;
+                (kind, name)
+            }
         };
         let version = version.filter(|v| !v.is_empty()).map(str::to_owned);
-        Self::new(kind, name, version)
+        Ok(Self::new(kind, name, version))
     }
 }
 
@@ -213,4 +242,75 @@ pub trait KeyVault: Send + Sync + 'static {
     -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     fn delete(&self, key: &RemoteKey) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_type_prefixes_follow_eso() {
+        let key = RemoteKey::parse("cert/tls/ignored", Some("v1")).unwrap();
+        assert_eq!(
+            (key.kind, key.name.as_str(), key.version.as_deref()),
+            (ObjectKind::Certificate, "tls", Some("v1"))
+        );
+        assert_eq!(
+            RemoteKey::parse("plain", Some("")).unwrap(),
+            RemoteKey::new(ObjectKind::Secret, "plain", None)
+        );
+        assert_eq!(
+            RemoteKey::parse("key/k", None).unwrap().kind,
+            ObjectKind::Key
+        );
+        assert_eq!(
+            RemoteKey::parse("secret/s", None).unwrap().kind,
+            ObjectKind::Secret
+        );
+    }
+
+    #[test]
+    fn an_unknown_prefix_is_refused_naming_the_second_token() {
+        let error = RemoteKey::parse("blob/x/y", None).unwrap_err();
+        assert_eq!(
+            error,
+            RemoteKeyError::UnknownObjectType {
+                object_type: "blob".into(),
+                name: "x".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "unknown Azure Keyvault object Type for x"
+        );
+        assert!(RemoteKey::parse("/x", None).is_err());
+    }
+
+    #[test]
+    fn an_empty_name_after_a_known_prefix_parses_as_eso_does() {
+        assert_eq!(
+            RemoteKey::parse("secret/", None).unwrap(),
+            RemoteKey::new(ObjectKind::Secret, "", None)
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Any remote key a user writes parses (with ESO's `getObjType` rules) or is refused.
+        #[test]
+        fn remote_keys_parse_or_are_refused(key in "\\PC{0,80}", version in proptest::option::of("\\PC{0,20}")) {
+            match RemoteKey::parse(&key, version.as_deref()) {
+                Ok(parsed) => prop_assert!(key.contains(parsed.name.as_str())),
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+            }
+        }
+    }
 }

@@ -16,10 +16,12 @@
 
 mod chart;
 mod measure;
+mod probes;
 mod processes;
 mod report;
 mod run;
 mod scenario;
+mod seed;
 
 use std::path::PathBuf;
 use std::time::Duration;

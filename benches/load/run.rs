@@ -4,30 +4,25 @@
 use std::path::Path;
 use std::time::Duration;
 
-use akvsync_crds::{ClusterSecretStore, ExternalSecret};
 use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator, StatsSnapshot};
-use anyhow::{Context as _, bail};
-use futures::{StreamExt as _, TryStreamExt as _};
+use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::measure::{self, AzureStats, Histogram, Readiness, Series};
+use crate::probes::run_probes;
 use crate::processes::{self, Binaries, OperatorLaunch, OperatorProcess};
-use crate::scenario::{PLATFORM_NAMESPACE, Scenario};
+use crate::scenario::Scenario;
+use crate::seed::{create_external_secrets, seed_cluster};
 
 /// Every Kubernetes call of the runner is bounded by this.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a new or changed ExternalSecret may take to sync before it counts as timed out.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the runner looks at readiness while it waits.
-const POLL: Duration = Duration::from_millis(25);
+pub(crate) const POLL: Duration = Duration::from_millis(25);
 /// The runner's own Kubernetes user (cluster-admin through RBAC), so that the operator's
 /// requests (it uses the `admin` user) are counted apart from the runner's.
 const BENCH_USER: &str = "akvsync-bench";
@@ -453,204 +448,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn timed<T>(what: &str, future: impl Future<Output = kube::Result<T>>) -> anyhow::Result<T> {
+pub(crate) async fn timed<T>(
+    what: &str,
+    future: impl Future<Output = kube::Result<T>>,
+) -> anyhow::Result<T> {
     tokio::time::timeout(CALL_TIMEOUT, future)
         .await
         .with_context(|| format!("{what} timed out"))?
         .with_context(|| what.to_owned())
-}
-
-async fn seed_cluster(
-    client: &kube::Client,
-    scenario: &Scenario,
-    vault_urls: &std::collections::BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in akvsync_crds::all_crds() {
-        timed("create CRD", crds.create(&PostParams::default(), &crd)).await?;
-    }
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let names: Vec<String> = std::iter::once(PLATFORM_NAMESPACE.to_owned())
-        .chain((0..scenario.namespaces).map(|index| scenario.namespace_name(index)))
-        .collect();
-    futures::stream::iter(names)
-        .map(|name| {
-            let namespaces = namespaces.clone();
-            async move {
-                let namespace = Namespace {
-                    metadata: ObjectMeta {
-                        name: Some(name),
-                        ..ObjectMeta::default()
-                    },
-                    ..Namespace::default()
-                };
-                timed(
-                    "create namespace",
-                    namespaces.create(&PostParams::default(), &namespace),
-                )
-                .await
-            }
-        })
-        .buffer_unordered(scenario.create_concurrency)
-        .try_collect::<Vec<_>>()
-        .await?;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), PLATFORM_NAMESPACE);
-    let stores: Api<ClusterSecretStore> = Api::all(client.clone());
-    for vault in 0..scenario.stores {
-        let (name, data) = scenario.credentials(vault);
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some(name),
-                ..ObjectMeta::default()
-            },
-            data: Some(
-                data.into_iter()
-                    .map(|(key, value)| (key.to_owned(), ByteString(value.into_bytes())))
-                    .collect(),
-            ),
-            ..Secret::default()
-        };
-        timed(
-            "create credentials",
-            secrets.create(&PostParams::default(), &secret),
-        )
-        .await?;
-        let vault_name = scenario.vault_name(vault);
-        let url = vault_urls
-            .get(&vault_name)
-            .with_context(|| format!("the emulator serves no vault {vault_name}"))?;
-        timed(
-            "create ClusterSecretStore",
-            stores.create(&PostParams::default(), &scenario.cluster_store(vault, url)),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-async fn create_external_secrets(
-    client: &kube::Client,
-    scenario: &Scenario,
-    bar: &ProgressBar,
-) -> anyhow::Result<()> {
-    let mut stream = futures::stream::iter(0..scenario.external_secrets)
-        .map(|index| {
-            let es = scenario.external_secret(index, 0);
-            let api: Api<ExternalSecret> = Api::namespaced(
-                client.clone(),
-                es.metadata.namespace.as_deref().unwrap_or_default(),
-            );
-            async move {
-                timed(
-                    "create ExternalSecret",
-                    api.create(&PostParams::default(), &es),
-                )
-                .await
-            }
-        })
-        .buffer_unordered(scenario.create_concurrency);
-    let mut created = 0;
-    while let Some(outcome) = stream.next().await {
-        outcome?;
-        created += 1;
-        if created % 64 == 0 {
-            bar.set_position(created);
-        }
-    }
-    Ok(())
-}
-
-/// Latencies of the new and changed ExternalSecrets.
-#[derive(Default)]
-struct Probes {
-    created: Vec<f64>,
-    changed: Vec<f64>,
-    timed_out: usize,
-}
-
-/// Creates `probes` new ExternalSecrets and changes as many existing ones (one more data item),
-/// spread evenly over one refresh interval, and times each until Ready at its new generation.
-async fn run_probes(
-    client: &kube::Client,
-    scenario: &Scenario,
-    readiness: &Readiness,
-    bar: &ProgressBar,
-) -> anyhow::Result<Probes> {
-    let spacing = scenario.refresh / (scenario.probes.max(1) as u32);
-    let stride = (scenario.external_secrets / scenario.probes.max(1)).max(1);
-    let mut waits = Vec::new();
-    for probe in 0..scenario.probes {
-        let new_index = scenario.external_secrets + probe;
-        let es = scenario.external_secret(new_index, 0);
-        let namespace = es.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &namespace);
-        let started = Instant::now();
-        let created = timed(
-            "create probe ExternalSecret",
-            api.create(&PostParams::default(), &es),
-        )
-        .await?;
-        let key = format!("{namespace}/{}", Scenario::external_secret_name(new_index));
-        waits.push((
-            true,
-            tokio::spawn(wait_synced(
-                readiness.clone(),
-                key,
-                created.metadata.generation.unwrap_or(1),
-                started,
-            )),
-        ));
-
-        let changed_index = (probe * stride) % scenario.external_secrets;
-        let changed = scenario.external_secret(changed_index, 1);
-        let namespace = changed.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &namespace);
-        let name = Scenario::external_secret_name(changed_index);
-        let patch = serde_json::json!({"spec": {"data": changed.spec.data}});
-        let started = Instant::now();
-        let patched = timed(
-            "change probe ExternalSecret",
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)),
-        )
-        .await?;
-        let key = format!("{namespace}/{name}");
-        waits.push((
-            false,
-            tokio::spawn(wait_synced(
-                readiness.clone(),
-                key,
-                patched.metadata.generation.unwrap_or(1),
-                started,
-            )),
-        ));
-        tokio::time::sleep(spacing).await;
-    }
-    let mut probes = Probes::default();
-    for (created, wait) in waits {
-        match wait.await.context("probe task")? {
-            Some(seconds) if created => probes.created.push(seconds),
-            Some(seconds) => probes.changed.push(seconds),
-            None => probes.timed_out += 1,
-        }
-        bar.inc(1);
-    }
-    if probes.created.is_empty() && probes.changed.is_empty() && scenario.probes > 0 {
-        bail!("no probe ExternalSecret synced within {PROBE_TIMEOUT:?}");
-    }
-    Ok(probes)
-}
-
-async fn wait_synced(
-    readiness: Readiness,
-    key: String,
-    generation: i64,
-    started: Instant,
-) -> Option<f64> {
-    while started.elapsed() < PROBE_TIMEOUT {
-        if readiness.synced(&key, generation) {
-            return Some(started.elapsed().as_secs_f64());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    None
 }

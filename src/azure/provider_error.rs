@@ -180,21 +180,15 @@ mod tests {
             map.insert(HeaderName::from_static(name), value.to_string());
         }
         let raw = RawResponse::from_bytes(StatusCode::from(status), map, body.as_bytes().to_vec());
-        let message = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.pointer("/error/message")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| status.to_string());
-        let code = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.pointer("/error/code")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_owned)
-            });
+        let json = serde_json::from_str::<serde_json::Value>(body).ok();
+        let field = |pointer: &str| {
+            json.as_ref()
+                .and_then(|v| v.pointer(pointer))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        };
+        let message = field("/error/message").unwrap_or_else(|| status.to_string());
+        let code = field("/error/code");
         azure_core::Error::with_message(
             ErrorKind::HttpResponse {
                 status: StatusCode::from(status),

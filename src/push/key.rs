@@ -1,8 +1,7 @@
 //! `key/` pushes: a PEM private key becomes the JSON Web Key of Key Vault's ImportKey body, and
 //! its public parts decide whether the key in the vault already is this key.
 
-use akvsync_template::crypto::{PrivateKey, parse_pem_blocks};
-use base64::Engine as _;
+use akvsync_template::crypto::{PrivateKey, decode_base64url, parse_pem_blocks};
 
 use super::PushError;
 
@@ -75,20 +74,4 @@ pub(crate) fn public_parts(jwk: &serde_json::Value) -> Option<PublicParts> {
         fields.push((*name, bytes[first..].to_vec()));
     }
     Some(PublicParts { kty, fields })
-}
-
-/// JWK fields are base64url without padding; tolerate padding and the standard alphabet.
-fn decode_base64url(text: &str) -> Option<Vec<u8>> {
-    let cleaned: String = text
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cleaned)
-        .ok()
 }

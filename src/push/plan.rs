@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use akvsync_actors::remote::{ObjectKind, RemoteKey, SecretBytes};
+use akvsync_actors::remote::{RemoteKey, RemoteKeyError, SecretBytes};
 use akvsync_crds::{
     ExternalSecretTemplate, PushConversionStrategy, PushSecretData, PushSecretSpec,
     PushSecretStoreRef,
@@ -12,6 +12,7 @@ use akvsync_crds::{
 
 use super::PushError;
 use super::metadata::{PushMetadata, parse_metadata};
+use crate::sync::go_json::go_json;
 
 /// One remote object to write, fully resolved. Its `Debug` never shows the value.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,37 +183,27 @@ pub fn status_key(data: &PushSecretData) -> String {
     }
 }
 
-/// ESO's `getObjType` for push: `[type/]name[/ignored…]`; `secret` without a prefix. The name
-/// must be a valid Key Vault object name.
+/// ESO's `getObjType` for push ([`RemoteKey::parse`]), and the name must be a valid Key Vault
+/// object name.
 pub fn parse_remote_key(remote_key: &str) -> Result<RemoteKey, PushError> {
-    let mut tokens = remote_key.split('/');
-    let first = tokens.next().unwrap_or_default();
-    let (kind, name) = match tokens.next() {
-        None => (ObjectKind::Secret, first),
-        Some(name) => {
-            let kind = match first {
-                "secret" => ObjectKind::Secret,
-                "key" => ObjectKind::Key,
-                "cert" => ObjectKind::Certificate,
-                other => {
-                    return Err(PushError::UnsupportedObjectType {
-                        object_type: other.to_owned(),
-                        secret_key: String::new(),
-                    });
-                }
-            };
-            (kind, name)
-        }
-    };
-    let valid = (1..=127).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let remote = RemoteKey::parse(remote_key, None).map_err(|error| match error {
+        RemoteKeyError::UnknownObjectType { object_type, .. } => PushError::UnsupportedObjectType {
+            object_type,
+            secret_key: String::new(),
+        },
+    })?;
+    let valid = (1..=127).contains(&remote.name.len())
+        && remote
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !valid {
         return Err(PushError::InvalidRemoteName {
             remote_key: remote_key.to_owned(),
-            name: name.to_owned(),
+            name: remote.name,
         });
     }
-    Ok(RemoteKey::new(kind, name, None))
+    Ok(remote)
 }
 
 /// The whole Secret as ESO's `esutils.JSONMarshal` writes it: a compact object with sorted
@@ -222,11 +213,7 @@ pub fn whole_secret_json(data: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
         .iter()
         .map(|(key, value)| (key.as_str(), String::from_utf8_lossy(value).into_owned()))
         .collect();
-    let json = serde_json::to_string(&strings).unwrap_or_else(|_| "{}".to_owned());
-    // Go escapes these two even with HTML escaping off; serde_json does not.
-    json.replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
-        .into_bytes()
+    go_json(&strings, false).into_bytes()
 }
 
 /// `conversionStrategy: ReverseUnicode` turns `_Uxxxx_` back into the character in every

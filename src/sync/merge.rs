@@ -8,7 +8,7 @@ use akvsync_crds::{
 };
 use serde_json::{Map, Value};
 
-use super::build::{go_json_error, go_json_string};
+use super::go_json::{go_json, go_json_error};
 
 /// Merges the values of `input` as ESO does; the error is ESO's text after
 /// `failed rewrite operation[i]: `.
@@ -36,7 +36,7 @@ pub fn rewrite_merge(
                 return Err("merge failed with missing 'into' field".to_owned());
             }
             let mut output = input;
-            let json = go_json_string(&Value::Object(merged), false);
+            let json = go_json(&Value::Object(merged), false);
             output.insert(into.to_owned(), json.into_bytes());
             Ok(output)
         }
@@ -97,7 +97,7 @@ fn byte_value(value: &Value) -> Vec<u8> {
         Value::Null => Vec::new(),
         Value::Bool(flag) => flag.to_string().into_bytes(),
         Value::Number(number) => number.to_string().into_bytes(),
-        Value::Object(_) | Value::Array(_) => go_json_string(value, true).into_bytes(),
+        Value::Object(_) | Value::Array(_) => go_json(value, true).into_bytes(),
     }
 }
 

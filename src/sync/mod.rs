@@ -3,10 +3,13 @@
 
 pub mod build;
 pub mod decode;
+pub(crate) mod go_json;
 pub mod hash;
 mod merge;
 pub mod plan;
+mod post_process;
 pub mod property;
+mod read;
 pub mod target;
 pub mod windows;
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use akvsync_actors::remote::RemoteKey;
+use akvsync_actors::remote::{RemoteKey, RemoteKeyError};
 use akvsync_crds::{
     ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
     ExternalSecretSpec, GoDurationError, MetadataPolicy, NullBytePolicy, SecretStoreRef, StoreKind,
@@ -110,9 +110,12 @@ pub enum PlanError {
     #[error("spec.refreshInterval: {source}")]
     InvalidRefreshInterval { source: GoDurationError },
     /// ESO's words, wrapped as its controller wraps provider errors: `context` is
-    /// `spec.data[i] (key: k)` or `spec.dataFrom[i].extract`, `name` the part after the type.
-    #[error("error processing {context}, err: unknown Azure Keyvault object Type for {name}")]
-    UnknownObjectType { context: String, name: String },
+    /// `spec.data[i] (key: k)` or `spec.dataFrom[i].extract`.
+    #[error("error processing {context}, err: {source}")]
+    UnknownObjectType {
+        context: String,
+        source: RemoteKeyError,
+    },
     #[error("spec.dataFrom[{index}].find.name.regexp: invalid regular expression: {message}")]
     InvalidRegexp { index: usize, message: String },
     #[error(
@@ -244,10 +247,10 @@ fn remote_read(
     remote: &ExternalSecretDataRemoteRef,
     context: &str,
 ) -> Result<RemoteRead, PlanError> {
-    let key = parse_remote_key(&remote.key, remote.version.as_deref()).ok_or_else(|| {
+    let key = RemoteKey::parse(&remote.key, remote.version.as_deref()).map_err(|source| {
         PlanError::UnknownObjectType {
             context: context.to_owned(),
-            name: remote.key.split('/').nth(1).unwrap_or_default().to_owned(),
+            source,
         }
     })?;
     Ok(RemoteRead {
@@ -260,54 +263,12 @@ fn remote_read(
     })
 }
 
-/// ESO's `getObjType`: `type/name[/ignored…]`, with `secret` when there is no `/`.
-pub fn parse_remote_key(key: &str, version: Option<&str>) -> Option<RemoteKey> {
-    use akvsync_actors::remote::ObjectKind;
-    let mut tokens = key.split('/');
-    let first = tokens.next().unwrap_or_default();
-    let (kind, name) = match tokens.next() {
-        None => (ObjectKind::Secret, first),
-        Some(name) => {
-            let kind = match first {
-                "secret" => ObjectKind::Secret,
-                "key" => ObjectKind::Key,
-                "cert" => ObjectKind::Certificate,
-                _ => return None,
-            };
-            (kind, name)
-        }
-    };
-    let version = version
-        .filter(|version| !version.is_empty())
-        .map(str::to_owned);
-    Some(RemoteKey::new(kind, name, version))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use akvsync_actors::remote::ObjectKind;
 
     fn spec(json: serde_json::Value) -> ExternalSecretSpec {
         serde_json::from_value(json).unwrap()
-    }
-
-    #[test]
-    fn object_type_prefixes_follow_eso() {
-        let key = parse_remote_key("cert/tls/ignored", Some("v1")).unwrap();
-        assert_eq!(
-            (key.kind, key.name.as_str(), key.version.as_deref()),
-            (ObjectKind::Certificate, "tls", Some("v1"))
-        );
-        assert_eq!(
-            parse_remote_key("plain", Some("")).unwrap().kind,
-            ObjectKind::Secret
-        );
-        assert_eq!(
-            parse_remote_key("key/k", None).unwrap().kind,
-            ObjectKind::Key
-        );
-        assert!(parse_remote_key("blob/x", None).is_none());
     }
 
     #[test]
@@ -403,14 +364,6 @@ mod properties {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
-
-        /// Any remote key a user writes parses (with ESO's `getObjType` rules) or is refused.
-        #[test]
-        fn remote_keys_parse_or_are_refused(key in "\\PC{0,80}", version in proptest::option::of("\\PC{0,20}")) {
-            if let Some(parsed) = parse_remote_key(&key, version.as_deref()) {
-                prop_assert!(key.contains(parsed.name.as_str()));
-            }
-        }
 
         /// Any spec shape the API server could hand over plans or fails with a message.
         #[test]

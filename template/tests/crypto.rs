@@ -1,7 +1,7 @@
 //! Crypto round trips and interop with PFX files made by the openssl CLI (see fixtures/).
 
 use akvsync_template::crypto::{
-    CertKind, Certificate, CryptoError, PrivateKey, PublicKey, filter_cert_chain,
+    CertKind, Certificate, CryptoError, PrivateKey, PublicKey, decode_base64url, filter_cert_chain,
     jwk_private_key_pem, jwk_public_key_pem, order_chain, parse_pem_blocks, read_pkcs12,
     write_pkcs12, write_truststore,
 };
@@ -228,4 +228,12 @@ fn filter_cert_chain_returns_leaf_intermediates_or_root() {
         pem(EC_CRT)
     );
     assert!("middle".parse::<CertKind>().is_err());
+}
+
+#[test]
+fn jwk_fields_decode_with_or_without_padding_in_either_alphabet() {
+    for text in ["-_8", "-_8=", "+/8", "+/8="] {
+        assert_eq!(decode_base64url(text), Some(vec![0xfb, 0xff]), "{text}");
+    }
+    assert_eq!(decode_base64url("not base64!"), None);
 }

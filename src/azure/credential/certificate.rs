@@ -331,6 +331,28 @@ mod tests {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
     }
 
+    /// Verifies the token's signature with the leaf's public key (aws-lc-rs, independent of
+    /// the signer) and returns the signature.
+    fn verify(
+        parsed: &ClientCertificate,
+        token: &str,
+        algorithm: &'static dyn aws_lc_rs::signature::VerificationAlgorithm,
+    ) -> Vec<u8> {
+        let (_, certificate) = x509_parser::parse_x509_certificate(parsed.leaf_der()).unwrap();
+        let public = certificate
+            .tbs_certificate
+            .subject_pki
+            .subject_public_key
+            .data
+            .to_vec();
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        aws_lc_rs::signature::UnparsedPublicKey::new(algorithm, public)
+            .verify(input.as_bytes(), &signature)
+            .unwrap();
+        signature
+    }
+
     #[test]
     fn the_leaf_matching_the_key_is_picked_wherever_it_is_in_the_chain() {
         let (leaf, ca, key) = chain(false);
@@ -381,22 +403,11 @@ mod tests {
         assert_eq!(claims["nbf"], 1_000);
         assert_eq!(claims["exp"], 1_300);
 
-        // Verify with the certificate's public key (aws-lc-rs, independent of the signer).
-        let (_, certificate) = x509_parser::parse_x509_certificate(parsed.leaf_der()).unwrap();
-        let public = certificate
-            .tbs_certificate
-            .subject_pki
-            .subject_public_key
-            .data
-            .to_vec();
-        let (input, signature) = token.rsplit_once('.').unwrap();
-        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-        aws_lc_rs::signature::UnparsedPublicKey::new(
+        verify(
+            &parsed,
+            &token,
             &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-            public,
-        )
-        .verify(input.as_bytes(), &signature)
-        .unwrap();
+        );
     }
 
     #[test]
@@ -405,22 +416,12 @@ mod tests {
         let parsed = ClientCertificate::parse(format!("{ca}{leaf}{key}").as_bytes()).unwrap();
         let token = parsed.assertion("app", "aud", 5);
         assert_eq!(decode_part(&token, 0)["alg"], "ES256");
-        let (_, certificate) = x509_parser::parse_x509_certificate(parsed.leaf_der()).unwrap();
-        let public = certificate
-            .tbs_certificate
-            .subject_pki
-            .subject_public_key
-            .data
-            .to_vec();
-        let (input, signature) = token.rsplit_once('.').unwrap();
-        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-        assert_eq!(signature.len(), 64);
-        aws_lc_rs::signature::UnparsedPublicKey::new(
+        let signature = verify(
+            &parsed,
+            &token,
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
-            public,
-        )
-        .verify(input.as_bytes(), &signature)
-        .unwrap();
+        );
+        assert_eq!(signature.len(), 64);
     }
 
     #[test]

@@ -145,6 +145,19 @@ fn secret(token: &AccessToken) -> String {
     token.token.secret().to_owned()
 }
 
+/// `count` tasks asking `credential` for a token at the same instant.
+fn concurrent_callers(
+    credential: &Arc<SharedTokenCredential>,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<azure_core::Result<AccessToken>>> {
+    (0..count)
+        .map(|_| {
+            let credential = Arc::clone(credential);
+            tokio::spawn(async move { credential.token(SCOPES).await })
+        })
+        .collect()
+}
+
 /// Calls the credential every `period` for `span`, the way reconciles do, and returns how many
 /// calls were made and how many failed.
 async fn call_every(
@@ -168,12 +181,7 @@ async fn call_every(
 async fn concurrent_callers_share_one_request_and_its_token() {
     let entra = FakeEntra::new(HOUR, Duration::from_millis(500));
     let (credential, counts) = shared(&entra, no_jitter());
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let credential = Arc::clone(&credential);
-            tokio::spawn(async move { credential.token(SCOPES).await })
-        })
-        .collect();
+    let callers = concurrent_callers(&credential, 100);
     for caller in callers {
         let token = caller.await.unwrap().expect("a token");
         assert_eq!(secret(&token), "token-1");
@@ -190,12 +198,7 @@ async fn concurrent_callers_share_one_failure() {
     let entra = FakeEntra::new(HOUR, Duration::from_millis(500));
     entra.set_failing(true);
     let (credential, counts) = shared(&entra, no_jitter());
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let credential = Arc::clone(&credential);
-            tokio::spawn(async move { credential.token(SCOPES).await })
-        })
-        .collect();
+    let callers = concurrent_callers(&credential, 100);
     for caller in callers {
         let error = caller.await.unwrap().expect_err("the outage");
         assert_eq!(error.kind(), &ErrorKind::Credential);

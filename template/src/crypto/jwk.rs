@@ -8,24 +8,27 @@ use rsa::BoxedUint;
 use super::CryptoError;
 use super::keys::{PrivateKey, PublicKey};
 
+/// Decodes a JWK binary field: base64url without padding, tolerating padding and the standard
+/// alphabet as Go's JWK readers do.
+pub fn decode_base64url(text: &str) -> Option<Vec<u8>> {
+    let cleaned: String = text
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    URL_SAFE_NO_PAD.decode(cleaned).ok()
+}
+
 fn field(jwk: &serde_json::Value, name: &str) -> Result<Option<Vec<u8>>, CryptoError> {
     match jwk.get(name) {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => {
-            let cleaned: String = s
-                .trim_end_matches('=')
-                .chars()
-                .map(|c| match c {
-                    '+' => '-',
-                    '/' => '_',
-                    c => c,
-                })
-                .collect();
-            URL_SAFE_NO_PAD
-                .decode(cleaned)
-                .map(Some)
-                .map_err(|_| CryptoError::ParseJwk(format!("field {name:?} is not base64url")))
-        }
+        Some(serde_json::Value::String(s)) => decode_base64url(s)
+            .map(Some)
+            .ok_or_else(|| CryptoError::ParseJwk(format!("field {name:?} is not base64url"))),
         Some(_) => Err(CryptoError::ParseJwk(format!(
             "field {name:?} is not a string"
         ))),

@@ -12,7 +12,7 @@ mod pkcs12;
 
 pub use chain::{CertKind, Certificate, filter_cert_chain, order_chain};
 pub use error::CryptoError;
-pub use jwk::{jwk_private_key_pem, jwk_public_key_pem};
+pub use jwk::{decode_base64url, jwk_private_key_pem, jwk_public_key_pem};
 pub use keys::{ImportJwk, PrivateKey, PublicKey};
 pub use pem::{PemBlock, encode_pem, filter_pem, parse_pem_blocks};
 pub use pkcs12::{Pkcs12Contents, read_pkcs12, write_pkcs12, write_truststore};
