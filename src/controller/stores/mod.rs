@@ -7,6 +7,8 @@
 mod connector;
 mod naive;
 mod registry;
+#[cfg(test)]
+mod registry_tests;
 mod report;
 
 use std::collections::BTreeMap;

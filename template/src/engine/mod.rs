@@ -9,6 +9,7 @@ pub mod ast;
 mod cache;
 pub mod exec;
 pub mod lexer;
+mod literal;
 pub mod parser;
 
 pub use cache::{Engine, Template};

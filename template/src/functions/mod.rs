@@ -14,6 +14,7 @@ mod lists;
 mod math;
 mod misc;
 mod regexes;
+mod semver;
 mod strings;
 
 use std::collections::HashMap;
