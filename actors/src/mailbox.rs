@@ -183,8 +183,4 @@ impl MailboxMetrics {
     pub fn overflowed(&self, kind: &str) {
         self.overflows.with_label_values(&[kind]).inc();
     }
-
-    pub fn overflows(&self, kind: &str) -> u64 {
-        self.overflows.with_label_values(&[kind]).get()
-    }
 }

@@ -96,11 +96,6 @@ impl ControllerMetrics {
         Ok(metrics)
     }
 
-    /// The granularity chosen at registration.
-    pub fn granularity(&self) -> MetricsGranularity {
-        self.granularity
-    }
-
     /// The `name` label value: the name, or `""` in per-namespace granularity.
     fn name_label<'a>(&self, name: &'a str) -> &'a str {
         match self.granularity {

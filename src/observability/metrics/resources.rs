@@ -132,7 +132,7 @@ impl ControllerMetrics {
     }
 
     /// Sets a resource's Ready condition without counting a reconcile.
-    pub fn set_condition(&self, kind: ResourceKind, namespace: &str, name: &str, ready: bool) {
+    fn set_condition(&self, kind: ResourceKind, namespace: &str, name: &str, ready: bool) {
         let family = self.resources.kind(kind);
         let (current, opposite) = if ready {
             (STATUS_TRUE, STATUS_FALSE)
