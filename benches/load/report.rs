@@ -86,6 +86,7 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
         "first_sync_p99_seconds": akvsync.and_then(|r| r.first_sync_p99_seconds),
         "refresh_lag_p99_seconds": akvsync.and_then(|r| r.refresh_lag_p99_seconds),
         "k8s_writes_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.total)),
+        "k8s_secret_reads_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.secret_reads)),
         "warm_restart_k8s_writes": akvsync.and_then(|r| r.warm_restart_k8s_writes.as_ref().map(|w| w.total)),
         "rss_bytes_per_external_secret": akvsync.and_then(|r| r.rss_bytes_per_external_secret),
         "cpu_seconds_total": akvsync.map(|r| r.cpu_seconds_total),
@@ -198,6 +199,15 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     row("refresh cycle: Kubernetes writes", Unit::Count, &|r| {
         writes(&r.k8s_writes_per_cycle)
     });
+    row(
+        "refresh cycle: Kubernetes Secret reads",
+        Unit::Count,
+        &|r| {
+            r.k8s_writes_per_cycle
+                .as_ref()
+                .map(|w| w.secret_reads as f64)
+        },
+    );
     row("warm restart: Kubernetes writes", Unit::Count, &|r| {
         writes(&r.warm_restart_k8s_writes)
     });

@@ -52,6 +52,8 @@ pub struct Writes {
     pub secrets: u64,
     pub external_secret_status: u64,
     pub events: u64,
+    /// Reads (get and list) of Secrets in the same span.
+    pub secret_reads: u64,
 }
 
 /// Everything measured in one mode; `None` where the phase did not complete.
@@ -174,22 +176,25 @@ impl Cluster {
     fn writes_since(&self, before: &StatsSnapshot) -> Writes {
         let now = self.emulator.stats();
         let operator = self.emulator.admin_user();
-        let count = |predicate: &dyn Fn(&str) -> bool| -> u64 {
+        let count = |verbs: &[&str], predicate: &dyn Fn(&str) -> bool| -> u64 {
             now.requests
                 .iter()
                 .filter(|(key, _)| {
                     key.user == operator
-                        && WRITE_VERBS.contains(&key.verb.as_str())
+                        && verbs.contains(&key.verb.as_str())
                         && predicate(&key.resource)
                 })
                 .map(|(key, count)| count - before.requests.get(key).copied().unwrap_or(0))
                 .sum()
         };
         Writes {
-            total: count(&|_| true),
-            secrets: count(&|resource| resource == "secrets"),
-            external_secret_status: count(&|resource| resource == "externalsecrets/status"),
-            events: count(&|resource| resource == "events"),
+            total: count(WRITE_VERBS, &|_| true),
+            secrets: count(WRITE_VERBS, &|resource| resource == "secrets"),
+            external_secret_status: count(WRITE_VERBS, &|resource| {
+                resource == "externalsecrets/status"
+            }),
+            events: count(WRITE_VERBS, &|resource| resource == "events"),
+            secret_reads: count(&["get", "list"], &|resource| resource == "secrets"),
         }
     }
 

@@ -11,6 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Semaphore;
 
 use super::stores::{StoreConnector, Stores};
+use super::targets::TargetSecrets;
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
 
@@ -33,6 +34,8 @@ pub struct Shared {
     pub mailbox_metrics: MailboxMetrics,
     pub recorder: Recorder,
     pub namespaces: NamespaceLabels,
+    /// The managed Secrets' versions as watched and as last applied.
+    pub targets: TargetSecrets,
     pub in_flight: InFlight,
     /// Syncs in their Kubernetes phase (read the target, build and write it, status, events) at
     /// once. Fetching waits outside it, so a slow vault does not hold it; a cold start of 100k
@@ -89,6 +92,7 @@ impl Shared {
             metrics,
             mailbox_metrics,
             namespaces: NamespaceLabels::default(),
+            targets: TargetSecrets::default(),
             in_flight: InFlight::default(),
             kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),
             instance: instance.to_owned(),

@@ -10,3 +10,4 @@ pub mod push_secret;
 pub mod status;
 pub mod stores;
 pub mod supervisor;
+pub mod targets;

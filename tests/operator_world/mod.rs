@@ -254,6 +254,13 @@ spec:
             .expect("delete ExternalSecret");
     }
 
+    pub async fn delete_secret(&self, namespace: &str, name: &str) {
+        let api = Api::<Secret>::namespaced(self.kube.client(), namespace);
+        timed(api.delete(name, &Default::default()))
+            .await
+            .expect("delete secret");
+    }
+
     pub async fn k8s_secret(&self, namespace: &str, name: &str) -> Option<Secret> {
         timed(Api::<Secret>::namespaced(self.kube.client(), namespace).get_opt(name))
             .await

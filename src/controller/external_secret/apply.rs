@@ -1,5 +1,6 @@
 //! Applying: create, update or delete the target Secret as ESO would, reading the template
 //! sources the build needs. Runs inside the Kubernetes phase, which bounds its reads and writes.
+//! A Secret the watch shows as last applied, with the same desired content, is not read at all.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use super::error::SyncError;
 use super::report::Synced;
 use crate::controller::common::secret_bytes;
 use crate::controller::context::Shared;
+use crate::controller::targets;
 use crate::observability::WriteVerb;
 use crate::sync::target::{Decision, TemplateSources, decide, desired_secret, template_sources};
 
@@ -35,6 +37,9 @@ pub async fn apply(
                 if policy != CreationPolicy::Owner {
                     return Err(SyncError::DeleteNotOwned { name, policy });
                 }
+                shared
+                    .targets
+                    .forget(&es.namespace().unwrap_or_default(), &name);
                 return match secrets.delete(&name, &Default::default()).await {
                     Ok(_) => {
                         shared.metrics.k8s_write("secret", WriteVerb::Delete);
@@ -56,6 +61,14 @@ pub async fn apply(
     }
     let sources = read_template_sources(es, secrets).await?;
     let desired = desired_secret(es, data, &sources)?;
+    let namespace = es.namespace().unwrap_or_default();
+    let fingerprint = targets::fingerprint(&desired);
+    let targets = &shared.targets;
+    if existing.is_none() && targets.unchanged(&namespace, &name, &fingerprint) {
+        // The watch shows the Secret as this operator last left it, holding this content.
+        shared.metrics.k8s_write_skipped("secret");
+        return Ok(Synced::Unchanged);
+    }
     let existing = match existing {
         Some(existing) => existing,
         None => secrets
@@ -71,32 +84,53 @@ pub async fn apply(
         field_manager: Some(field_manager(&es.name_any())),
         ..PostParams::default()
     };
-    match decide(&desired, existing.as_ref()) {
+    let applied = |secret: &Secret| {
+        targets.applied(
+            &namespace,
+            &name,
+            secret.resource_version().as_deref(),
+            fingerprint,
+        )
+    };
+    let decision = decide(&desired, existing.as_ref());
+    if !matches!(
+        decision,
+        Decision::Create(_) | Decision::Update(_) | Decision::Unchanged
+    ) {
+        targets.forget(&namespace, &name);
+    }
+    match decision {
         Decision::Create(secret) => {
-            secrets
-                .create(&params, &secret)
-                .await
-                .map_err(|source| SyncError::Kube {
-                    operation: "create",
-                    name,
-                    source,
-                })?;
+            let created =
+                secrets
+                    .create(&params, &secret)
+                    .await
+                    .map_err(|source| SyncError::Kube {
+                        operation: "create",
+                        name: name.clone(),
+                        source,
+                    })?;
+            applied(&created);
             shared.metrics.k8s_write("secret", WriteVerb::Create);
             Ok(Synced::Written { created: true })
         }
         Decision::Update(secret) => {
-            secrets
+            let updated = secrets
                 .replace(&desired.name, &params, &secret)
                 .await
                 .map_err(|source| SyncError::Kube {
                     operation: "update",
-                    name,
+                    name: name.clone(),
                     source,
                 })?;
+            applied(&updated);
             shared.metrics.k8s_write("secret", WriteVerb::Update);
             Ok(Synced::Written { created: false })
         }
         Decision::Unchanged => {
+            if let Some(existing) = &existing {
+                applied(existing);
+            }
             shared.metrics.k8s_write_skipped("secret");
             Ok(Synced::Unchanged)
         }

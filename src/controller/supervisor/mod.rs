@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
+use akvsync_crds::constants::LABEL_MANAGED;
 use akvsync_crds::{
     ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
     SecretStore, StoreKind,
@@ -261,6 +262,20 @@ impl Supervisor {
     }
 
     fn secret_changed(&mut self, event: WatchEvent<PartialObjectMeta<Secret>>) {
+        let targets = &self.shared.targets;
+        match &event {
+            WatchEvent::Init => targets.relist_started(),
+            WatchEvent::InitDone => targets.relist_done(),
+            WatchEvent::Apply(secret) | WatchEvent::InitApply(secret) => targets.observed(
+                &secret.namespace().unwrap_or_default(),
+                &secret.name_any(),
+                secret.metadata.resource_version.as_deref(),
+                secret.labels().contains_key(LABEL_MANAGED),
+            ),
+            WatchEvent::Delete(secret) => {
+                targets.deleted(&secret.namespace().unwrap_or_default(), &secret.name_any())
+            }
+        }
         match event {
             WatchEvent::Apply(secret) => {
                 let namespace = secret.namespace().unwrap_or_default();
