@@ -73,3 +73,39 @@ async fn unchanged_refreshes_neither_read_nor_write_the_secret_and_changes_are_r
         .wait_for_value(NAMESPACE, "quiet", "password", "v2")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_refreshes_list_the_vault_instead_of_reading_each_secret() {
+    let mut world = World::new().await;
+    for name in ["a", "b", "c"] {
+        world.set_secret(name, "v1");
+    }
+    // Key Vault's `updated` counts whole seconds: the operator trusts a listing only for a
+    // secret read a few seconds after its last change.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    world.start_operator().await;
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "listed",
+            "1s",
+            &[("a", "a"), ("b", "b"), ("c", "c")],
+        ))
+        .await;
+    world.wait_for_value(NAMESPACE, "listed", "c", "v1").await;
+    let lists = |world: &World| world.azure.stats().operation(VAULT, "ListSecrets");
+    let (gets, listed) = (world.azure.stats().gets(VAULT), lists(&world));
+    eventually("three listings", || async {
+        (lists(&world) >= listed + 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        world.azure.stats().gets(VAULT),
+        gets,
+        "refreshes of unchanged secrets read none of them"
+    );
+
+    // A change shows in the listing and is read.
+    world.set_secret("b", "v2");
+    world.wait_for_value(NAMESPACE, "listed", "b", "v2").await;
+}

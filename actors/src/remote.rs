@@ -159,13 +159,16 @@ impl RemoteValue {
     }
 }
 
-/// One entry of a list of a vault's objects, as used by `dataFrom.find`.
+/// One entry of a list of a vault's objects, as used by `dataFrom.find` and to tell whether a
+/// cached object changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteItem {
     pub name: String,
     pub tags: BTreeMap<String, String>,
     pub enabled: bool,
     pub managed: bool,
+    /// Unix seconds of the object's last change (value, attributes or tags).
+    pub updated: Option<i64>,
 }
 
 /// What a `PushSecret` writes to one remote object.

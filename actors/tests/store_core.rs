@@ -241,3 +241,81 @@ async fn a_list_walks_every_page_once_and_is_cached() {
     assert_eq!(second.unwrap().len(), 5);
     assert_eq!(vault.gets(), 3, "three pages, one walk");
 }
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Fetches every name as a refresh with a one-minute interval would; returns the values.
+async fn refresh(store: &StoreCore<FakeVault>, names: &[&str]) -> Vec<String> {
+    let mut values = Vec::new();
+    for name in names {
+        let value = store
+            .fetch(secret(name), MINUTE, Priority::Refresh)
+            .await
+            .unwrap();
+        values.push(String::from_utf8(value.value.expose().to_vec()).unwrap());
+    }
+    values
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_secrets_the_listing_shows_unchanged_are_served_without_a_get() {
+    let vault = FakeVault::with_updates(&[("a", "1"), ("b", "2"), ("c", "3")]);
+    let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let names = ["a", "b", "c"];
+    assert_eq!(refresh(&store, &names).await, ["1", "2", "3"]);
+    let gets = |vault: &FakeVault| vault.gets() - vault.lists();
+    assert_eq!((gets(&vault), vault.lists()), (3, 0));
+
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    assert_eq!(refresh(&store, &names).await, ["1", "2", "3"]);
+    assert_eq!(gets(&vault), 3, "no GET: the listing shows nothing changed");
+    assert_eq!(vault.lists(), 2, "one listing of two pages serves every secret");
+    assert_eq!(metrics.served_count(HOST, "revalidated"), 3);
+
+    vault.set("b", "changed");
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    assert_eq!(refresh(&store, &names).await, ["1", "changed", "3"]);
+    assert_eq!(gets(&vault), 4, "only the changed secret is read");
+
+    // Pinned versions are never revalidated by a listing.
+    let pinned = RemoteKey::new(ObjectKind::Secret, "a", Some("v1".into()));
+    store.fetch(pinned.clone(), MINUTE, Priority::Refresh).await.unwrap();
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    store.fetch(pinned, MINUTE, Priority::Refresh).await.unwrap();
+    assert_eq!(gets(&vault), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_list_permission_stale_secrets_are_read_one_by_one() {
+    let vault = FakeVault::with_updates(&[("a", "1"), ("b", "2")]);
+    vault
+        .state
+        .deny_list
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let names = ["a", "b"];
+    refresh(&store, &names).await;
+    for _ in 0..2 {
+        tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+        assert_eq!(refresh(&store, &names).await, ["1", "2"]);
+    }
+    assert_eq!(vault.lists(), 1, "one 403 and the store stops listing");
+    assert_eq!(vault.gets() - vault.lists(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_changed_just_before_its_read_is_read_again() {
+    let vault = FakeVault::default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Changed this very second: a later change in the same second would keep `updated`.
+    *vault.state.updated.lock().unwrap() = Some([("a".to_owned(), now)].into());
+    vault.state.values.lock().unwrap().insert("a".into(), "1".into());
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    refresh(&store, &["a"]).await;
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    refresh(&store, &["a"]).await;
+    assert_eq!((vault.gets(), vault.lists()), (2, 0));
+}

@@ -260,6 +260,7 @@ impl AzureKeyVault {
                         .and_then(|a| a.enabled)
                         .unwrap_or(true),
                     managed: item.managed.unwrap_or(false),
+                    updated: unix(item.attributes.as_ref().and_then(|a| a.updated)),
                 })
             })
             .collect();

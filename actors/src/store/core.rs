@@ -2,19 +2,26 @@
 //! cached, coalesced with identical calls, and made to wait for the vault's budget.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
 use super::limiter::{Access, Priority, VaultLimiter};
 use super::metrics::StoreMetrics;
-use super::single_flight::SingleFlightCache;
+use super::single_flight::{Served, SingleFlightCache};
 use crate::remote::{
     KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
 };
 
 /// How often a call that got a 429 is tried again, each time after the vault's pause.
 const MAX_THROTTLE_RETRIES: u32 = 5;
+
+/// A cached secret is revalidated by the listing only when it was fetched at least this long
+/// after its last change: Key Vault's `updated` counts whole seconds, and the operator's clock
+/// may differ from the vault's by a little. A secret changed within this margin before its GET
+/// is read again at its next refresh instead.
+const REVALIDATE_AFTER_UPDATE: Duration = Duration::from_secs(5);
 
 /// Tunables of a store's cache and pressure control.
 #[derive(Clone, Debug)]
@@ -44,6 +51,8 @@ pub struct StoreCore<V> {
     objects: SingleFlightCache<RemoteKey, Arc<RemoteValue>, ProviderError>,
     lists: SingleFlightCache<ObjectKind, Arc<Vec<RemoteItem>>, ProviderError>,
     metrics: Arc<StoreMetrics>,
+    /// The principal may not list secrets (403): stale values are read again one by one.
+    listing_denied: AtomicBool,
 }
 
 impl<V: KeyVault> StoreCore<V> {
@@ -64,6 +73,7 @@ impl<V: KeyVault> StoreCore<V> {
                     .unwrap_or(u32::MAX)
             }),
             metrics,
+            listing_denied: AtomicBool::new(false),
         }
     }
 
@@ -71,13 +81,20 @@ impl<V: KeyVault> StoreCore<V> {
         self.vault.vault_host()
     }
 
-    /// One remote object, from the cache when it is at most `max_age` old.
+    /// One remote object, from the cache when it is at most `max_age` old, or when the vault's
+    /// listing (itself at most `max_age` old, shared by every request) shows the cached latest
+    /// secret unchanged; else from the vault.
     pub async fn fetch(
         &self,
         key: RemoteKey,
         max_age: Duration,
         priority: Priority,
     ) -> FetchResult {
+        if let Some(value) = self.revalidated(&key, max_age, priority).await {
+            self.metrics
+                .served(self.vault.vault_host(), Served::Revalidated);
+            return Ok(value);
+        }
         let call = self.call(priority);
         let (result, served) = self
             .objects
@@ -95,10 +112,68 @@ impl<V: KeyVault> StoreCore<V> {
         max_age: Duration,
         priority: Priority,
     ) -> ListResult {
+        self.list_timed(kind, max_age, priority)
+            .await
+            .map(|(items, _)| items)
+    }
+
+    /// As [`Self::list`], with when the listing was loaded.
+    async fn list_timed(
+        &self,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Result<(Arc<Vec<RemoteItem>>, Instant), ProviderError> {
         let call = self.call(priority);
-        let (result, served) = self.lists.get_or_load(kind, max_age, call.list(kind)).await;
+        let (result, served) = self
+            .lists
+            .get_or_load_timed(kind, max_age, call.list(kind))
+            .await;
         self.metrics.served(self.vault.vault_host(), served);
         result
+    }
+
+    /// The cached latest secret `key`, when it is older than `max_age` but the listing shows
+    /// it unchanged since it was read (same `updated`, same enabled state); the cache then
+    /// counts it as read when the listing was.
+    async fn revalidated(
+        &self,
+        key: &RemoteKey,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Option<Arc<RemoteValue>> {
+        if key.version.is_some()
+            || key.kind != ObjectKind::Secret
+            || self.listing_denied.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        let (cached, loaded_at) = self.objects.peek(key)?;
+        if loaded_at.elapsed() <= max_age {
+            return None;
+        }
+        let updated = cached.updated?;
+        let read_at = SystemTime::now().checked_sub(loaded_at.elapsed())?;
+        let changed_at = UNIX_EPOCH + Duration::from_secs(u64::try_from(updated).ok()?);
+        if read_at.duration_since(changed_at).ok()? < REVALIDATE_AFTER_UPDATE {
+            return None;
+        }
+        let (items, listed_at) = match self.list_timed(key.kind, max_age, priority).await {
+            Ok(listing) => listing,
+            Err(ProviderError::Forbidden { .. }) => {
+                self.listing_denied.store(true, Ordering::Relaxed);
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let item = items
+            .iter()
+            .find(|item| item.name.eq_ignore_ascii_case(&key.name))?;
+        if item.updated != Some(updated) || item.enabled != cached.enabled {
+            return None;
+        }
+        self.objects.confirm(key, listed_at);
+        Some(cached)
     }
 
     /// Writes one object and forgets what the cache knew of it.

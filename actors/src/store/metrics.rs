@@ -91,6 +91,7 @@ impl StoreMetrics {
             Served::Hit => "hit",
             Served::Coalesced => "coalesced",
             Served::Loaded => "loaded",
+            Served::Revalidated => "revalidated",
         };
         self.cache_requests.with_label_values(&[vault, label]).inc();
     }

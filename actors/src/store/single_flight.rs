@@ -19,6 +19,8 @@ pub enum Served {
     Coalesced,
     /// Made the remote call.
     Loaded,
+    /// A stale cached value that a listing proved unchanged, instead of a GET.
+    Revalidated,
 }
 
 #[derive(Clone)]
@@ -27,7 +29,7 @@ struct Entry<V> {
     loaded_at: Instant,
 }
 
-type Flight<V, E> = Shared<BoxFuture<'static, Result<V, E>>>;
+type Flight<V, E> = Shared<BoxFuture<'static, Result<Entry<V>, E>>>;
 
 /// Single-flight loads in front of a size- and time-bounded moka cache. Only successes are cached:
 /// an error is shared by the requests that joined its flight and then forgotten.
@@ -61,10 +63,24 @@ where
     where
         F: Future<Output = Result<V, E>> + Send + 'static,
     {
+        let (result, served) = self.get_or_load_timed(key, max_age, load).await;
+        (result.map(|(value, _)| value), served)
+    }
+
+    /// As [`Self::get_or_load`], with when the value returned was loaded.
+    pub async fn get_or_load_timed<F>(
+        &self,
+        key: K,
+        max_age: Duration,
+        load: F,
+    ) -> (Result<(V, Instant), E>, Served)
+    where
+        F: Future<Output = Result<V, E>> + Send + 'static,
+    {
         if let Some(entry) = self.cache.get(&key)
             && entry.loaded_at.elapsed() <= max_age
         {
-            return (Ok(entry.value), Served::Hit);
+            return (Ok((entry.value, entry.loaded_at)), Served::Hit);
         }
         let (flight, served) = {
             let mut flights = self.flights.lock().expect("flights lock");
@@ -77,7 +93,7 @@ where
                 }
             }
         };
-        (flight.await, served)
+        (flight.await.map(|entry| (entry.value, entry.loaded_at)), served)
     }
 
     fn start_flight<F>(&self, key: K, load: F) -> Flight<V, E>
@@ -87,21 +103,41 @@ where
         let cache = self.cache.clone();
         let flights = Arc::clone(&self.flights);
         async move {
-            let result = load.await;
-            if let Ok(value) = &result {
-                cache.insert(
-                    key.clone(),
-                    Entry {
-                        value: value.clone(),
-                        loaded_at: Instant::now(),
-                    },
-                );
+            let result = load.await.map(|value| Entry {
+                value,
+                loaded_at: Instant::now(),
+            });
+            if let Ok(entry) = &result {
+                cache.insert(key.clone(), entry.clone());
             }
             flights.lock().expect("flights lock").remove(&key);
             result
         }
         .boxed()
         .shared()
+    }
+
+    /// The cached value of `key` and when it was loaded, whatever its age.
+    pub fn peek(&self, key: &K) -> Option<(V, Instant)> {
+        self.cache
+            .get(key)
+            .map(|entry| (entry.value, entry.loaded_at))
+    }
+
+    /// Marks the cached value of `key` as current as of `at` (later than its load), as when a
+    /// listing proved it unchanged.
+    pub fn confirm(&self, key: &K, at: Instant) {
+        if let Some(entry) = self.cache.get(key)
+            && entry.loaded_at < at
+        {
+            self.cache.insert(
+                key.clone(),
+                Entry {
+                    value: entry.value,
+                    loaded_at: at,
+                },
+            );
+        }
     }
 
     /// Forgets the cached value of `key`; a load already running still completes.

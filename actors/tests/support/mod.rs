@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,11 +28,27 @@ pub struct FakeState {
     pub call_times: Mutex<Vec<Instant>>,
     pub throttle_next: AtomicU32,
     pub retry_after: Mutex<Option<Duration>>,
+    /// When set, objects report `updated` (Unix seconds, an hour ago, plus one per change).
+    pub updated: Mutex<Option<HashMap<String, i64>>>,
+    pub changes: AtomicI64,
+    pub lists: AtomicUsize,
+    /// Listing answers 403, as for a principal without list permission.
+    pub deny_list: std::sync::atomic::AtomicBool,
 }
 
 impl FakeVault {
     pub fn with(values: &[(&str, &str)]) -> Self {
         let vault = Self::default();
+        for (name, value) in values {
+            vault.set(name, value);
+        }
+        vault
+    }
+
+    /// A vault whose objects report when they last changed, as Key Vault's do.
+    pub fn with_updates(values: &[(&str, &str)]) -> Self {
+        let vault = Self::default();
+        *vault.state.updated.lock().unwrap() = Some(HashMap::new());
         for (name, value) in values {
             vault.set(name, value);
         }
@@ -45,6 +61,23 @@ impl FakeVault {
             .lock()
             .unwrap()
             .insert(name.to_owned(), value.to_owned());
+        if let Some(updated) = self.state.updated.lock().unwrap().as_mut() {
+            let hour_ago = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                - 3600;
+            let change = self.state.changes.fetch_add(1, Ordering::SeqCst);
+            updated.insert(name.to_owned(), hour_ago + change);
+        }
+    }
+
+    fn updated(&self, name: &str) -> Option<i64> {
+        self.state.updated.lock().unwrap().as_ref()?.get(name).copied()
+    }
+
+    pub fn lists(&self) -> usize {
+        self.state.lists.load(Ordering::SeqCst)
     }
 
     pub fn gets(&self) -> usize {
@@ -84,6 +117,7 @@ impl KeyVault for FakeVault {
             Some(value) => Ok(RemoteValue {
                 value: SecretBytes::from(value.as_str()),
                 enabled: true,
+                updated: self.updated(&key.name),
                 ..Default::default()
             }),
             None => Err(ProviderError::NotFound {
@@ -98,6 +132,12 @@ impl KeyVault for FakeVault {
         page: Option<String>,
     ) -> Result<(Vec<RemoteItem>, Option<String>), ProviderError> {
         self.state.gets.fetch_add(1, Ordering::SeqCst);
+        self.state.lists.fetch_add(1, Ordering::SeqCst);
+        if self.state.deny_list.load(Ordering::SeqCst) {
+            return Err(ProviderError::Forbidden {
+                message: "list permission denied".into(),
+            });
+        }
         let mut names: Vec<String> = self.state.values.lock().unwrap().keys().cloned().collect();
         names.sort();
         let start: usize = page.as_deref().map_or(0, |p| p.parse().unwrap());
@@ -109,6 +149,7 @@ impl KeyVault for FakeVault {
                 tags: Default::default(),
                 enabled: true,
                 managed: false,
+                updated: self.updated(name),
             })
             .collect();
         Ok((items, (end < names.len()).then(|| end.to_string())))
