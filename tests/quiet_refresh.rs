@@ -12,12 +12,16 @@ fn kube_requests(before: &StatsSnapshot, after: &StatsSnapshot, verb: &str) -> u
     after.requests_for(verb, "secrets") - before.requests_for(verb, "secrets")
 }
 
-/// Waits until the vault has served `count` more reads of the ExternalSecret's value, that is,
-/// until that many refreshes ran.
+/// Waits until the vault has answered `count` more reads or listings for the ExternalSecret's
+/// single value, that is, until that many refreshes ran.
 async fn refreshes(world: &World, count: u64) {
-    let start = world.azure.stats().gets(VAULT);
+    let calls = || {
+        let stats = world.azure.stats();
+        stats.gets(VAULT) + stats.operation(VAULT, "ListSecrets")
+    };
+    let start = calls();
     eventually("refreshes", || async {
-        (world.azure.stats().gets(VAULT) >= start + count).then_some(())
+        (calls() >= start + count).then_some(())
     })
     .await;
 }

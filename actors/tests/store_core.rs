@@ -269,7 +269,11 @@ async fn stale_secrets_the_listing_shows_unchanged_are_served_without_a_get() {
     tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
     assert_eq!(refresh(&store, &names).await, ["1", "2", "3"]);
     assert_eq!(gets(&vault), 3, "no GET: the listing shows nothing changed");
-    assert_eq!(vault.lists(), 2, "one listing of two pages serves every secret");
+    assert_eq!(
+        vault.lists(),
+        2,
+        "one listing of two pages serves every secret"
+    );
     assert_eq!(metrics.served_count(HOST, "revalidated"), 3);
 
     vault.set("b", "changed");
@@ -279,9 +283,15 @@ async fn stale_secrets_the_listing_shows_unchanged_are_served_without_a_get() {
 
     // Pinned versions are never revalidated by a listing.
     let pinned = RemoteKey::new(ObjectKind::Secret, "a", Some("v1".into()));
-    store.fetch(pinned.clone(), MINUTE, Priority::Refresh).await.unwrap();
+    store
+        .fetch(pinned.clone(), MINUTE, Priority::Refresh)
+        .await
+        .unwrap();
     tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
-    store.fetch(pinned, MINUTE, Priority::Refresh).await.unwrap();
+    store
+        .fetch(pinned, MINUTE, Priority::Refresh)
+        .await
+        .unwrap();
     assert_eq!(gets(&vault), 6);
 }
 
@@ -312,7 +322,12 @@ async fn a_secret_changed_just_before_its_read_is_read_again() {
         .as_secs() as i64;
     // Changed this very second: a later change in the same second would keep `updated`.
     *vault.state.updated.lock().unwrap() = Some([("a".to_owned(), now)].into());
-    vault.state.values.lock().unwrap().insert("a".into(), "1".into());
+    vault
+        .state
+        .values
+        .lock()
+        .unwrap()
+        .insert("a".into(), "1".into());
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
     refresh(&store, &["a"]).await;
     tokio::time::advance(MINUTE + Duration::from_secs(1)).await;

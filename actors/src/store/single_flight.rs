@@ -93,7 +93,10 @@ where
                 }
             }
         };
-        (flight.await.map(|entry| (entry.value, entry.loaded_at)), served)
+        (
+            flight.await.map(|entry| (entry.value, entry.loaded_at)),
+            served,
+        )
     }
 
     fn start_flight<F>(&self, key: K, load: F) -> Flight<V, E>

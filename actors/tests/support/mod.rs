@@ -73,7 +73,13 @@ impl FakeVault {
     }
 
     fn updated(&self, name: &str) -> Option<i64> {
-        self.state.updated.lock().unwrap().as_ref()?.get(name).copied()
+        self.state
+            .updated
+            .lock()
+            .unwrap()
+            .as_ref()?
+            .get(name)
+            .copied()
     }
 
     pub fn lists(&self) -> usize {
