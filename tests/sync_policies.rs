@@ -639,10 +639,9 @@ async fn sync_windows_gate_periodic_refreshes_but_not_changes() {
     world.wait_for_value(NAMESPACE, "allowed", "v", "new").await;
     world.wait_for_value(NAMESPACE, "free", "v", "new").await;
     // Several more refreshes of the ungated ExternalSecret have run since.
-    let gets = || world.azure.stats().operation(VAULT, "GetSecret");
-    let before = gets();
+    let before = world.vault_reads();
     eventually("three more refreshes", || async {
-        (gets() >= before + 6).then_some(())
+        (world.vault_reads() >= before + 6).then_some(())
     })
     .await;
     let denied = world.k8s_secret(NAMESPACE, "denied").await.unwrap();

@@ -254,6 +254,13 @@ spec:
             .expect("delete ExternalSecret");
     }
 
+    /// Secret reads and listings the vault answered: what refreshes cost it, whether they read
+    /// a secret or found it unchanged in a listing.
+    pub fn vault_reads(&self) -> u64 {
+        let stats = self.azure.stats();
+        stats.gets(VAULT) + stats.operation(VAULT, "ListSecrets")
+    }
+
     pub async fn delete_secret(&self, namespace: &str, name: &str) {
         let api = Api::<Secret>::namespaced(self.kube.client(), namespace);
         timed(api.delete(name, &Default::default()))

@@ -44,7 +44,7 @@ pub enum Due {
     /// Skip the sync: look again after this outcome.
     No(Outcome),
     /// Sync; the target Secret as read for the check, if it was read.
-    Yes(Option<Option<Secret>>),
+    Yes(Option<Option<Box<Secret>>>),
 }
 
 /// ESO's skip rule after a restart: nothing changed, the interval has not passed, and the Secret
@@ -73,7 +73,7 @@ pub async fn due(es: &ExternalSecret, name: &str, secrets: &Api<Secret>, trigger
                 ))
     });
     if !intact {
-        return Due::Yes(Some(secret));
+        return Due::Yes(Some(secret.map(Box::new)));
     }
     debug!(name = %es.name_any(), "in sync since the last refresh, not due yet");
     Due::No(match remaining {

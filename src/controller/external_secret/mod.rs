@@ -144,7 +144,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
         let _phase = kube_phase(shared).await;
         match gate::due(es, &name, &secrets, trigger).await {
             Due::No(outcome) => return outcome,
-            Due::Yes(existing) => existing,
+            Due::Yes(existing) => existing.map(|secret| secret.map(|secret| *secret)),
         }
     };
     let (result, notices, _phase) = sync(shared, es, &secrets, name, trigger, existing).await;
@@ -153,15 +153,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     }
     let report = report::report(&result, notices);
     for note in &report.events {
-        common::publish(
-            shared,
-            es,
-            note.type_.clone(),
-            "Sync",
-            note.reason,
-            &note.message,
-        )
-        .await;
+        common::publish(shared, es, note.type_, "Sync", note.reason, &note.message).await;
     }
     write_status(shared, es, report.ready, report.wrote).await;
     report.outcome

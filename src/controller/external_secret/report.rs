@@ -161,12 +161,12 @@ mod tests {
         )
     }
 
+    /// Ready status, reason and message; Events; outcome; whether the Secret was written.
+    type Expected<'a> = (&'a str, &'a str, &'a str, Vec<&'a str>, Outcome, bool);
+
     #[test]
     fn every_result_maps_to_esos_condition_and_events() {
-        let table: Vec<(
-            Result<Synced, SyncError>,
-            (&str, &str, &str, Vec<&str>, Outcome, bool),
-        )> = vec![
+        let table: Vec<(Result<Synced, SyncError>, Expected)> = vec![
             (
                 Ok(Synced::Written { created: true }),
                 (
@@ -310,7 +310,7 @@ mod tests {
         let reasons: Vec<(EventType, &str)> = report
             .events
             .iter()
-            .map(|note| (note.type_.clone(), note.reason))
+            .map(|note| (note.type_, note.reason))
             .collect();
         assert_eq!(
             reasons,
