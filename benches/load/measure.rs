@@ -130,6 +130,11 @@ impl AzureStats {
         self.sum(|key| key.operation == "GetSecret" && key.status == 200)
     }
 
+    /// Secret listing pages served.
+    pub fn list_pages(&self) -> u64 {
+        self.sum(|key| key.operation == "ListSecrets" && key.status == 200)
+    }
+
     /// Every GetSecret call, whatever its answer.
     pub fn get_attempts(&self) -> u64 {
         self.sum(|key| key.operation == "GetSecret")

@@ -69,6 +69,8 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
         "unique_remote_secrets": akvsync.or(naive).map(|r| r.unique_remote_secrets),
         "kv_get_calls": akvsync.and_then(|r| r.kv_get_calls),
         "kv_get_calls_per_unique_secret": akvsync.and_then(|r| r.kv_get_calls_per_unique_secret),
+        "kv_list_pages_per_cycle": akvsync.and_then(|r| r.kv_list_pages),
+        "kv_requests_per_cycle_per_unique_secret": akvsync.and_then(|r| r.kv_requests_per_unique_secret),
         "naive_kv_get_calls": naive.and_then(|r| r.kv_get_calls),
         "naive_kv_get_calls_per_unique_secret": naive.and_then(|r| r.kv_get_calls_per_unique_secret),
         "max_requests_per_10s_per_vault": akvsync.map(|r| r.max_requests_per_10s_per_vault),
@@ -181,6 +183,14 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     row("refresh cycle: GETs ÷ unique secrets", Unit::Ratio, &|r| {
         r.kv_get_calls_per_unique_secret
     });
+    row("refresh cycle: Key Vault list pages", Unit::Count, &|r| {
+        r.kv_list_pages.map(|v| v as f64)
+    });
+    row(
+        "refresh cycle: Key Vault requests (GETs + list pages) ÷ unique secrets",
+        Unit::Ratio,
+        &|r| r.kv_requests_per_unique_secret,
+    );
     row("peak requests / 10 s / vault", Unit::Count, &|r| {
         Some(r.max_requests_per_10s_per_vault as f64)
     });

@@ -70,6 +70,10 @@ pub struct ModeResult {
     /// Successful GetSecret calls in one quiet refresh cycle after the cold start.
     pub kv_get_calls: Option<u64>,
     pub kv_get_calls_per_unique_secret: Option<f64>,
+    /// Secret listing pages in the quiet cycle.
+    pub kv_list_pages: Option<u64>,
+    /// GETs and listing pages in the quiet cycle ÷ unique secrets.
+    pub kv_requests_per_unique_secret: Option<f64>,
     pub kv_get_attempts_total: u64,
     pub k8s_writes_per_cycle: Option<Writes>,
     pub max_requests_per_10s_per_vault: u64,
@@ -332,9 +336,12 @@ async fn run_mode(
         wait_with_bar(bar, scenario.refresh).await;
         let azure_cycle = measure::azure_stats(http, &azure.ready.admin_url).await?;
         let gets = azure_cycle.gets() - azure_cold.gets();
+        let pages = azure_cycle.list_pages() - azure_cold.list_pages();
+        let unique = result.unique_remote_secrets.max(1) as f64;
         result.kv_get_calls = Some(gets);
-        result.kv_get_calls_per_unique_secret =
-            Some(gets as f64 / result.unique_remote_secrets.max(1) as f64);
+        result.kv_get_calls_per_unique_secret = Some(gets as f64 / unique);
+        result.kv_list_pages = Some(pages);
+        result.kv_requests_per_unique_secret = Some((gets + pages) as f64 / unique);
         result.k8s_writes_per_cycle = Some(cluster.writes_since(&kube_before));
         let cycle_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
         result.rss_bytes = cycle_usage.rss_bytes;

@@ -205,6 +205,9 @@ impl Scenario {
                 })
             })
             .collect();
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.as_secs() as i64 - 24 * 3600);
         let vaults: Vec<_> = (0..self.stores)
             .map(|vault| {
                 let secrets: Vec<_> = (0..per_vault)
@@ -213,6 +216,8 @@ impl Scenario {
                             "name": Self::secret_name(index),
                             "value": Self::secret_value(vault, index),
                             "contentType": "text/plain",
+                            // A vault's secrets predate the operator, as in a real cluster.
+                            "created": created,
                         })
                     })
                     .collect();

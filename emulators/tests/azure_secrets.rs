@@ -133,6 +133,12 @@ async fn list_pages_with_next_link_and_never_returns_values() {
             .unwrap();
     }
     emulator.disable_secret(VAULT, "s3", None).unwrap();
+    let seeded_at = 1_690_000_000;
+    let old = SecretOptions {
+        created: Some(seeded_at),
+        ..SecretOptions::default()
+    };
+    emulator.set_secret(VAULT, "s6", "v", old).unwrap();
     let client = admin_secrets(&emulator);
     let options = SecretClientListSecretPropertiesOptions {
         maxresults: Some(3),
@@ -152,6 +158,26 @@ async fn list_pages_with_next_link_and_never_returns_values() {
         .find(|i| i.resource_id().unwrap().name == "s3")
         .unwrap();
     assert_eq!(disabled.attributes.as_ref().unwrap().enabled, Some(false));
+    // Listings carry each secret's last change; a seed may date it in the past.
+    let seeded = items
+        .iter()
+        .find(|i| i.resource_id().unwrap().name == "s6")
+        .unwrap();
+    let updated = seeded.attributes.as_ref().unwrap().updated.unwrap();
+    assert_eq!(updated.unix_timestamp(), seeded_at);
+    assert!(
+        items
+            .iter()
+            .filter(|i| i.resource_id().unwrap().name != "s6")
+            .all(|i| i
+                .attributes
+                .as_ref()
+                .unwrap()
+                .updated
+                .unwrap()
+                .unix_timestamp()
+                > seeded_at)
+    );
     assert!(
         items
             .iter()

@@ -182,6 +182,9 @@ pub struct SecretOptions {
     pub nbf: Option<i64>,
     /// Expiry, unix seconds.
     pub exp: Option<i64>,
+    /// When the version was created (and last updated), unix seconds: a seeded vault whose
+    /// secrets predate the emulator. Now when absent.
+    pub created: Option<i64>,
 }
 
 /// One secret version in a seed.

@@ -235,7 +235,7 @@ pub fn set_secret(
     if let Some(ct) = &options.content_type {
         body["contentType"] = json!(ct);
     }
-    run(
+    let mut bundle = run(
         world,
         base,
         vault,
@@ -244,7 +244,20 @@ pub fn set_secret(
         name,
         None,
         &body,
-    )
+    )?;
+    if let Some(created) = options.created {
+        let version = vault_mut(world, vault)?
+            .secrets
+            .get_mut(&name.to_ascii_lowercase())
+            .and_then(|item| item.versions.last_mut());
+        if let Some(version) = version {
+            version.attributes.created = created;
+            version.attributes.updated = created;
+            bundle["attributes"]["created"] = json!(created);
+            bundle["attributes"]["updated"] = json!(created);
+        }
+    }
+    Ok(bundle)
 }
 
 /// Enables or disables a secret version (latest when `version` is `None`).
