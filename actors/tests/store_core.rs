@@ -302,7 +302,7 @@ async fn without_list_permission_stale_secrets_are_read_one_by_one() {
         .state
         .deny_list
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
     let names = ["a", "b"];
     refresh(&store, &names).await;
     for _ in 0..2 {
@@ -310,6 +310,7 @@ async fn without_list_permission_stale_secrets_are_read_one_by_one() {
         assert_eq!(refresh(&store, &names).await, ["1", "2"]);
     }
     assert_eq!(vault.lists(), 1, "one 403 and the store stops listing");
+    assert_eq!(metrics.request_count(HOST, "list", "forbidden"), 1);
     assert_eq!(vault.gets() - vault.lists(), 6);
 }
 
