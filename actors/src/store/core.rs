@@ -1,6 +1,7 @@
 //! The logic of one store: every Key Vault call of the store passes through here, where it is
 //! cached, coalesced with identical calls, and made to wait for the vault's budget.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,12 +45,43 @@ impl Default for StoreConfig {
 pub type ListResult = Result<Arc<Vec<RemoteItem>>, ProviderError>;
 pub type FetchResult = Result<Arc<RemoteValue>, ProviderError>;
 
+/// A vault's listing of one kind, with its entries by name (Key Vault names ignore case).
+struct Listing {
+    items: Arc<Vec<RemoteItem>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Listing {
+    fn new(items: Vec<RemoteItem>) -> Self {
+        let by_name = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (item.name.to_ascii_lowercase(), index))
+            .collect();
+        Self {
+            items: Arc::new(items),
+            by_name,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&RemoteItem> {
+        let index = self.by_name.get(&name.to_ascii_lowercase())?;
+        self.items.get(*index)
+    }
+
+    /// Approximate heap size, to bound the cache by weight.
+    fn weight(&self) -> u32 {
+        let names: usize = self.items.iter().map(|item| 2 * item.name.len() + 96).sum();
+        u32::try_from(names).unwrap_or(u32::MAX)
+    }
+}
+
 /// The store's owner of vault calls.
 pub struct StoreCore<V> {
     vault: Arc<V>,
     limiter: Arc<VaultLimiter>,
     objects: SingleFlightCache<RemoteKey, Arc<RemoteValue>, ProviderError>,
-    lists: SingleFlightCache<ObjectKind, Arc<Vec<RemoteItem>>, ProviderError>,
+    lists: SingleFlightCache<ObjectKind, Arc<Listing>, ProviderError>,
     metrics: Arc<StoreMetrics>,
     /// The principal may not list secrets (403): stale values are read again one by one.
     listing_denied: AtomicBool,
@@ -68,9 +100,8 @@ impl<V: KeyVault> StoreCore<V> {
             objects: SingleFlightCache::new(config.cache_max_bytes, config.cache_ttl, |value| {
                 value.weight()
             }),
-            lists: SingleFlightCache::new(config.cache_max_bytes / 16, config.cache_ttl, |items| {
-                u32::try_from(items.iter().map(|item| item.name.len() + 64).sum::<usize>())
-                    .unwrap_or(u32::MAX)
+            lists: SingleFlightCache::new(config.cache_max_bytes / 16, config.cache_ttl, |listing| {
+                listing.weight()
             }),
             metrics,
             listing_denied: AtomicBool::new(false),
@@ -114,7 +145,7 @@ impl<V: KeyVault> StoreCore<V> {
     ) -> ListResult {
         self.list_timed(kind, max_age, priority)
             .await
-            .map(|(items, _)| items)
+            .map(|(listing, _)| Arc::clone(&listing.items))
     }
 
     /// As [`Self::list`], with when the listing was loaded.
@@ -123,7 +154,7 @@ impl<V: KeyVault> StoreCore<V> {
         kind: ObjectKind,
         max_age: Duration,
         priority: Priority,
-    ) -> Result<(Arc<Vec<RemoteItem>>, Instant), ProviderError> {
+    ) -> Result<(Arc<Listing>, Instant), ProviderError> {
         let call = self.call(priority);
         let (result, served) = self
             .lists
@@ -158,7 +189,7 @@ impl<V: KeyVault> StoreCore<V> {
         if read_at.duration_since(changed_at).ok()? < REVALIDATE_AFTER_UPDATE {
             return None;
         }
-        let (items, listed_at) = match self.list_timed(key.kind, max_age, priority).await {
+        let (listing, listed_at) = match self.list_timed(key.kind, max_age, priority).await {
             Ok(listing) => listing,
             Err(ProviderError::Forbidden { .. }) => {
                 self.listing_denied.store(true, Ordering::Relaxed);
@@ -166,9 +197,7 @@ impl<V: KeyVault> StoreCore<V> {
             }
             Err(_) => return None,
         };
-        let item = items
-            .iter()
-            .find(|item| item.name.eq_ignore_ascii_case(&key.name))?;
+        let item = listing.get(&key.name)?;
         if item.updated != Some(updated) || item.enabled != cached.enabled {
             return None;
         }
@@ -250,7 +279,7 @@ impl<V: KeyVault> Call<V> {
         .await
     }
 
-    async fn list(self, kind: ObjectKind) -> ListResult {
+    async fn list(self, kind: ObjectKind) -> Result<Arc<Listing>, ProviderError> {
         let mut items = Vec::new();
         let mut page = None;
         loop {
@@ -263,7 +292,7 @@ impl<V: KeyVault> Call<V> {
             items.append(&mut batch);
             match next {
                 Some(next) => page = Some(next),
-                None => return Ok(Arc::new(items)),
+                None => return Ok(Arc::new(Listing::new(items))),
             }
         }
     }
