@@ -149,6 +149,8 @@ pub struct RemoteValue {
     pub updated: Option<i64>,
     /// Whether Key Vault manages this secret as a certificate's backing secret.
     pub managed: bool,
+    /// Unix seconds when the store read it from the vault.
+    pub read_at: Option<i64>,
 }
 
 impl RemoteValue {

@@ -89,8 +89,11 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
         "refresh_lag_p99_seconds": akvsync.and_then(|r| r.refresh_lag_p99_seconds),
         "k8s_writes_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.total)),
         "k8s_secret_reads_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.secret_reads)),
+        "k8s_reads_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.reads)),
+        "warm_restart_kv_get_calls": akvsync.and_then(|r| r.warm_restart_kv_get_calls),
         "warm_restart_k8s_writes": akvsync.and_then(|r| r.warm_restart_k8s_writes.as_ref().map(|w| w.total)),
         "rss_bytes_per_external_secret": akvsync.and_then(|r| r.rss_bytes_per_external_secret),
+        "peak_rss_bytes_per_external_secret": akvsync.map(|r| r.peak_rss_bytes as f64 / scenario.external_secrets.max(1) as f64),
         "cpu_seconds_total": akvsync.map(|r| r.cpu_seconds_total),
         "modes": results,
     })
@@ -218,6 +221,11 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
                 .map(|w| w.secret_reads as f64)
         },
     );
+    row(
+        "refresh cycle: Kubernetes reads (any resource)",
+        Unit::Count,
+        &|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.reads as f64),
+    );
     row("warm restart: Kubernetes writes", Unit::Count, &|r| {
         writes(&r.warm_restart_k8s_writes)
     });
@@ -260,6 +268,11 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     row("operator RSS per ExternalSecret", Unit::Bytes, &|r| {
         r.rss_bytes_per_external_secret
     });
+    row(
+        "operator peak RSS (VmHWM) per ExternalSecret",
+        Unit::Bytes,
+        &|r| Some(r.peak_rss_bytes as f64 / r.external_secrets.max(1) as f64),
+    );
     row("operator CPU: cold start", Unit::Seconds, &|r| {
         Some(r.cpu_seconds_cold_start)
     });

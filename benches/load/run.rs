@@ -54,6 +54,8 @@ pub struct Writes {
     pub events: u64,
     /// Reads (get and list) of Secrets in the same span.
     pub secret_reads: u64,
+    /// Reads (get and list) of any resource in the same span.
+    pub reads: u64,
 }
 
 /// Everything measured in one mode; `None` where the phase did not complete.
@@ -199,6 +201,7 @@ impl Cluster {
             }),
             events: count(WRITE_VERBS, &|resource| resource == "events"),
             secret_reads: count(&["get", "list"], &|resource| resource == "secrets"),
+            reads: count(&["get", "list"], &|_| true),
         }
     }
 

@@ -140,6 +140,7 @@ impl AzureKeyVault {
             created: unix(attributes.created),
             updated: unix(attributes.updated),
             managed: secret.managed.unwrap_or(false),
+            read_at: None,
         })
     }
 
@@ -167,6 +168,7 @@ impl AzureKeyVault {
             created: unix(attributes.created),
             updated: unix(attributes.updated),
             managed: bundle.managed.unwrap_or(false),
+            read_at: None,
         })
     }
 
@@ -193,6 +195,7 @@ impl AzureKeyVault {
             created: unix(attributes.created),
             updated: unix(attributes.updated),
             managed: false,
+            read_at: None,
         })
     }
 

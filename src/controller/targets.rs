@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha3::{Digest, Sha3_256};
 
+use crate::sync::built_from::BuiltFrom;
 use crate::sync::target::DesiredSecret;
 
 /// A Secret's namespace and name.
@@ -23,6 +24,9 @@ struct Known {
     observed: Option<String>,
     /// What a sync last applied: the version it left the Secret at, and the desired content.
     applied: Option<(String, Fingerprint)>,
+    /// What the Secret at a version was built from, as a sync applied it or a check after a
+    /// restart found it intact.
+    built_from: Option<(String, Arc<BuiltFrom>)>,
 }
 
 #[derive(Default)]
@@ -77,23 +81,72 @@ impl TargetSecrets {
         self.forget(namespace, name);
     }
 
-    /// A sync left the Secret at `version` holding `desired`.
+    /// A sync left the Secret at `version` holding `desired`, built from `built_from`.
     pub fn applied(
         &self,
         namespace: &str,
         name: &str,
         version: Option<&str>,
         desired: Fingerprint,
+        built_from: Option<Arc<BuiltFrom>>,
     ) {
         let key = (namespace.to_owned(), name.to_owned());
         let mut targets = self.lock();
         match version {
             Some(version) => {
-                targets.known.entry(key).or_default().applied = Some((version.to_owned(), desired));
+                let entry = targets.known.entry(key).or_default();
+                entry.applied = Some((version.to_owned(), desired));
+                entry.built_from = built_from.map(|built| (version.to_owned(), built));
             }
             None => {
                 targets.known.remove(&key);
             }
+        }
+    }
+
+    /// A sync found the Secret still as last applied, its data built from `built_from` now.
+    pub fn still_applied(&self, namespace: &str, name: &str, built_from: Option<Arc<BuiltFrom>>) {
+        let mut targets = self.lock();
+        let Some(entry) = targets
+            .known
+            .get_mut(&(namespace.to_owned(), name.to_owned()))
+        else {
+            return;
+        };
+        if let Some((version, _)) = &entry.applied {
+            entry.built_from = built_from.map(|built| (version.clone(), built));
+        }
+    }
+
+    /// A check found the Secret at `version` intact (its data matches its data hash), built
+    /// from what its annotation records.
+    pub fn found_intact(
+        &self,
+        namespace: &str,
+        name: &str,
+        version: Option<&str>,
+        built_from: Option<BuiltFrom>,
+    ) {
+        let (Some(version), Some(built_from)) = (version, built_from) else {
+            return;
+        };
+        let key = (namespace.to_owned(), name.to_owned());
+        self.lock().known.entry(key).or_default().built_from =
+            Some((version.to_owned(), Arc::new(built_from)));
+    }
+
+    /// What the Secret was built from, while the watch shows it at the version that record
+    /// is about (nobody wrote it since).
+    pub fn built_from(&self, namespace: &str, name: &str) -> Option<Arc<BuiltFrom>> {
+        let targets = self.lock();
+        let entry = targets
+            .known
+            .get(&(namespace.to_owned(), name.to_owned()))?;
+        match (&entry.observed, &entry.built_from) {
+            (Some(observed), Some((version, built))) if observed == version => {
+                Some(Arc::clone(built))
+            }
+            _ => None,
         }
     }
 
@@ -175,7 +228,7 @@ mod tests {
     fn a_secret_is_unchanged_only_at_the_applied_version_with_the_same_content() {
         let targets = TargetSecrets::default();
         assert!(!targets.unchanged("ns", "s", &CONTENT), "nothing known yet");
-        targets.applied("ns", "s", Some("5"), CONTENT);
+        targets.applied("ns", "s", Some("5"), CONTENT, None);
         assert!(
             !targets.unchanged("ns", "s", &CONTENT),
             "the watch has not seen it"
@@ -188,7 +241,7 @@ mod tests {
             !targets.unchanged("ns", "s", &CONTENT),
             "someone else wrote it"
         );
-        targets.applied("ns", "s", Some("6"), CONTENT);
+        targets.applied("ns", "s", Some("6"), CONTENT, None);
         assert!(targets.unchanged("ns", "s", &CONTENT));
         targets.observed("ns", "s", Some("7"), false);
         assert!(!targets.unchanged("ns", "s", &CONTENT), "no longer managed");
@@ -197,10 +250,39 @@ mod tests {
     }
 
     #[test]
+    fn a_record_of_what_a_secret_was_built_from_holds_while_nobody_wrote_it() {
+        let targets = TargetSecrets::default();
+        let built = BuiltFrom {
+            external_secret: "1-x".into(),
+            stores: Default::default(),
+        };
+        targets.found_intact("ns", "s", Some("3"), Some(built.clone()));
+        assert!(
+            targets.built_from("ns", "s").is_none(),
+            "the watch has not seen it"
+        );
+        targets.observed("ns", "s", Some("3"), true);
+        assert_eq!(targets.built_from("ns", "s").as_deref(), Some(&built));
+        targets.observed("ns", "s", Some("4"), true);
+        assert!(
+            targets.built_from("ns", "s").is_none(),
+            "someone else wrote it"
+        );
+        targets.applied("ns", "s", Some("5"), CONTENT, Some(Arc::new(built.clone())));
+        targets.observed("ns", "s", Some("5"), true);
+        assert_eq!(targets.built_from("ns", "s").as_deref(), Some(&built));
+        targets.applied("ns", "s", Some("5"), CONTENT, None);
+        assert!(
+            targets.built_from("ns", "s").is_none(),
+            "the last sync recorded nothing"
+        );
+    }
+
+    #[test]
     fn a_relist_forgets_secrets_deleted_while_the_watch_was_down() {
         let targets = TargetSecrets::default();
         for name in ["kept", "gone"] {
-            targets.applied("ns", name, Some("1"), CONTENT);
+            targets.applied("ns", name, Some("1"), CONTENT, None);
             targets.observed("ns", name, Some("1"), true);
         }
         targets.relist_started();

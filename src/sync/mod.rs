@@ -2,6 +2,7 @@
 //! fetched values yield. No clock, no client, no actor: values in, values out.
 
 pub mod build;
+pub mod built_from;
 pub mod decode;
 pub(crate) mod go_json;
 pub mod hash;

@@ -168,6 +168,22 @@ spec:
             .expect("set vault secret");
     }
 
+    /// Sets a secret whose new version was created `ago` before now, as in a vault whose
+    /// secrets changed before the operator read them.
+    pub fn set_secret_changed_ago(&self, name: &str, value: &str, ago: std::time::Duration) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
+        let created = i64::try_from(now.saturating_sub(ago).as_secs()).expect("seconds fit");
+        let options = SecretOptions {
+            created: Some(created),
+            ..SecretOptions::default()
+        };
+        self.azure
+            .set_secret(VAULT, name, value, options)
+            .expect("set vault secret");
+    }
+
     pub async fn namespace(&self, name: &str) {
         let namespace = Namespace {
             metadata: ObjectMeta {

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use tokio::sync::watch;
 
 use super::limiter::Priority;
+use super::listing::Listing;
 use super::service::{Connect, StoreService};
 use crate::remote::{ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue};
 
@@ -234,6 +235,38 @@ impl Handler<List> for StoreActor {
     ) -> Self::Result {
         let ready = self.ready();
         Box::pin(async move { Ok(ready.await?.list(kind, max_age, priority).await?) })
+    }
+}
+
+/// The listing that proves values unchanged, at most `max_age` old: `None` when the vault
+/// cannot give one (listing denied, a transient error), and the caller reads values instead.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Arc<Listing>>, StoreRequestError>")]
+pub struct RevalidationListing {
+    pub kind: ObjectKind,
+    pub max_age: Duration,
+    pub priority: Priority,
+}
+
+impl Handler<RevalidationListing> for StoreActor {
+    type Result = ResponseFuture<Result<Option<Arc<Listing>>, StoreRequestError>>;
+
+    fn handle(
+        &mut self,
+        RevalidationListing {
+            kind,
+            max_age,
+            priority,
+        }: RevalidationListing,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let ready = self.ready();
+        Box::pin(async move {
+            Ok(ready
+                .await?
+                .revalidation_listing(kind, max_age, priority)
+                .await)
+        })
     }
 }
 

@@ -1,14 +1,13 @@
 //! The logic of one store: every Key Vault call of the store passes through here, where it is
 //! cached, coalesced with identical calls, and made to wait for the vault's budget.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
 use super::limiter::{Access, Priority, VaultLimiter};
+use super::listing::Listing;
 use super::metrics::StoreMetrics;
 use super::single_flight::{Served, SingleFlightCache};
 use crate::remote::{
@@ -22,7 +21,11 @@ const MAX_THROTTLE_RETRIES: u32 = 5;
 /// after its last change: Key Vault's `updated` counts whole seconds, and the operator's clock
 /// may differ from the vault's by a little. A secret changed within this margin before its GET
 /// is read again at its next refresh instead.
-const REVALIDATE_AFTER_UPDATE: Duration = Duration::from_secs(5);
+pub const REVALIDATE_AFTER_UPDATE: Duration = Duration::from_secs(5);
+
+/// How long a 403 on a listing stops the store from asking for one again (permissions may be
+/// granted later).
+pub const LISTING_DENIED_FOR: Duration = Duration::from_secs(300);
 
 /// Tunables of a store's cache and pressure control.
 #[derive(Clone, Debug)]
@@ -45,37 +48,6 @@ impl Default for StoreConfig {
 pub type ListResult = Result<Arc<Vec<RemoteItem>>, ProviderError>;
 pub type FetchResult = Result<Arc<RemoteValue>, ProviderError>;
 
-/// A vault's listing of one kind, with its entries by name (Key Vault names ignore case).
-struct Listing {
-    items: Arc<Vec<RemoteItem>>,
-    by_name: HashMap<String, usize>,
-}
-
-impl Listing {
-    fn new(items: Vec<RemoteItem>) -> Self {
-        let by_name = items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| (item.name.to_ascii_lowercase(), index))
-            .collect();
-        Self {
-            items: Arc::new(items),
-            by_name,
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&RemoteItem> {
-        let index = self.by_name.get(&name.to_ascii_lowercase())?;
-        self.items.get(*index)
-    }
-
-    /// Approximate heap size, to bound the cache by weight.
-    fn weight(&self) -> u32 {
-        let names: usize = self.items.iter().map(|item| 2 * item.name.len() + 96).sum();
-        u32::try_from(names).unwrap_or(u32::MAX)
-    }
-}
-
 /// The store's owner of vault calls.
 pub struct StoreCore<V> {
     vault: Arc<V>,
@@ -83,8 +55,9 @@ pub struct StoreCore<V> {
     objects: SingleFlightCache<RemoteKey, Arc<RemoteValue>, ProviderError>,
     lists: SingleFlightCache<ObjectKind, Arc<Listing>, ProviderError>,
     metrics: Arc<StoreMetrics>,
-    /// The principal may not list secrets (403): stale values are read again one by one.
-    listing_denied: AtomicBool,
+    /// Until when the principal is taken to be denied listing (403): meanwhile stale values are
+    /// read again one by one, without asking for the listing.
+    listing_denied_until: Mutex<Option<Instant>>,
 }
 
 impl<V: KeyVault> StoreCore<V> {
@@ -100,11 +73,13 @@ impl<V: KeyVault> StoreCore<V> {
             objects: SingleFlightCache::new(config.cache_max_bytes, config.cache_ttl, |value| {
                 value.weight()
             }),
-            lists: SingleFlightCache::new(config.cache_max_bytes / 16, config.cache_ttl, |listing| {
-                listing.weight()
-            }),
+            lists: SingleFlightCache::new(
+                config.cache_max_bytes / 16,
+                config.cache_ttl,
+                |listing| listing.weight(),
+            ),
             metrics,
-            listing_denied: AtomicBool::new(false),
+            listing_denied_until: Mutex::new(None),
         }
     }
 
@@ -145,7 +120,7 @@ impl<V: KeyVault> StoreCore<V> {
     ) -> ListResult {
         self.list_timed(kind, max_age, priority)
             .await
-            .map(|(listing, _)| Arc::clone(&listing.items))
+            .map(|(listing, _)| Arc::clone(listing.items()))
     }
 
     /// As [`Self::list`], with when the listing was loaded.
@@ -164,6 +139,57 @@ impl<V: KeyVault> StoreCore<V> {
         result
     }
 
+    /// The listing that proves values unchanged, at most `max_age` old; `None` when the vault
+    /// cannot give it now. A 403 (the principal may get but not list) is remembered for
+    /// [`LISTING_DENIED_FOR`], so that nobody asks again meanwhile.
+    pub async fn revalidation_listing(
+        &self,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Option<Arc<Listing>> {
+        self.revalidation_listing_timed(kind, max_age, priority)
+            .await
+            .map(|(listing, _)| listing)
+    }
+
+    async fn revalidation_listing_timed(
+        &self,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> Option<(Arc<Listing>, Instant)> {
+        if kind != ObjectKind::Secret || self.listing_denied() {
+            return None;
+        }
+        match self.list_timed(kind, max_age, priority).await {
+            Ok(listing) => Some(listing),
+            Err(ProviderError::Forbidden { .. }) => {
+                *self.denied_until() = Some(Instant::now() + LISTING_DENIED_FOR);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn denied_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.listing_denied_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn listing_denied(&self) -> bool {
+        let mut until = self.denied_until();
+        match *until {
+            Some(deadline) if Instant::now() < deadline => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
     /// The cached latest secret `key`, when it is older than `max_age` but the listing shows
     /// it unchanged since it was read (same `updated`, same enabled state); the cache then
     /// counts it as read when the listing was.
@@ -173,10 +199,7 @@ impl<V: KeyVault> StoreCore<V> {
         max_age: Duration,
         priority: Priority,
     ) -> Option<Arc<RemoteValue>> {
-        if key.version.is_some()
-            || key.kind != ObjectKind::Secret
-            || self.listing_denied.load(Ordering::Relaxed)
-        {
+        if key.version.is_some() || key.kind != ObjectKind::Secret {
             return None;
         }
         let (cached, loaded_at) = self.objects.peek(key)?;
@@ -189,14 +212,9 @@ impl<V: KeyVault> StoreCore<V> {
         if read_at.duration_since(changed_at).ok()? < REVALIDATE_AFTER_UPDATE {
             return None;
         }
-        let (listing, listed_at) = match self.list_timed(key.kind, max_age, priority).await {
-            Ok(listing) => listing,
-            Err(ProviderError::Forbidden { .. }) => {
-                self.listing_denied.store(true, Ordering::Relaxed);
-                return None;
-            }
-            Err(_) => return None,
-        };
+        let (listing, listed_at) = self
+            .revalidation_listing_timed(key.kind, max_age, priority)
+            .await?;
         let item = listing.get(&key.name)?;
         if item.updated != Some(updated) || item.enabled != cached.enabled {
             return None;
@@ -254,6 +272,7 @@ impl<V: KeyVault> StoreCore<V> {
     pub fn clear(&self) {
         self.objects.clear();
         self.lists.clear();
+        *self.denied_until() = None;
     }
 
     pub fn cached_objects(&self) -> u64 {
@@ -274,7 +293,11 @@ impl<V: KeyVault> Call<V> {
     async fn get(self, key: RemoteKey) -> FetchResult {
         self.run(Access::Read, key.kind, "get", |vault| {
             let key = key.clone();
-            async move { vault.get(&key).await.map(Arc::new) }
+            async move {
+                let mut value = vault.get(&key).await?;
+                value.read_at = Some(unix_now());
+                Ok(Arc::new(value))
+            }
         })
         .await
     }
@@ -347,4 +370,12 @@ impl<V: KeyVault> Call<V> {
             }
         }
     }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
 }

@@ -4,16 +4,18 @@
 pub mod actor;
 pub mod core;
 pub mod limiter;
+pub mod listing;
 pub mod metrics;
 pub mod service;
 pub mod single_flight;
 
 pub use self::core::{FetchResult, ListResult, StoreConfig, StoreCore};
 pub use actor::{
-    Delete, Fetch, List, Push, Reconfigure, Reconnect, Retire, StoreActor, StoreRequestError,
-    StoreState,
+    Delete, Fetch, List, Push, Reconfigure, Reconnect, Retire, RevalidationListing, StoreActor,
+    StoreRequestError, StoreState,
 };
 pub use limiter::{Access, LimiterRegistry, Priority, VaultBudget, VaultLimiter};
+pub use listing::Listing;
 pub use metrics::StoreMetrics;
 pub use service::{Connect, ConnectFailure, Connection, StoreService};
 pub use single_flight::{Served, SingleFlightCache};

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 
 use super::core::{FetchResult, ListResult, StoreCore};
 use super::limiter::Priority;
+use super::listing::Listing;
 use crate::remote::{KeyVault, ObjectKind, ProviderError, PushRequest, RemoteKey};
 
 /// A connected store: [`StoreCore`] in production; a startup choice may put another in its place
@@ -26,6 +27,14 @@ pub trait StoreService: Send + Sync + 'static {
         max_age: Duration,
         priority: Priority,
     ) -> BoxFuture<'static, ListResult>;
+
+    /// The listing that proves cached or applied values unchanged; `None` when there is none.
+    fn revalidation_listing(
+        self: Arc<Self>,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> BoxFuture<'static, Option<Arc<Listing>>>;
 
     fn push(self: Arc<Self>, request: PushRequest)
     -> BoxFuture<'static, Result<(), ProviderError>>;
@@ -50,6 +59,15 @@ impl<V: KeyVault> StoreService for StoreCore<V> {
         priority: Priority,
     ) -> BoxFuture<'static, ListResult> {
         async move { StoreCore::list(&self, kind, max_age, priority).await }.boxed()
+    }
+
+    fn revalidation_listing(
+        self: Arc<Self>,
+        kind: ObjectKind,
+        max_age: Duration,
+        priority: Priority,
+    ) -> BoxFuture<'static, Option<Arc<Listing>>> {
+        async move { StoreCore::revalidation_listing(&self, kind, max_age, priority).await }.boxed()
     }
 
     fn push(

@@ -3,6 +3,7 @@
 //! A Secret the watch shows as last applied, with the same desired content, is not read at all.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use akvsync_crds::{CreationPolicy, DeletionPolicy, ExternalSecret};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -16,10 +17,12 @@ use crate::controller::common::secret_bytes;
 use crate::controller::context::Shared;
 use crate::controller::targets;
 use crate::observability::WriteVerb;
+use crate::sync::built_from::{ANNOTATION_BUILT_FROM, BuiltFrom};
 use crate::sync::target::{Decision, TemplateSources, decide, desired_secret, template_sources};
 
 /// Writes the Secret the data builds, deletes it for lack of data, or leaves it. `existing` is
-/// the target as a gate already read it in this sync, if it did.
+/// the target as a gate already read it in this sync, if it did; `built_from`, what the data
+/// was built from, goes on the Secret as an annotation whenever the Secret is written.
 pub async fn apply(
     shared: &Shared,
     es: &ExternalSecret,
@@ -27,6 +30,7 @@ pub async fn apply(
     name: String,
     data: BTreeMap<String, Vec<u8>>,
     existing: Option<Option<Secret>>,
+    built_from: Option<BuiltFrom>,
 ) -> Result<Synced, SyncError> {
     let target = es.spec.target.clone().unwrap_or_default();
     // ESO: no data from the provider at all creates nothing, whatever the template says.
@@ -61,11 +65,14 @@ pub async fn apply(
     }
     let sources = read_template_sources(es, secrets).await?;
     let desired = desired_secret(es, data, &sources)?;
+    let annotation = built_from.as_ref().map(BuiltFrom::to_annotation);
+    let built_from = built_from.map(Arc::new);
     let namespace = es.namespace().unwrap_or_default();
     let fingerprint = targets::fingerprint(&desired);
     let targets = &shared.targets;
     if existing.is_none() && targets.unchanged(&namespace, &name, &fingerprint) {
         // The watch shows the Secret as this operator last left it, holding this content.
+        targets.still_applied(&namespace, &name, built_from);
         shared.metrics.k8s_write_skipped("secret");
         return Ok(Synced::Unchanged);
     }
@@ -90,6 +97,7 @@ pub async fn apply(
             &name,
             secret.resource_version().as_deref(),
             fingerprint,
+            built_from.clone(),
         )
     };
     let decision = decide(&desired, existing.as_ref());
@@ -100,7 +108,8 @@ pub async fn apply(
         targets.forget(&namespace, &name);
     }
     match decision {
-        Decision::Create(secret) => {
+        Decision::Create(mut secret) => {
+            record_built_from(&mut secret, annotation);
             let created =
                 secrets
                     .create(&params, &secret)
@@ -114,7 +123,8 @@ pub async fn apply(
             shared.metrics.k8s_write("secret", WriteVerb::Create);
             Ok(Synced::Written { created: true })
         }
-        Decision::Update(secret) => {
+        Decision::Update(mut secret) => {
+            record_built_from(&mut secret, annotation);
             let updated = secrets
                 .replace(&desired.name, &params, &secret)
                 .await
@@ -137,6 +147,19 @@ pub async fn apply(
         Decision::Skip => Ok(Synced::Skipped),
         Decision::Missing => Ok(Synced::Missing),
         Decision::Refuse(refusal) => Err(refusal.into()),
+    }
+}
+
+/// Puts what the data was built from on a Secret about to be written. It is not part of the
+/// desired content: a record that changed alone (a value read again after it settled) is kept
+/// in memory and costs no write.
+fn record_built_from(secret: &mut Secret, annotation: Option<String>) {
+    if let Some(annotation) = annotation {
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(ANNOTATION_BUILT_FROM.to_owned(), annotation);
     }
 }
 

@@ -13,6 +13,8 @@ use kube::{Api, ResourceExt};
 use tracing::debug;
 
 use super::{refresh_of, synced_resource_version};
+use crate::controller::targets::TargetSecrets;
+use crate::sync::built_from::{ANNOTATION_BUILT_FROM, BuiltFrom};
 use crate::sync::hash;
 use crate::sync::windows::SyncGate;
 
@@ -48,19 +50,24 @@ pub enum Due {
 }
 
 /// ESO's skip rule after a restart: nothing changed, the interval has not passed, and the Secret
-/// is intact — look again when the interval ends.
-pub async fn due(es: &ExternalSecret, name: &str, secrets: &Api<Secret>, trigger: Trigger) -> Due {
-    if trigger != Trigger::Changed {
+/// is intact — look again when the interval ends. When the last sync of this spec succeeded,
+/// the Secret is read even if the interval has passed: found intact, what its annotation says
+/// it was built from lets the sync prove it fresh without reading a value.
+pub async fn due(
+    es: &ExternalSecret,
+    name: &str,
+    secrets: &Api<Secret>,
+    targets: &TargetSecrets,
+    trigger: Trigger,
+) -> Due {
+    if trigger != Trigger::Changed || !last_sync_current(es) {
         return Due::Yes(None);
     }
-    let Some(remaining) = skippable(es) else {
-        return Due::Yes(None);
-    };
     let secret = match secrets.get_opt(name).await {
         Ok(secret) => secret,
         Err(_) => return Due::Yes(None),
     };
-    let intact = secret.as_ref().is_some_and(|secret| {
+    let intact = secret.as_ref().filter(|secret| {
         secret.labels().get(LABEL_MANAGED).is_some()
             && secret.annotations().get(ANNOTATION_DATA_HASH)
                 == Some(&hash::data_hash(
@@ -72,31 +79,47 @@ pub async fn due(es: &ExternalSecret, name: &str, secrets: &Api<Secret>, trigger
                         .collect(),
                 ))
     });
-    if !intact {
+    let Some(intact) = intact else {
         return Due::Yes(Some(secret.map(Box::new)));
+    };
+    targets.found_intact(
+        &es.namespace().unwrap_or_default(),
+        name,
+        intact.resource_version().as_deref(),
+        intact
+            .annotations()
+            .get(ANNOTATION_BUILT_FROM)
+            .and_then(|annotation| BuiltFrom::from_annotation(annotation)),
+    );
+    match remaining(es) {
+        Some(remaining) => {
+            debug!(name = %es.name_any(), "in sync since the last refresh, not due yet");
+            Due::No(match remaining {
+                Some(remaining) => Outcome::NotDue(remaining),
+                None => Outcome::Synced,
+            })
+        }
+        None => Due::Yes(Some(secret.map(Box::new))),
     }
-    debug!(name = %es.name_any(), "in sync since the last refresh, not due yet");
-    Due::No(match remaining {
-        Some(remaining) => Outcome::NotDue(remaining),
-        None => Outcome::Synced,
-    })
 }
 
-/// When nothing changed since the last sync and it succeeded: how long until the interval ends
-/// (`None` inside: never, as for `CreatedOnce`).
-fn skippable(es: &ExternalSecret) -> Option<Option<Duration>> {
-    let status = es.status.as_ref()?;
-    if status.synced_resource_version.as_deref() != Some(synced_resource_version(es).as_str()) {
-        return None;
-    }
-    let ready = find_condition(
-        status.conditions.as_deref().unwrap_or_default(),
-        CONDITION_READY,
-    )?;
-    if !ready.is_true() {
-        return None;
-    }
-    let refreshed = status.refresh_time.as_ref()?.0;
+/// Whether the last sync succeeded with the spec and metadata the ExternalSecret has now.
+pub fn last_sync_current(es: &ExternalSecret) -> bool {
+    let Some(status) = es.status.as_ref() else {
+        return false;
+    };
+    status.synced_resource_version.as_deref() == Some(synced_resource_version(es).as_str())
+        && find_condition(
+            status.conditions.as_deref().unwrap_or_default(),
+            CONDITION_READY,
+        )
+        .is_some_and(|ready| ready.is_true())
+}
+
+/// After a current sync: how long until the interval ends (`None` inside: never, as for
+/// `CreatedOnce`); `None` when it has ended.
+fn remaining(es: &ExternalSecret) -> Option<Option<Duration>> {
+    let refreshed = es.status.as_ref()?.refresh_time.as_ref()?.0;
     let elapsed =
         Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(refreshed)).ok()?;
     Some(

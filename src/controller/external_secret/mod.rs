@@ -8,6 +8,7 @@ mod dereference;
 mod error;
 mod fetch;
 mod gate;
+mod proof;
 mod report;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ use super::common;
 use super::context::Shared;
 use super::status::{replace_ready, replace_status, same_condition};
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
+use crate::sync::built_from::{BuiltFrom, provable_spec};
 use crate::sync::target::target_name;
 use crate::sync::{BuildOptions, build};
 
@@ -142,7 +144,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
         Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
     let existing = {
         let _phase = kube_phase(shared).await;
-        match gate::due(es, &name, &secrets, trigger).await {
+        match gate::due(es, &name, &secrets, &shared.targets, trigger).await {
             Due::No(outcome) => return outcome,
             Due::Yes(existing) => existing.map(|secret| secret.map(|secret| *secret)),
         }
@@ -193,7 +195,22 @@ async fn sync<'a>(
     } else {
         Priority::Refresh
     };
-    let fetched = fetch::fetch(shared, &plan.plan, &namespace, Ask { max_age, priority }).await;
+    let ask = Ask { max_age, priority };
+    if proof::proven_fresh(shared, es, &plan.plan, &namespace, &name, ask).await {
+        debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
+        shared.metrics.k8s_write_skipped("secret");
+        return (Ok(Synced::Unchanged), Notices::default(), None);
+    }
+    let fetched = fetch::fetch(shared, &plan.plan, &namespace, ask).await;
+    let built_from = provable_spec(es)
+        .then(|| {
+            let stores = proof::NamespaceStores {
+                shared,
+                namespace: &namespace,
+            };
+            BuiltFrom::record(&synced_resource_version(es), &plan.plan, &fetched, &stores)
+        })
+        .flatten();
     let phase = kube_phase(shared).await;
     let target = es.spec.target.clone().unwrap_or_default();
     let options = BuildOptions {
@@ -208,7 +225,7 @@ async fn sync<'a>(
         missing: built.missing,
         overwritten: built.overwritten,
     };
-    let applied = apply::apply(shared, es, secrets, name, built.data, existing).await;
+    let applied = apply::apply(shared, es, secrets, name, built.data, existing, built_from).await;
     (applied, notices, phase)
 }
 

@@ -139,6 +139,11 @@ impl Stores {
         self.registry().matching(kind, namespace, selector)
     }
 
+    /// The version (uid and spec generation) of `kind/name` as seen from `namespace`.
+    pub fn version_of(&self, kind: StoreKind, name: &str, namespace: &str) -> Option<String> {
+        self.registry().version_of(kind, name, namespace)
+    }
+
     /// Whether `kind/name`, as seen from `namespace`, sets `useAzureSDK: true`.
     pub fn uses_azure_sdk(&self, kind: StoreKind, name: &str, namespace: &str) -> bool {
         self.registry().uses_azure_sdk(kind, name, namespace)

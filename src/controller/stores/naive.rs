@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akvsync_actors::remote::{KeyVault, ObjectKind, ProviderError, PushRequest, RemoteKey};
-use akvsync_actors::store::{FetchResult, ListResult, Priority, StoreMetrics, StoreService};
+use akvsync_actors::store::{
+    FetchResult, ListResult, Listing, Priority, StoreMetrics, StoreService,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
@@ -97,6 +99,16 @@ impl StoreService for NaiveStore {
             }
         }
         .boxed()
+    }
+
+    /// ESO proves nothing by listing: every refresh reads every value.
+    fn revalidation_listing(
+        self: Arc<Self>,
+        _: ObjectKind,
+        _: Duration,
+        _: Priority,
+    ) -> BoxFuture<'static, Option<Arc<Listing>>> {
+        futures::future::ready(None).boxed()
     }
 
     fn push(

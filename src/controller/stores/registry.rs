@@ -47,7 +47,7 @@ pub struct StoreResource {
     pub conditions: Vec<ClusterSecretStoreCondition>,
     /// The store's labels, for PushSecret store selectors.
     pub labels: BTreeMap<String, String>,
-    /// The spec generation the actors were built from.
+    /// The uid and spec generation the actors were built from.
     pub version: String,
 }
 
@@ -264,6 +264,14 @@ impl<A: Clone> StoreRegistry<A> {
             .collect();
         names.sort();
         names
+    }
+
+    /// The version (uid and spec generation) of `kind/name` as seen from `namespace`.
+    pub fn version_of(&self, kind: StoreKind, name: &str, namespace: &str) -> Option<String> {
+        let id = StoreId::referenced(kind, name, namespace);
+        self.resources
+            .get(&id)
+            .map(|resource| resource.version.clone())
     }
 
     /// Whether `kind/name`, as seen from `namespace`, sets `useAzureSDK: true` (ESO's new SDK

@@ -224,8 +224,13 @@ impl Supervisor {
                         namespace: store.namespace().unwrap_or_default(),
                         name: store.name_any(),
                     };
-                    // The spec's generation: status writes must not rebuild the client or drop the cache.
-                    let version = store.meta().generation.unwrap_or_default().to_string();
+                    // The store's uid and spec generation: status writes must not rebuild the
+                    // client or drop the cache; a store deleted and created again is new.
+                    let version = format!(
+                        "{}/{}",
+                        store.meta().uid.as_deref().unwrap_or_default(),
+                        store.meta().generation.unwrap_or_default()
+                    );
                     self.shared.stores.upsert(
                         id,
                         store.spec_of(),

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use super::exec::{Exec, ExecError, data_value};
-use super::lexer::{Delimiters, lex};
+use super::lexer::{Delimiters, Tok, lex};
 use super::parser::{FunctionNames, ParsedSet, parse};
 use super::{TemplateSyntaxError, line_col};
 use crate::Values;
@@ -120,6 +120,16 @@ impl Engine {
     pub fn global() -> &'static Engine {
         static GLOBAL: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         GLOBAL.get_or_init(Engine::new)
+    }
+
+    /// Whether `text` renders the same output from the same data every time: it calls no
+    /// [`VOLATILE`](crate::functions::VOLATILE) function. Text that does not lex is not.
+    pub fn is_repeatable(&self, text: &str) -> bool {
+        lex(text, &self.delims).is_ok_and(|tokens| {
+            !tokens.iter().any(|token| {
+                matches!(&token.tok, Tok::Ident(name) if crate::functions::VOLATILE.contains(&name.as_str()))
+            })
+        })
     }
 
     /// Number of parse trees currently cached.

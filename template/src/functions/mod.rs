@@ -29,6 +29,22 @@ pub(crate) fn encoding_engine() -> &'static base64::engine::GeneralPurpose {
     &encoding::GO_STD_BASE64
 }
 
+/// Functions whose result differs from call to call with the same arguments: the clock, random
+/// values, and encryption with a random IV. A template calling one renders anew each time.
+pub const VOLATILE: &[&str] = &[
+    "now",
+    "ago",
+    "uuidv4",
+    "randBytes",
+    "randAlphaNum",
+    "randAlpha",
+    "randNumeric",
+    "randAscii",
+    "randInt",
+    "shuffle",
+    "encryptAES",
+];
+
 /// What a function returns: a value, or an error message (no values in it).
 pub type FuncResult = Result<Value, String>;
 

@@ -1,0 +1,79 @@
+//! Proving the target Secret fresh without reading a value: the last sync of this spec
+//! succeeded, the Secret is as that sync left it (or as a check after a restart found it), and
+//! the stores' listings show everything it was built from unchanged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use akvsync_actors::remote::ObjectKind;
+use akvsync_actors::store::{Listing, RevalidationListing};
+use akvsync_crds::ExternalSecret;
+
+use super::fetch::Ask;
+use super::gate::last_sync_current;
+use super::synced_resource_version;
+use crate::controller::context::Shared;
+use crate::sync::built_from::StoreVersions;
+use crate::sync::{Plan, StoreName};
+
+/// The versions of the stores as seen from one namespace.
+pub struct NamespaceStores<'a> {
+    pub shared: &'a Shared,
+    pub namespace: &'a str,
+}
+
+impl StoreVersions for NamespaceStores<'_> {
+    fn version(&self, store: &StoreName) -> Option<String> {
+        self.shared
+            .stores
+            .version_of(store.kind, &store.name, self.namespace)
+    }
+}
+
+/// Whether the target Secret `name` is proven fresh for `plan`; any doubt (no record, a store
+/// that cannot list, a change) answers no, and the sync reads the values.
+pub async fn proven_fresh(
+    shared: &Shared,
+    es: &ExternalSecret,
+    plan: &Plan,
+    namespace: &str,
+    name: &str,
+    ask: Ask,
+) -> bool {
+    if !last_sync_current(es) {
+        return false;
+    }
+    let Some(built) = shared.targets.built_from(namespace, name) else {
+        return false;
+    };
+    let version = synced_resource_version(es);
+    if built.external_secret != version {
+        return false;
+    }
+    let labels = shared.namespaces.get(namespace);
+    let mut listings: HashMap<&StoreName, Arc<Listing>> = HashMap::new();
+    for store in plan.stores() {
+        if listings.contains_key(store) {
+            continue;
+        }
+        let Ok(actor) = shared
+            .stores
+            .actor_for(store.kind, &store.name, namespace, &labels)
+        else {
+            return false;
+        };
+        let request = RevalidationListing {
+            kind: ObjectKind::Secret,
+            max_age: ask.max_age,
+            priority: ask.priority,
+        };
+        match actor.send(request).await {
+            Ok(Ok(Some(listing))) => listings.insert(store, listing),
+            _ => return false,
+        };
+    }
+    let stores = NamespaceStores { shared, namespace };
+    built.proves(&version, plan, &stores, |store| {
+        listings.get(store).map(Arc::as_ref)
+    })
+}
