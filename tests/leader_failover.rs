@@ -13,7 +13,7 @@ use akvsync::observability::LeaderElectionConfig;
 use akvsync::operator::{self, OperatorConfig, OperatorHandle};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use operator_world::{NAMESPACE, World, eventually, external_secret_yaml, timed};
+use operator_world::{NAMESPACE, VAULT, World, eventually, external_secret_yaml, timed};
 
 const LEASE_NAME: &str = "akvsync-test";
 const LEASE: Duration = Duration::from_secs(3);
@@ -156,6 +156,7 @@ async fn the_standby_takes_over_a_released_lease_without_rewriting_anything() {
     let mut second = ready_standby(&world, free_address()).await;
     let secret_writes = world.kube.stats().secret_writes;
     let writes = kube_writes(&world);
+    let gets = world.azure.stats().gets(VAULT);
 
     let stopped = tokio::time::Instant::now();
     first.stop().unwrap();
@@ -188,6 +189,11 @@ async fn the_standby_takes_over_a_released_lease_without_rewriting_anything() {
         "the new leader wrote {rewrites} times; the new ExternalSecret accounts for 4"
     );
     assert_eq!(actors_alive(&second), 6.0, "one actor per ExternalSecret");
+    assert_eq!(
+        world.azure.stats().gets(VAULT) - gets,
+        1,
+        "the new leader read only the new ExternalSecret's value"
+    );
     second.stop().unwrap();
 }
 

@@ -14,6 +14,7 @@
 //! Vault's real limits. The Kubernetes emulator runs inside this process, because its binary has
 //! no stats endpoint and the run counts the operator's writes.
 
+mod changes;
 mod chart;
 mod measure;
 mod probes;

@@ -91,6 +91,11 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
         "k8s_secret_reads_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.secret_reads)),
         "k8s_reads_per_cycle": akvsync.and_then(|r| r.k8s_writes_per_cycle.as_ref().map(|w| w.reads)),
         "warm_restart_kv_get_calls": akvsync.and_then(|r| r.warm_restart_kv_get_calls),
+        "kv_requests_per_cycle_per_unique_secret_1pct_changed": akvsync.and_then(|r| r.one_percent_changed.as_ref().map(|c| c.kv_requests_per_unique_secret)),
+        "naive_kv_requests_per_cycle_per_unique_secret_1pct_changed": naive.and_then(|r| r.one_percent_changed.as_ref().map(|c| c.kv_requests_per_unique_secret)),
+        "kv_get_calls_1pct_changed": akvsync.and_then(|r| r.one_percent_changed.as_ref().map(|c| c.kv_get_calls)),
+        "k8s_writes_1pct_changed": akvsync.and_then(|r| r.one_percent_changed.as_ref().map(|c| c.k8s_writes.total)),
+        "secret_change_to_synced_p99_seconds": akvsync.and_then(|r| r.one_percent_changed.as_ref().and_then(|c| c.change_to_synced_p99_seconds)),
         "warm_restart_k8s_writes": akvsync.and_then(|r| r.warm_restart_k8s_writes.as_ref().map(|w| w.total)),
         "rss_bytes_per_external_secret": akvsync.and_then(|r| r.rss_bytes_per_external_secret),
         "peak_rss_bytes_per_external_secret": akvsync.map(|r| r.peak_rss_bytes as f64 / scenario.external_secrets.max(1) as f64),
@@ -239,6 +244,28 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
             r.warm_restart_kv_get_calls_first_seconds
                 .map(|(_, gets)| gets as f64)
         },
+    );
+    let changed = |r: &ModeResult| r.one_percent_changed.clone();
+    row(
+        "1% changed: Key Vault requests ÷ unique secrets",
+        Unit::Ratio,
+        &|r| changed(r).map(|c| c.kv_requests_per_unique_secret),
+    );
+    row("1% changed: Key Vault GETs", Unit::Count, &|r| {
+        changed(r).map(|c| c.kv_get_calls as f64)
+    });
+    row("1% changed: Kubernetes writes", Unit::Count, &|r| {
+        changed(r).map(|c| c.k8s_writes.total as f64)
+    });
+    row(
+        "1% changed: secret change → Secret p50",
+        Unit::Seconds,
+        &|r| changed(r).and_then(|c| c.change_to_synced_p50_seconds),
+    );
+    row(
+        "1% changed: secret change → Secret p99",
+        Unit::Seconds,
+        &|r| changed(r).and_then(|c| c.change_to_synced_p99_seconds),
     );
     row("new ExternalSecret → synced p50", Unit::Seconds, &|r| {
         r.first_sync_p50_seconds

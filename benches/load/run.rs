@@ -13,6 +13,7 @@ use kube::api::PostParams;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::changes::{ChangedCycle, measure_changed_cycle};
 use crate::measure::{self, AzureStats, Histogram, Readiness, Series};
 use crate::probes::run_probes;
 use crate::processes::{self, Binaries, OperatorLaunch, OperatorProcess};
@@ -93,6 +94,8 @@ pub struct ModeResult {
     pub warm_restart_kv_get_calls: Option<u64>,
     /// (seconds after the restarted operator was ready, GETs by then).
     pub warm_restart_kv_get_calls_first_seconds: Option<(f64, u64)>,
+    /// The last interval, after 1% of the referenced secrets changed.
+    pub one_percent_changed: Option<ChangedCycle>,
     pub rss_baseline_bytes: u64,
     pub rss_bytes: u64,
     pub peak_rss_bytes: u64,
@@ -139,9 +142,9 @@ pub async fn run_all(
 }
 
 /// The Kubernetes side of a mode: its emulator and the runner's client.
-struct Cluster {
-    emulator: KubeEmulator,
-    client: kube::Client,
+pub(crate) struct Cluster {
+    pub(crate) emulator: KubeEmulator,
+    pub(crate) client: kube::Client,
 }
 
 impl Cluster {
@@ -179,7 +182,7 @@ impl Cluster {
     }
 
     /// The operator's writes (it runs as the emulator's admin user) since `before`.
-    fn writes_since(&self, before: &StatsSnapshot) -> Writes {
+    pub(crate) fn writes_since(&self, before: &StatsSnapshot) -> Writes {
         let now = self.emulator.stats();
         let operator = self.emulator.admin_user();
         let count = |verbs: &[&str], predicate: &dyn Fn(&str) -> bool| -> u64 {
@@ -409,6 +412,12 @@ async fn run_mode(
         result.warm_restart_k8s_writes = Some(cluster.writes_since(&kube_before));
         let azure_after = measure::azure_stats(http, &azure.ready.admin_url).await?;
         result.warm_restart_kv_get_calls = Some(azure_after.gets() - azure_before.gets());
+
+        // Last, so that its changes do not count in the restart: 1% of the secrets change.
+        bar.set_message("refresh cycle with 1% of the secrets changed");
+        let admin = &azure.ready.admin_url;
+        let changed = measure_changed_cycle(http, admin, &cluster, scenario).await?;
+        result.one_percent_changed = Some(changed);
     } else {
         let usage = processes::usage(operator.guard.pid(), clock_ticks)?;
         result.cpu_seconds_total = usage.cpu_seconds;

@@ -6,7 +6,7 @@
 //! whose service-principal credentials live in the platform namespace (authSecretRef with a
 //! namespace, so the store is not referent: one store, one credential, one cache per vault).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use akvsync_crds::{ClusterSecretStore, ExternalSecret};
@@ -134,7 +134,7 @@ impl Scenario {
         self.unique_secrets.div_ceil(self.stores).max(1)
     }
 
-    fn secret_name(index: usize) -> String {
+    pub fn secret_name(index: usize) -> String {
         format!("s-{index:05}")
     }
 
@@ -147,8 +147,30 @@ impl Scenario {
         value
     }
 
+    /// The value of a secret's version set by the 1% change cycle: as long, different bytes.
+    pub fn changed_secret_value(vault: usize, index: usize) -> String {
+        let mut value = format!("c{vault:02}-{index:05}-");
+        while value.len() < VALUE_LENGTH {
+            value.push(char::from(b'z' - (value.len() * 5 + index) as u8 % 26));
+        }
+        value
+    }
+
+    /// For each referenced secret (vault, index): an ExternalSecret that reads it, and the
+    /// position of its data entry.
+    pub fn readers(&self) -> BTreeMap<(usize, usize), (usize, usize)> {
+        let mut readers = BTreeMap::new();
+        for reader in 0..self.external_secrets {
+            let (_, vault) = self.placement(reader);
+            for (position, item) in self.items_of(reader, 0).into_iter().enumerate() {
+                readers.entry((vault, item)).or_insert((reader, position));
+            }
+        }
+        readers
+    }
+
     /// The namespace of ExternalSecret `index` and the vault its team reads.
-    fn placement(&self, index: usize) -> (usize, usize) {
+    pub fn placement(&self, index: usize) -> (usize, usize) {
         let namespace = index % self.namespaces;
         (namespace, namespace % self.stores)
     }

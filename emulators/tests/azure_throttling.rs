@@ -179,3 +179,37 @@ async fn admin_endpoint_reports_counters_and_sets_faults() {
     let error = within(client.get_secret("s", None)).await.unwrap_err();
     assert_eq!(error.http_status().map(u16::from), Some(500));
 }
+
+#[tokio::test]
+async fn admin_endpoint_sets_a_new_secret_version() {
+    let emulator = start().await;
+    emulator
+        .set_secret(VAULT, "s", "v1", SecretOptions::default())
+        .unwrap();
+    let http = emulator.http_client().unwrap();
+    let url = format!("{}/vaults/{VAULT}/secrets/s", emulator.admin_url());
+    let response = within(
+        http.put(&url)
+            .json(&serde_json::json!({"value": "v2", "created": 1_700_000_000}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let client = admin_secrets(&emulator);
+    let secret = within(client.get_secret("s", None)).await.unwrap();
+    let secret = secret.into_model().unwrap();
+    assert_eq!(secret.value.as_deref(), Some("v2"));
+    let updated = secret.attributes.unwrap().updated.unwrap();
+    assert_eq!(updated.unix_timestamp(), 1_700_000_000);
+
+    let missing = format!("{}/vaults/nowhere/secrets/s", emulator.admin_url());
+    let response = within(
+        http.put(&missing)
+            .json(&serde_json::json!({"value": "x"}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}

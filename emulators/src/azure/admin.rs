@@ -1,6 +1,8 @@
 //! Admin HTTP endpoint on the plain port: counters, faults and limits for benchmarks and demos.
 //!
-//! `GET /admin/stats`, `POST /admin/stats/reset`, `GET|PUT /admin/faults`, `GET|PUT /admin/limits`.
+//! `GET /admin/stats`, `POST /admin/stats/reset`, `GET|PUT /admin/faults`, `GET|PUT /admin/limits`,
+//! and `PUT /admin/vaults/{vault}/secrets/{name}` (a new version, body as a seed's secret version:
+//! `value` and options such as `created`) to change a vault while clients read it.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -8,7 +10,8 @@ use hyper::body::Incoming;
 use hyper::{Method, Request};
 use serde_json::json;
 
-use super::config::Limits;
+use super::config::{Limits, SecretVersionSeed};
+use super::directory;
 use super::faults::FaultConfig;
 use super::http::{Resp, json_response};
 use super::state::Shared;
@@ -40,7 +43,42 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Resp {
             }
             Err(message) => json_response(400, &json!({"error": message})),
         },
+        (Method::PUT, path) if path.starts_with("/admin/vaults/") => {
+            set_secret(shared, path, request).await
+        }
         _ => json_response(404, &json!({"error": format!("no admin route {path}")})),
+    }
+}
+
+/// `PUT /admin/vaults/{vault}/secrets/{name}`: sets a new version as `PUT /secrets/{name}`
+/// would, without a token; answers the SecretBundle.
+async fn set_secret(shared: &Shared, path: &str, request: Request<Incoming>) -> Resp {
+    let parts: Vec<&str> = path
+        .trim_start_matches("/admin/vaults/")
+        .split('/')
+        .collect();
+    let [vault, "secrets", name] = parts.as_slice() else {
+        return json_response(404, &json!({"error": format!("no admin route {path}")}));
+    };
+    let seed = match read::<SecretVersionSeed>(request).await {
+        Ok(seed) => seed,
+        Err(message) => return json_response(400, &json!({"error": message})),
+    };
+    let mut world = shared.world();
+    let set = directory::set_secret(
+        &mut world,
+        &shared.vault_url(vault),
+        vault,
+        name,
+        &seed.value,
+        &seed.options,
+    );
+    match set {
+        Ok(bundle) => {
+            shared.persist(&world);
+            json_response(200, &bundle)
+        }
+        Err(error) => json_response(404, &json!({"error": error.to_string()})),
     }
 }
 

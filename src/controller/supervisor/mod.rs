@@ -8,6 +8,7 @@
 //! takeover relists nothing.
 
 mod actors;
+mod store_events;
 mod watches;
 
 use std::collections::{HashMap, HashSet};
@@ -36,7 +37,6 @@ use super::context::Shared;
 use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
 use super::push_secret::PushSecretReconciler;
-use super::stores::StoreId;
 
 /// How soon notices that found a full mailbox are tried again.
 const RETRY_DEFERRED: Duration = Duration::from_millis(50);
@@ -207,65 +207,6 @@ impl Supervisor {
         }
     }
 
-    fn store_changed<K>(
-        &mut self,
-        kind: StoreKind,
-        watch: &'static str,
-        event: WatchEvent<DeserializeGuard<K>>,
-    ) where
-        K: kube::Resource + StoreSpecOf,
-    {
-        match event {
-            WatchEvent::Apply(DeserializeGuard(object))
-            | WatchEvent::InitApply(DeserializeGuard(object)) => match object {
-                Ok(store) => {
-                    let id = StoreId {
-                        kind,
-                        namespace: store.namespace().unwrap_or_default(),
-                        name: store.name_any(),
-                    };
-                    // The store's uid and spec generation: status writes must not rebuild the
-                    // client or drop the cache; a store deleted and created again is new.
-                    let version = format!(
-                        "{}/{}",
-                        store.meta().uid.as_deref().unwrap_or_default(),
-                        store.meta().generation.unwrap_or_default()
-                    );
-                    self.shared.stores.upsert(
-                        id,
-                        store.spec_of(),
-                        version,
-                        store.conditions_of(),
-                        store.labels().clone(),
-                    );
-                }
-                Err(invalid) => warn!(
-                    kind = ?kind,
-                    name = %invalid.metadata.name.clone().unwrap_or_default(),
-                    error = %invalid.error,
-                    "ignoring a store that does not parse"
-                ),
-            },
-            WatchEvent::Delete(DeserializeGuard(object)) => {
-                let (namespace, name) = match &object {
-                    Ok(store) => (store.namespace().unwrap_or_default(), store.name_any()),
-                    Err(invalid) => (
-                        invalid.metadata.namespace.clone().unwrap_or_default(),
-                        invalid.metadata.name.clone().unwrap_or_default(),
-                    ),
-                };
-                self.shared.metrics.deleted(kind.into(), &namespace, &name);
-                self.shared.stores.remove(&StoreId {
-                    kind,
-                    namespace,
-                    name,
-                });
-            }
-            WatchEvent::Init => {}
-            WatchEvent::InitDone => self.watch_synced(watch),
-        }
-    }
-
     fn secret_changed(&mut self, event: WatchEvent<PartialObjectMeta<Secret>>) {
         let targets = &self.shared.targets;
         match &event {
@@ -381,32 +322,6 @@ impl Supervisor {
             WatchEvent::Init => {}
             WatchEvent::InitDone => self.watch_synced("namespaces"),
         }
-    }
-}
-
-/// The parts of SecretStore and ClusterSecretStore the supervisor reads.
-pub trait StoreSpecOf {
-    fn spec_of(&self) -> &akvsync_crds::SecretStoreSpec;
-    fn conditions_of(&self) -> Vec<akvsync_crds::ClusterSecretStoreCondition>;
-}
-
-impl StoreSpecOf for SecretStore {
-    fn spec_of(&self) -> &akvsync_crds::SecretStoreSpec {
-        &self.spec
-    }
-
-    fn conditions_of(&self) -> Vec<akvsync_crds::ClusterSecretStoreCondition> {
-        Vec::new()
-    }
-}
-
-impl StoreSpecOf for ClusterSecretStore {
-    fn spec_of(&self) -> &akvsync_crds::SecretStoreSpec {
-        &self.spec
-    }
-
-    fn conditions_of(&self) -> Vec<akvsync_crds::ClusterSecretStoreCondition> {
-        self.spec.conditions.clone().unwrap_or_default()
     }
 }
 
