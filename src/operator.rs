@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::azure::{AzureNetwork, NetworkSettings};
 use crate::controller::context::{Shared, StoreSettings};
+use crate::controller::stores::ControllerClass;
 use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
 use crate::observability::http::HttpError;
 use crate::observability::{
@@ -56,6 +57,8 @@ pub struct OperatorConfig {
     /// Lease-based leader election; none means this replica always leads.
     pub leader: Option<LeaderElectionConfig>,
     pub granularity: MetricsGranularity,
+    /// Which stores, and so which resources, this operator serves (ESO's `--controller-class`).
+    pub class: ControllerClass,
 }
 
 impl Default for OperatorConfig {
@@ -71,6 +74,7 @@ impl Default for OperatorConfig {
             http: None,
             leader: None,
             granularity: MetricsGranularity::PerResource,
+            class: ControllerClass::default(),
         }
     }
 }
@@ -279,6 +283,7 @@ pub fn run(
             store_metrics: Arc::clone(&telemetry.store),
             store_config: config.store.clone(),
             naive: config.naive,
+            class: config.class.clone(),
         };
         let shared = Shared::new(
             kube,

@@ -315,6 +315,39 @@ pub enum NullBytePolicy {
     Fail,
 }
 
+impl ExternalSecretSpec {
+    /// Every store the spec names: `secretStoreRef` (when it has a name) and each entry's
+    /// `sourceRef.storeRef`.
+    pub fn store_refs(&self) -> impl Iterator<Item = &SecretStoreRef> {
+        fn store_ref(source: &Option<StoreSourceRef>) -> Option<&SecretStoreRef> {
+            match source {
+                Some(StoreSourceRef::StoreRef(reference)) => Some(reference),
+                _ => None,
+            }
+        }
+        let data = self
+            .data
+            .iter()
+            .flatten()
+            .filter_map(|entry| store_ref(&entry.source_ref));
+        let data_from = self
+            .data_from
+            .iter()
+            .flatten()
+            .filter_map(|entry| store_ref(&entry.source_ref));
+        self.secret_store_ref
+            .iter()
+            .filter(|reference| {
+                reference
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| !name.is_empty())
+            })
+            .chain(data)
+            .chain(data_from)
+    }
+}
+
 /// Where a value comes from instead of the ExternalSecret's `secretStoreRef`: exactly one of a
 /// store or a generator.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
+use crate::controller::stores::{ControllerClass, DEFAULT_CONTROLLER_CLASS};
 use crate::observability::leader::default_identity;
 use crate::observability::{LeaderElectionConfig, ObservabilityArgs, logging};
 use crate::operator::{self, KubeSource, OperatorConfig, Telemetry};
@@ -44,6 +45,14 @@ pub struct RunArgs {
     /// Turns off the shared cache, coalescing and limiter: ESO's call pattern, for benchmarks.
     #[arg(long)]
     pub naive: bool,
+    /// The controller class (ESO's flag): stores whose `spec.controller` names another class,
+    /// and every resource referencing one, are left to another operator.
+    #[arg(long, env = "AKVSYNC_CONTROLLER_CLASS", default_value = DEFAULT_CONTROLLER_CLASS)]
+    pub controller_class: String,
+    /// Leaves stores without `spec.controller` to another operator too (ESO serves them in every
+    /// class): run beside ESO and move stores over by giving them this operator's class.
+    #[arg(long, env = "AKVSYNC_SKIP_CLASSLESS_STORES")]
+    pub skip_classless_stores: bool,
     #[command(flatten)]
     pub observability: ObservabilityArgs,
 }
@@ -94,6 +103,10 @@ impl RunArgs {
                 )
             }),
             granularity: self.observability.metrics_granularity,
+            class: ControllerClass {
+                name: self.controller_class.clone(),
+                skip_classless: self.skip_classless_stores,
+            },
             ..OperatorConfig::default()
         })
     }

@@ -67,6 +67,13 @@ impl Reconciler for ClusterExternalSecretReconciler {
             if ces.meta().deletion_timestamp.is_some() {
                 return reconcile(&shared, &ces).await;
             }
+            if shared
+                .stores
+                .uses_foreign(&ces.spec.external_secret_spec, "", true)
+            {
+                tracing::debug!(name = %ces.name_any(), "uses a ClusterSecretStore of another controller class, left alone");
+                return Outcome::Synced;
+            }
             let kind = ResourceKind::ClusterExternalSecret;
             let _worker = shared.metrics.reconcile_started(kind);
             let started = tokio::time::Instant::now();

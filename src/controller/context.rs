@@ -10,7 +10,7 @@ use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Semaphore;
 
-use super::stores::{StoreConnector, Stores};
+use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
@@ -53,6 +53,8 @@ pub struct StoreSettings {
     pub store_config: StoreConfig,
     /// `--naive`: stores serve with the benchmark's baseline instead of the store core.
     pub naive: bool,
+    /// Which stores are this operator's.
+    pub class: ControllerClass,
 }
 
 impl Shared {
@@ -86,7 +88,7 @@ impl Shared {
         Self {
             recorder: Recorder::new(kube.clone(), reporter),
             kube,
-            stores: Stores::new(runtime.clone(), connector),
+            stores: Stores::new(runtime.clone(), connector, settings.class),
             runtime,
             credentials_recovered,
             metrics,

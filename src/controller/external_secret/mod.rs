@@ -100,6 +100,11 @@ async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Ou
     if es.meta().deletion_timestamp.is_some() {
         return Outcome::Synced;
     }
+    let namespace = es.namespace().unwrap_or_default();
+    if shared.stores.uses_foreign(&es.spec, &namespace, false) {
+        debug!(%namespace, name = %es.name_any(), "uses a store of another controller class, left alone");
+        return Outcome::Synced;
+    }
     let _in_flight = shared.in_flight.enter();
     let _worker = shared
         .metrics
@@ -116,7 +121,6 @@ async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Ou
         Outcome::Synced | Outcome::NotDue(_) => MetricsOutcome::Ready,
         Outcome::Failed => MetricsOutcome::Failed,
     };
-    let namespace = es.namespace().unwrap_or_default();
     shared.metrics.reconciled(
         ResourceKind::ExternalSecret,
         &namespace,

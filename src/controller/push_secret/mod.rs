@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use self::error::PushFailure;
 use self::finalizer::{ensure_finalizer, finalize};
@@ -66,6 +66,10 @@ impl Reconciler for PushSecretReconciler {
 pub type Synced = BTreeMap<String, BTreeMap<String, PushSecretData>>;
 
 async fn reconcile(shared: &Shared, push: &PushSecret) -> Outcome {
+    if source::only_foreign_stores(shared, push) {
+        debug!(name = %push.name_any(), "pushes only to stores of another controller class, left alone");
+        return Outcome::Synced;
+    }
     let _in_flight = shared.in_flight.enter();
     let _worker = shared.metrics.reconcile_started(ResourceKind::PushSecret);
     let started = tokio::time::Instant::now();

@@ -86,7 +86,38 @@ pub fn resolve_stores(shared: &Shared, push: &PushSecret) -> Vec<(StoreKind, Str
         .filter_map(|(kind, name)| {
             parse_store_key(&format!("{kind}/{name}")).map(|(kind, _)| (kind, name))
         })
+        .filter(|(kind, name)| !shared.stores.is_foreign(*kind, name, &namespace))
         .collect()
+}
+
+/// Whether every store the PushSecret names, by name or selector, belongs to another
+/// controller class (ESO leaves it alone then; with some of ours, it pushes to those only).
+pub fn only_foreign_stores(shared: &Shared, push: &PushSecret) -> bool {
+    let namespace = push.namespace().unwrap_or_default();
+    let mut foreign = false;
+    for reference in &push.spec.secret_store_refs {
+        let kind = reference.kind.unwrap_or_default();
+        match (&reference.name, &reference.label_selector) {
+            (Some(name), _) => {
+                if !shared.stores.is_foreign(kind, name, &namespace) {
+                    return false;
+                }
+                foreign = true;
+            }
+            (None, Some(selector)) => {
+                if !shared
+                    .stores
+                    .matching(kind, &namespace, selector)
+                    .is_empty()
+                {
+                    return false;
+                }
+                foreign |= shared.stores.foreign_matching(kind, &namespace, selector);
+            }
+            (None, None) => {}
+        }
+    }
+    foreign
 }
 
 /// Whether a `dataTo` item's store reference (if any) names this store.

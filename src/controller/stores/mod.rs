@@ -4,6 +4,7 @@
 //! [`StoreRegistry`] is the plain map of store resources and actors; [`Stores`] shares it and
 //! starts actors, each of which connects itself through the [`StoreConnector`].
 
+mod class;
 mod connector;
 mod naive;
 mod registry;
@@ -17,13 +18,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Addr;
 use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{Reconfigure, Reconnect, Retire, StoreActor};
-use akvsync_crds::{ClusterSecretStoreCondition, SecretStoreSpec, StoreKind};
+use akvsync_crds::{ClusterSecretStoreCondition, ExternalSecretSpec, SecretStoreSpec, StoreKind};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
+pub use class::{ControllerClass, DEFAULT_CONTROLLER_CLASS};
 pub use connector::{StoreConnection, StoreConnector};
 pub use registry::{ActorKey, StoreId, StoreLookupError, StoreRegistry, StoreResource};
 pub use report::STORE_VALIDATED;
 
+use self::class::ForeignStores;
 use crate::azure::{StoreError, StoreSource};
 
 pub type VaultActor = Addr<StoreActor>;
@@ -34,15 +37,23 @@ pub struct Stores {
     registry: Arc<Mutex<StoreRegistry<VaultActor>>>,
     runtime: Runtime,
     connector: Arc<StoreConnector>,
+    class: Arc<ControllerClass>,
+    foreign: Arc<Mutex<ForeignStores>>,
 }
 
 impl Stores {
-    pub fn new(runtime: Runtime, connector: StoreConnector) -> Self {
+    pub fn new(runtime: Runtime, connector: StoreConnector, class: ControllerClass) -> Self {
         Self {
             registry: Arc::default(),
             runtime,
             connector: Arc::new(connector),
+            class: Arc::new(class),
+            foreign: Arc::default(),
         }
+    }
+
+    fn foreign(&self) -> MutexGuard<'_, ForeignStores> {
+        self.foreign.lock().expect("foreign stores lock")
     }
 
     fn registry(&self) -> MutexGuard<'_, StoreRegistry<VaultActor>> {
@@ -69,7 +80,9 @@ impl Stores {
 
     /// Records a store's latest spec; a changed spec reconnects its actors (new client, empty
     /// cache), and a store that is not referent gets its actor at once so its status tells
-    /// whether it works.
+    /// whether it works. A store of another controller class is forgotten as if deleted (no
+    /// actor, no status, no vault call), and the resources using it are left alone. Returns
+    /// whether the store changed hands: it came to this class or left it.
     pub fn upsert(
         &self,
         id: StoreId,
@@ -77,7 +90,20 @@ impl Stores {
         version: String,
         conditions: Vec<ClusterSecretStoreCondition>,
         labels: BTreeMap<String, String>,
-    ) {
+    ) -> bool {
+        if !self.class.serves(spec.controller.as_deref()) {
+            let reason = format!(
+                "{:?} {} belongs to controller class {:?}",
+                id.kind,
+                id.name,
+                spec.controller.as_deref().unwrap_or_default()
+            );
+            for actor in self.registry().remove(&id) {
+                deliver(actor, Retire(reason.clone()));
+            }
+            return self.foreign().insert(id, labels);
+        }
+        let came = self.foreign().remove(&id);
         let resource = StoreResource::new(&id, spec, version, conditions, labels);
         let changed = self
             .registry()
@@ -86,6 +112,42 @@ impl Stores {
             let connection = self.connection(&key, &source);
             deliver(actor, Reconfigure(connection));
         }
+        came
+    }
+
+    /// Whether `kind/name`, as seen from `namespace`, belongs to another controller class.
+    pub fn is_foreign(&self, kind: StoreKind, name: &str, namespace: &str) -> bool {
+        self.foreign().contains(kind, name, namespace)
+    }
+
+    /// Whether an ExternalSecret spec in `namespace` references a store of another class: ESO
+    /// then leaves the whole resource to the other operator. `cluster_only` looks at
+    /// ClusterSecretStores alone (a ClusterExternalSecret's SecretStores depend on the namespace).
+    pub fn uses_foreign(
+        &self,
+        spec: &ExternalSecretSpec,
+        namespace: &str,
+        cluster_only: bool,
+    ) -> bool {
+        let foreign = self.foreign();
+        spec.store_refs().any(|reference| {
+            let kind = reference.kind_or_default();
+            (!cluster_only || kind == StoreKind::ClusterSecretStore)
+                && reference
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| foreign.contains(kind, name, namespace))
+        })
+    }
+
+    /// Whether a store of another class matches a PushSecret's store selector.
+    pub fn foreign_matching(
+        &self,
+        kind: StoreKind,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> bool {
+        self.foreign().any_matching(kind, namespace, selector)
     }
 
     /// Records stores from now on without starting actors, as a standby replica must.
@@ -101,6 +163,7 @@ impl Stores {
 
     /// Forgets a deleted store; its actors fail every request from now on.
     pub fn remove(&self, id: &StoreId) {
+        self.foreign().remove(id);
         let reason = format!("{:?} {} was deleted", id.kind, id.name);
         for actor in self.registry().remove(id) {
             deliver(actor, Retire(reason.clone()));

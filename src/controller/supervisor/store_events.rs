@@ -34,13 +34,20 @@ impl Supervisor {
                         store.meta().uid.as_deref().unwrap_or_default(),
                         store.meta().generation.unwrap_or_default()
                     );
-                    self.shared.stores.upsert(
+                    let changed_hands = self.shared.stores.upsert(
                         id,
                         store.spec_of(),
                         version,
                         store.conditions_of(),
                         store.labels().clone(),
                     );
+                    if changed_hands {
+                        // Resources that use it are this operator's now, or no longer: the
+                        // ones taken over sync at once, the others leave it alone.
+                        self.external_secrets.sync_all();
+                        self.cluster_external_secrets.sync_all();
+                        self.push_secrets.sync_all();
+                    }
                 }
                 Err(invalid) => warn!(
                     kind = ?kind,

@@ -1,0 +1,140 @@
+//! Controller classes, as ESO has them: a store whose `spec.controller` names another class,
+//! and every resource that references it, is left to the other operator — no status, no Secret,
+//! no Event — until the store is given this operator's class.
+
+mod operator_world;
+
+use akvsync::controller::stores::ControllerClass;
+use akvsync_crds::PushSecret;
+use kube::Api;
+use operator_world::{NAMESPACE, TENANT, World, external_secret_yaml, timed};
+
+/// A SecretStore `name` on the test vault, of controller class `class` (none when empty).
+fn store_yaml(world: &World, name: &str, class: &str) -> String {
+    let yaml = world.store_yaml(NAMESPACE, name, TENANT);
+    if class.is_empty() {
+        return yaml;
+    }
+    yaml.replace("spec:\n", &format!("spec:\n  controller: {class}\n"))
+}
+
+/// An ExternalSecret reading `db` from store `store`, every second.
+fn external_secret_on(name: &str, store: &str) -> String {
+    external_secret_yaml(NAMESPACE, name, "1s", &[("password", "db")])
+        .replace("    name: vault\n", &format!("    name: {store}\n"))
+}
+
+fn push_secret_to(name: &str, store: &str) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1alpha1\nkind: PushSecret\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1s\n  secretStoreRefs:\n    - name: {store}\n      kind: SecretStore\n  selector:\n    secret:\n      name: source\n  data:\n    - match:\n        secretKey: password\n        remoteRef:\n          remoteKey: pushed\n"
+    )
+}
+
+async fn push_secret_ready(world: &World, name: &str) -> Option<String> {
+    let api: Api<PushSecret> = Api::namespaced(world.kube.client(), NAMESPACE);
+    let push = timed(api.get(name)).await.unwrap();
+    let conditions = push.status?.conditions?;
+    conditions
+        .into_iter()
+        .find(|condition| condition.type_ == "Ready")
+        .map(|condition| condition.status)
+}
+
+/// Asserts that nothing of `name` was touched: no status, no target Secret, no Event.
+async fn left_alone(world: &World, name: &str) {
+    let es = world.external_secret(NAMESPACE, name).await;
+    assert!(es.status.is_none(), "{name} has a status: {:?}", es.status);
+    assert!(
+        world.k8s_secret(NAMESPACE, name).await.is_none(),
+        "{name}'s Secret"
+    );
+    assert!(
+        world.events(NAMESPACE, name).await.is_empty(),
+        "{name} has Events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_another_class_and_what_uses_it_are_left_alone_until_it_changes_class() {
+    let mut world = World::new().await;
+    world.set_secret("db", "v1");
+    world
+        .secret(NAMESPACE, "source", &[("password", "p1")])
+        .await;
+    world.apply_yaml(&store_yaml(&world, "theirs", "eso")).await;
+    world.start_operator().await;
+    world
+        .apply_yaml(&external_secret_on("other", "theirs"))
+        .await;
+    world
+        .apply_yaml(&push_secret_to("push-other", "theirs"))
+        .await;
+    world.apply_yaml(&external_secret_on("ours", "vault")).await;
+    world
+        .wait_for_value(NAMESPACE, "ours", "password", "v1")
+        .await;
+    // The resources were applied before "ours", and refresh every second: several rounds later
+    // they would have been touched if they were going to be.
+    let reads = world.vault_reads();
+    operator_world::eventually("three refreshes of ours", || async {
+        (world.vault_reads() >= reads + 3).then_some(())
+    })
+    .await;
+    left_alone(&world, "other").await;
+    assert_eq!(push_secret_ready(&world, "push-other").await, None);
+    let theirs = world.secret_store(NAMESPACE, "theirs").await;
+    assert!(theirs.status.is_none(), "the foreign store has a status");
+
+    // The store is given this operator's class (ESO's default): everything using it syncs.
+    world
+        .apply_yaml(&store_yaml(&world, "theirs", "default"))
+        .await;
+    world
+        .wait_for_value(NAMESPACE, "other", "password", "v1")
+        .await;
+    world.wait_for_ready(NAMESPACE, "other", "True").await;
+    world.wait_for_store(NAMESPACE, "theirs", "True").await;
+    operator_world::eventually("the PushSecret to sync", || async {
+        (push_secret_ready(&world, "push-other").await.as_deref() == Some("True")).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beside_eso_stores_without_a_class_are_skipped_until_given_ours() {
+    let mut world = World::new().await;
+    world.set_secret("db", "v1");
+    world
+        .apply_yaml(&store_yaml(&world, "mine", "akvsync"))
+        .await;
+    let config = akvsync::operator::OperatorConfig {
+        class: ControllerClass {
+            name: "akvsync".into(),
+            skip_classless: true,
+        },
+        ..world.operator_config()
+    };
+    world.start_operator_with(config).await;
+    world
+        .apply_yaml(&external_secret_on("classless", "vault"))
+        .await;
+    world.apply_yaml(&external_secret_on("mine", "mine")).await;
+    world
+        .wait_for_value(NAMESPACE, "mine", "password", "v1")
+        .await;
+    let reads = world.vault_reads();
+    operator_world::eventually("three refreshes of mine", || async {
+        (world.vault_reads() >= reads + 3).then_some(())
+    })
+    .await;
+    left_alone(&world, "classless").await;
+    let vault = world.secret_store(NAMESPACE, "vault").await;
+    assert!(vault.status.is_none(), "the classless store has a status");
+
+    world
+        .apply_yaml(&store_yaml(&world, "vault", "akvsync"))
+        .await;
+    world
+        .wait_for_value(NAMESPACE, "classless", "password", "v1")
+        .await;
+}
