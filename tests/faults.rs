@@ -89,9 +89,10 @@ fn rule(verb: &str, resource: &str, response: FaultResponse) -> FaultRule {
 }
 
 /// A failing sync backs off 5, 10, 20 … s: within `elapsed` each ExternalSecret tries at most
-/// a few times plus one per 5 s, where its 1 s refresh would try once a second.
+/// a few times plus one per 5 s, where its 1 s refresh would try once a second. One more read
+/// each covers the reads made between the check that saw them and the count.
 fn backoff_budget(elapsed: std::time::Duration) -> u64 {
-    (COUNT as u64) * (3 + elapsed.as_secs() / 5)
+    (COUNT as u64) * (4 + elapsed.as_secs() / 5)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,6 +124,7 @@ async fn api_server_errors_and_throttling_delete_nothing_and_heal() {
     })
     .await;
     let failed = gets() - gets_before;
+    eprintln!("DEBUG {failed} reads in {:?}", storm.elapsed());
     assert!(
         failed <= backoff_budget(storm.elapsed()),
         "{failed} Secret reads in {:?}: the operator does not back off",

@@ -244,6 +244,21 @@ async fn a_list_walks_every_page_once_and_is_cached() {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+#[tokio::test(start_paused = true)]
+async fn a_listing_serves_requests_while_at_most_a_tenth_of_their_age() {
+    let vault = FakeVault::with_updates(&[("a", "1")]);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let list = || store.list(ObjectKind::Secret, MINUTE, Priority::Refresh);
+    list().await.unwrap();
+    assert_eq!(vault.lists(), 1);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    list().await.unwrap();
+    assert_eq!(vault.lists(), 1, "5 s old: within a tenth of a minute");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    list().await.unwrap();
+    assert_eq!(vault.lists(), 2, "7 s old: listed again");
+}
+
 /// Fetches every name as a refresh with a one-minute interval would; returns the values.
 async fn refresh(store: &StoreCore<FakeVault>, names: &[&str]) -> Vec<String> {
     let mut values = Vec::new();

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, RemoteValue};
 use akvsync_actors::store::Listing;
@@ -162,19 +163,20 @@ impl BuiltFrom {
         serde_json::from_str(text).ok()
     }
 
-    /// Whether this record proves a Secret built from `plan` fresh: the ExternalSecret and its
-    /// stores are at the recorded versions, every recorded secret is listed enabled with the
-    /// recorded `updated`, every read of the plan is recorded, and no other listed secret
-    /// matches a `find`. `listing` gives each store's listing.
-    pub fn proves<'a>(
+    /// Whether this record proves a Secret built from `plan` fresh at `now` (Unix seconds): the
+    /// ExternalSecret and its stores are at the recorded versions, every recorded secret is
+    /// listed enabled with the recorded `updated`, every read of the plan is recorded, and no
+    /// other listed secret matches a `find`. `listing` gives each store's listing.
+    pub fn check<'a>(
         &self,
         external_secret: &str,
         plan: &Plan,
         stores: &impl StoreVersions,
         listing: impl Fn(&StoreName) -> Option<&'a Listing>,
-    ) -> bool {
+        now: i64,
+    ) -> Proof {
         if self.external_secret != external_secret {
-            return false;
+            return Proof::Stale;
         }
         let reads_of = |store: &StoreName| {
             let reads = self.stores.get(&store_key(store))?;
@@ -186,45 +188,79 @@ impl BuiltFrom {
         };
         for entry in &plan.data {
             if !latest_secret(&entry.remote) || !recorded(&entry.store, &entry.remote.key.name) {
-                return false;
+                return Proof::Stale;
             }
         }
+        // The newest change the listings show, if any: read it only once it settled.
+        let mut changed: Option<Option<i64>> = None;
+        let mut change = |updated: Option<i64>| {
+            changed = Some(changed.flatten().max(updated));
+        };
         for entry in &plan.data_from {
             match &entry.source {
                 DataFromSource::Extract(read) => {
                     if !latest_secret(read) || !recorded(&entry.store, &read.key.name) {
-                        return false;
+                        return Proof::Stale;
                     }
                 }
                 DataFromSource::Find(filter) => {
                     let (Some(reads), Some(listing)) =
                         (reads_of(&entry.store), listing(&entry.store))
                     else {
-                        return false;
+                        return Proof::Stale;
                     };
-                    let unseen_match = listing.items().iter().any(|item| {
+                    let unseen = listing.items().iter().filter(|item| {
                         item.enabled
                             && filter.matches(&item.name, &item.tags)
                             && !reads.updated.contains_key(&item.name.to_ascii_lowercase())
                     });
-                    if unseen_match {
-                        return false;
+                    for item in unseen {
+                        change(item.updated);
                     }
                 }
             }
         }
-        self.stores.iter().all(|(key, reads)| {
+        for (key, reads) in &self.stores {
             let store = plan.stores().find(|store| &store_key(store) == key);
             let Some(listing) = store.and_then(&listing) else {
-                return false;
+                return Proof::Stale;
             };
-            reads.updated.iter().all(|(name, updated)| {
-                listing
-                    .get(name)
-                    .is_some_and(|item| item.enabled && item.updated == Some(*updated))
-            })
-        })
+            for (name, updated) in &reads.updated {
+                match listing.get(name) {
+                    Some(item) if item.enabled && item.updated == Some(*updated) => {}
+                    Some(item) => change(item.updated),
+                    None => change(None),
+                }
+            }
+        }
+        match changed {
+            None => Proof::Fresh,
+            Some(Some(newest)) => {
+                let margin = i64::try_from(REVALIDATE_AFTER_UPDATE.as_secs()).unwrap_or(5);
+                let settles_in = newest + margin - now;
+                if settles_in > 0 {
+                    // At most the margin, whatever the clocks say.
+                    let wait = settles_in.min(margin).unsigned_abs();
+                    Proof::Settling(Duration::from_secs(wait))
+                } else {
+                    Proof::Stale
+                }
+            }
+            Some(None) => Proof::Stale,
+        }
     }
+}
+
+/// What a record says of a Secret now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// Built from what the vault holds: nothing to read.
+    Fresh,
+    /// Something changed, or the record cannot tell: read the values.
+    Stale,
+    /// Something changed within the last seconds: read it after this wait, once `updated` can
+    /// no longer hide a second change in the same second (one read, and the record holds).
+    Settling(Duration),
 }
 
 #[cfg(test)]
@@ -239,6 +275,8 @@ mod tests {
 
     const ES: &str = "1-abc";
     const CHANGED: i64 = 1_700_000_000;
+    /// An hour after the changes: every change has settled.
+    const NOW: i64 = CHANGED + 3600;
 
     fn spec(json: serde_json::Value) -> ExternalSecretSpec {
         let mut json = json;
@@ -308,38 +346,60 @@ mod tests {
             item("api-key", CHANGED, &[]),
             item("unrelated", CHANGED + 9, &[]),
         ]);
-        assert!(parsed.proves(ES, &plan, &store_v1, |_| Some(&listing)));
+        assert_eq!(
+            parsed.check(ES, &plan, &store_v1, |_| Some(&listing), NOW),
+            Proof::Fresh
+        );
 
         let moved = Listing::new(vec![
             item("db-password", CHANGED + 1, &[]),
             item("api-key", CHANGED, &[]),
         ]);
         assert!(
-            !parsed.proves(ES, &plan, &store_v1, |_| Some(&moved)),
+            parsed.check(ES, &plan, &store_v1, |_| Some(&moved), NOW) != Proof::Fresh,
             "updated moved"
         );
         let gone = Listing::new(vec![item("api-key", CHANGED, &[])]);
         assert!(
-            !parsed.proves(ES, &plan, &store_v1, |_| Some(&gone)),
+            parsed.check(ES, &plan, &store_v1, |_| Some(&gone), NOW) != Proof::Fresh,
             "deleted"
         );
         let mut disabled = item("db-password", CHANGED, &[]);
         disabled.enabled = false;
         let disabled = Listing::new(vec![disabled, item("api-key", CHANGED, &[])]);
         assert!(
-            !parsed.proves(ES, &plan, &store_v1, |_| Some(&disabled)),
+            parsed.check(ES, &plan, &store_v1, |_| Some(&disabled), NOW) != Proof::Fresh,
             "disabled"
         );
-        assert!(!parsed.proves(ES, &plan, &store_v1, |_| None), "no listing");
         assert!(
-            !parsed.proves("2-abc", &plan, &store_v1, |_| Some(&listing)),
+            parsed.check(ES, &plan, &store_v1, |_| None, NOW) != Proof::Fresh,
+            "no listing"
+        );
+        assert!(
+            parsed.check("2-abc", &plan, &store_v1, |_| Some(&listing), NOW) != Proof::Fresh,
             "new spec"
         );
         let store_v2 = |_: &StoreName| Some("uid/2".to_owned());
         assert!(
-            !parsed.proves(ES, &plan, &store_v2, |_| Some(&listing)),
+            parsed.check(ES, &plan, &store_v2, |_| Some(&listing), NOW) != Proof::Fresh,
             "store changed"
         );
+    }
+
+    #[test]
+    fn a_change_of_the_last_seconds_is_read_once_it_settled() {
+        let plan = data_spec();
+        let built = recorded(&plan, &settled_pair()).unwrap();
+        let moved = Listing::new(vec![
+            item("db-password", NOW - 2, &[]),
+            item("api-key", CHANGED, &[]),
+        ]);
+        let check = |now| built.check(ES, &plan, &store_v1, |_| Some(&moved), now);
+        assert_eq!(check(NOW), Proof::Settling(Duration::from_secs(3)));
+        assert_eq!(check(NOW + 3), Proof::Stale);
+        let deleted = Listing::new(vec![item("api-key", CHANGED, &[])]);
+        let check = built.check(ES, &plan, &store_v1, |_| Some(&deleted), NOW);
+        assert_eq!(check, Proof::Stale, "a deletion has no time to settle");
     }
 
     #[test]
@@ -357,7 +417,7 @@ mod tests {
             item("api-key", CHANGED, &[]),
             item("other", CHANGED, &[]),
         ]);
-        assert!(!built.proves(ES, &more, &store_v1, |_| Some(&listing)));
+        assert!(built.check(ES, &more, &store_v1, |_| Some(&listing), NOW) != Proof::Fresh);
     }
 
     #[test]
@@ -420,18 +480,21 @@ mod tests {
             item("app-two", CHANGED, &[("team", "b")]),
             item("other", CHANGED, &[("team", "a")]),
         ]);
-        assert!(built.proves(ES, &plan, &store_v1, |_| Some(&same)));
+        assert_eq!(
+            built.check(ES, &plan, &store_v1, |_| Some(&same), NOW),
+            Proof::Fresh
+        );
         let added = Listing::new(vec![
             item("app-one", CHANGED, &[("team", "a")]),
             item("app-two", CHANGED + 30, &[("team", "a")]),
         ]);
         assert!(
-            !built.proves(ES, &plan, &store_v1, |_| Some(&added)),
+            built.check(ES, &plan, &store_v1, |_| Some(&added), NOW) != Proof::Fresh,
             "new match"
         );
         let retagged = Listing::new(vec![item("app-one", CHANGED + 30, &[("team", "b")])]);
         assert!(
-            !built.proves(ES, &plan, &store_v1, |_| Some(&retagged)),
+            built.check(ES, &plan, &store_v1, |_| Some(&retagged), NOW) != Proof::Fresh,
             "no longer matches"
         );
 
@@ -441,7 +504,10 @@ mod tests {
         };
         let nothing = recorded(&plan, &empty).expect("an empty find is provable");
         let none_match = Listing::new(vec![item("other", CHANGED, &[("team", "a")])]);
-        assert!(nothing.proves(ES, &plan, &store_v1, |_| Some(&none_match)));
-        assert!(!nothing.proves(ES, &plan, &store_v1, |_| Some(&same)));
+        assert_eq!(
+            nothing.check(ES, &plan, &store_v1, |_| Some(&none_match), NOW),
+            Proof::Fresh
+        );
+        assert!(nothing.check(ES, &plan, &store_v1, |_| Some(&same), NOW) != Proof::Fresh);
     }
 }

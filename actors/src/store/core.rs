@@ -23,6 +23,13 @@ const MAX_THROTTLE_RETRIES: u32 = 5;
 /// is read again at its next refresh instead.
 pub const REVALIDATE_AFTER_UPDATE: Duration = Duration::from_secs(5);
 
+/// A listing answers requests that accept values up to `max_age` old when it is at most a tenth
+/// of that old (at least a second): it stands for every value of the vault at once, so a change
+/// reaches a refresh within its interval plus a tenth, not two intervals.
+pub fn listing_max_age(max_age: Duration) -> Duration {
+    (max_age / 10).max(Duration::from_secs(1))
+}
+
 /// How long a 403 on a listing stops the store from asking for one again (permissions may be
 /// granted later).
 pub const LISTING_DENIED_FOR: Duration = Duration::from_secs(300);
@@ -130,6 +137,7 @@ impl<V: KeyVault> StoreCore<V> {
         max_age: Duration,
         priority: Priority,
     ) -> Result<(Arc<Listing>, Instant), ProviderError> {
+        let max_age = listing_max_age(max_age);
         let call = self.call(priority);
         let (result, served) = self
             .lists

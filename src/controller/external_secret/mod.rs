@@ -38,7 +38,7 @@ use super::common;
 use super::context::Shared;
 use super::status::{replace_ready, replace_status, same_condition};
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
-use crate::sync::built_from::{BuiltFrom, provable_spec};
+use crate::sync::built_from::{BuiltFrom, Proof, provable_spec};
 use crate::sync::target::target_name;
 use crate::sync::{BuildOptions, build};
 
@@ -153,7 +153,14 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
             Due::Yes(existing) => existing.map(|secret| secret.map(|secret| *secret)),
         }
     };
-    let (result, notices, _phase) = sync(shared, es, &secrets, name, trigger, existing).await;
+    let (result, notices, _phase) = match sync(shared, es, &secrets, name, trigger, existing).await
+    {
+        Step::Done(result, notices, phase) => (result, notices, phase),
+        Step::Later(wait) => {
+            debug!(name = %es.name_any(), ?wait, "a secret it reads changed just now: read it once settled");
+            return Outcome::NotDue(wait);
+        }
+    };
     if let Err(error) = &result {
         warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), category = error.category(), %error, "sync failed");
     }
@@ -180,15 +187,11 @@ async fn sync<'a>(
     name: String,
     trigger: Trigger,
     existing: Option<Option<Secret>>,
-) -> (
-    Result<Synced, SyncError>,
-    Notices,
-    Option<SemaphorePermit<'a>>,
-) {
+) -> Step<'a> {
     let namespace = es.namespace().unwrap_or_default();
     let plan = match dereference::dereference(shared, es, &namespace, &name) {
         Ok(plan) => plan,
-        Err(error) => return (Err(error), Notices::default(), None),
+        Err(error) => return Step::Done(Err(error), Notices::default(), None),
     };
     let max_age = match refresh_of(es) {
         Refresh::Every(interval) => interval,
@@ -200,10 +203,14 @@ async fn sync<'a>(
         Priority::Refresh
     };
     let ask = Ask { max_age, priority };
-    if proof::proven_fresh(shared, es, &plan.plan, &namespace, &name, ask).await {
-        debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
-        shared.metrics.k8s_write_skipped("secret");
-        return (Ok(Synced::Unchanged), Notices::default(), None);
+    match proof::check(shared, es, &plan.plan, &namespace, &name, ask).await {
+        Proof::Fresh => {
+            debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
+            shared.metrics.k8s_write_skipped("secret");
+            return Step::Done(Ok(Synced::Unchanged), Notices::default(), None);
+        }
+        Proof::Settling(wait) => return Step::Later(wait),
+        Proof::Stale => {}
     }
     let fetched = fetch::fetch(shared, &plan.plan, &namespace, ask).await;
     let built_from = provable_spec(es)
@@ -223,14 +230,25 @@ async fn sync<'a>(
     };
     let built = match build(&plan.plan, &fetched, options) {
         Ok(built) => built,
-        Err(error) => return (Err(error.into()), Notices::default(), phase),
+        Err(error) => return Step::Done(Err(error.into()), Notices::default(), phase),
     };
     let notices = Notices {
         missing: built.missing,
         overwritten: built.overwritten,
     };
     let applied = apply::apply(shared, es, secrets, name, built.data, existing, built_from).await;
-    (applied, notices, phase)
+    Step::Done(applied, notices, phase)
+}
+
+/// How a sync ended: done, with its result and the Kubernetes phase's permit for the report; or
+/// to run again later (a change that has not settled yet), reporting nothing now.
+enum Step<'a> {
+    Done(
+        Result<Synced, SyncError>,
+        Notices,
+        Option<SemaphorePermit<'a>>,
+    ),
+    Later(Duration),
 }
 
 /// Patches the status when the Ready condition, the synced version or the binding changed, or

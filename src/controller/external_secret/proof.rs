@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use akvsync_actors::remote::ObjectKind;
 use akvsync_actors::store::{Listing, RevalidationListing};
@@ -13,7 +14,7 @@ use super::fetch::Ask;
 use super::gate::last_sync_current;
 use super::synced_resource_version;
 use crate::controller::context::Shared;
-use crate::sync::built_from::StoreVersions;
+use crate::sync::built_from::{Proof, StoreVersions};
 use crate::sync::{Plan, StoreName};
 
 /// The versions of the stores as seen from one namespace.
@@ -30,25 +31,25 @@ impl StoreVersions for NamespaceStores<'_> {
     }
 }
 
-/// Whether the target Secret `name` is proven fresh for `plan`; any doubt (no record, a store
-/// that cannot list, a change) answers no, and the sync reads the values.
-pub async fn proven_fresh(
+/// What the record of target Secret `name` says for `plan`; any doubt (no record, a store that
+/// cannot list, a change) is [`Proof::Stale`], and the sync reads the values.
+pub async fn check(
     shared: &Shared,
     es: &ExternalSecret,
     plan: &Plan,
     namespace: &str,
     name: &str,
     ask: Ask,
-) -> bool {
+) -> Proof {
     if !last_sync_current(es) {
-        return false;
+        return Proof::Stale;
     }
     let Some(built) = shared.targets.built_from(namespace, name) else {
-        return false;
+        return Proof::Stale;
     };
     let version = synced_resource_version(es);
     if built.external_secret != version {
-        return false;
+        return Proof::Stale;
     }
     let labels = shared.namespaces.get(namespace);
     let mut listings: HashMap<&StoreName, Arc<Listing>> = HashMap::new();
@@ -60,7 +61,7 @@ pub async fn proven_fresh(
             .stores
             .actor_for(store.kind, &store.name, namespace, &labels)
         else {
-            return false;
+            return Proof::Stale;
         };
         let request = RevalidationListing {
             kind: ObjectKind::Secret,
@@ -69,11 +70,20 @@ pub async fn proven_fresh(
         };
         match actor.send(request).await {
             Ok(Ok(Some(listing))) => listings.insert(store, listing),
-            _ => return false,
+            _ => return Proof::Stale,
         };
     }
     let stores = NamespaceStores { shared, namespace };
-    built.proves(&version, plan, &stores, |store| {
-        listings.get(store).map(Arc::as_ref)
-    })
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        });
+    built.check(
+        &version,
+        plan,
+        &stores,
+        |store| listings.get(store).map(Arc::as_ref),
+        now,
+    )
 }
