@@ -223,3 +223,62 @@ async fn a_secret_eso_wrote_is_taken_over_without_a_write() {
         "the Secret ESO wrote was written again"
     );
 }
+
+/// The instances that reported Events about `name`.
+async fn reporters(world: &World, name: &str) -> std::collections::BTreeSet<String> {
+    let api: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.kube.client(), NAMESPACE);
+    let events = timed(api.list(&Default::default())).await.unwrap();
+    events
+        .items
+        .into_iter()
+        .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|event| event.reporting_instance)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_operators_of_different_classes_on_one_cluster_each_sync_only_their_own() {
+    let world = World::new().await;
+    world.set_secret("db", "v1");
+    world
+        .apply_yaml(&store_yaml(&world, "store-a", "class-a"))
+        .await;
+    world
+        .apply_yaml(&store_yaml(&world, "store-b", "class-b"))
+        .await;
+    let config = |class: &str| akvsync::operator::OperatorConfig {
+        class: ControllerClass {
+            name: class.into(),
+            skip_classless: true,
+        },
+        instance: format!("op-{class}"),
+        ..world.operator_config()
+    };
+    let mut a = akvsync::operator::spawn(config("class-a")).unwrap();
+    let mut b = akvsync::operator::spawn(config("class-b")).unwrap();
+    timed(a.synced()).await.unwrap();
+    timed(b.synced()).await.unwrap();
+    world
+        .apply_yaml(&external_secret_on("es-a", "store-a"))
+        .await;
+    world
+        .apply_yaml(&external_secret_on("es-b", "store-b"))
+        .await;
+    for name in ["es-a", "es-b"] {
+        world
+            .wait_for_value(NAMESPACE, name, "password", "v1")
+            .await;
+        world.wait_for_ready(NAMESPACE, name, "True").await;
+    }
+    let reads = world.vault_reads();
+    operator_world::eventually("three refreshes", || async {
+        (world.vault_reads() >= reads + 3).then_some(())
+    })
+    .await;
+    let only = |instance: &str| std::collections::BTreeSet::from([instance.to_owned()]);
+    assert_eq!(reporters(&world, "es-a").await, only("op-class-a"));
+    assert_eq!(reporters(&world, "es-b").await, only("op-class-b"));
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
