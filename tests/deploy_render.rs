@@ -14,6 +14,7 @@ const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/single-namespace",
     "deploy/overlays/ha",
     "deploy/overlays/monitoring",
+    "deploy/overlays/beside-eso",
 ];
 const GENERATED_CRDS: &str = "crds/external-secrets.io.yaml";
 const CRD_COPY: &str = "deploy/base/crds/external-secrets.io.yaml";
@@ -104,9 +105,15 @@ fn every_kustomization_renders_with_namespaced_objects_in_the_operator_namespace
         let Some(documents) = render(directory) else {
             return;
         };
+        // Beside ESO, ESO's CRDs stay: akvsync's are not installed.
+        let crds = if directory.ends_with("beside-eso") {
+            0
+        } else {
+            5
+        };
         assert_eq!(
             count(&documents, "CustomResourceDefinition"),
-            5,
+            crds,
             "{directory}"
         );
         for document in &documents {
@@ -193,6 +200,18 @@ fn single_namespace_uses_roles_only_and_scopes_the_operator() {
         args.iter().any(|arg| arg == "--namespace=$(POD_NAMESPACE)"),
         "{args:?}"
     );
+}
+
+#[test]
+fn beside_eso_keeps_esos_crds_and_serves_only_the_akvsync_class() {
+    let Some(documents) = render("deploy/overlays/beside-eso") else {
+        return;
+    };
+    let args = args(&documents);
+    for flag in ["--controller-class=akvsync", "--skip-classless-stores"] {
+        assert!(args.iter().any(|arg| arg == flag), "{flag}: {args:?}");
+    }
+    assert!(find(&documents, "Deployment", "akvsync").is_some());
 }
 
 #[test]
