@@ -18,6 +18,7 @@ use crate::changes::{ChangedCycle, measure_changed_cycle};
 use crate::measure::{self, AzureStats, Histogram, Readiness, Series};
 use crate::probes::run_probes;
 use crate::processes::{self, Binaries, OperatorLaunch, OperatorProcess};
+use crate::report;
 use crate::scenario::Scenario;
 use crate::seed::{create_external_secrets, seed_cluster};
 
@@ -134,10 +135,23 @@ pub async fn run_all(
         );
         bar.set_prefix(mode.name());
         bar.enable_steady_tick(Duration::from_millis(200));
-        let result = run_mode(scenario, mode, binaries, output, &http, operator_http, &bar).await;
+        let mut result = ModeResult {
+            mode: mode.name().to_owned(),
+            external_secrets: scenario.external_secrets,
+            unique_remote_secrets: scenario.referenced_secrets().len(),
+            operator_http,
+            ..ModeResult::default()
+        };
+        let run = run_mode(scenario, mode, binaries, output, &http, &mut result, &bar).await;
         bar.finish_and_clear();
-        let result = result.with_context(|| format!("{} mode", mode.name()))?;
+        if let Err(error) = run {
+            // What the earlier phases measured stays in the report.
+            eprintln!("{} mode stopped: {error:#}", mode.name());
+            result.notes.push(format!("stopped early: {error:#}"));
+        }
         results.push(result);
+        // Written after each mode, so a later mode's failure keeps this one's figures.
+        report::write(scenario, &results, output)?;
     }
     Ok(results)
 }
@@ -223,16 +237,10 @@ async fn run_mode(
     binaries: &Binaries,
     output: &Path,
     http: &reqwest::Client,
-    operator_http: bool,
+    result: &mut ModeResult,
     bar: &ProgressBar,
-) -> anyhow::Result<ModeResult> {
-    let mut result = ModeResult {
-        mode: mode.name().to_owned(),
-        external_secrets: scenario.external_secrets,
-        unique_remote_secrets: scenario.referenced_secrets().len(),
-        operator_http,
-        ..ModeResult::default()
-    };
+) -> anyhow::Result<()> {
+    let operator_http = result.operator_http;
     if !operator_http {
         result.notes.push(
             "akvsync run has no --metrics-addr/--health-addr: refresh lag is not measured, readiness is taken from the operator's open watches".into(),
@@ -436,7 +444,7 @@ async fn run_mode(
     result.series = series.busiest_vault_per_10s();
     operator.guard.stop().await.ok();
     azure.guard.stop().await.ok();
-    Ok(result)
+    Ok(())
 }
 
 async fn wait_ready(
