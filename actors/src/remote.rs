@@ -153,6 +153,15 @@ pub struct RemoteValue {
     pub read_at: Option<i64>,
 }
 
+/// Now, in Unix seconds, as Key Vault counts `created`, `updated` and `exp`.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
 impl RemoteValue {
     /// Approximate heap size, used to bound the cache by weight.
     pub fn weight(&self) -> u32 {

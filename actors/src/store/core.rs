@@ -11,7 +11,7 @@ use super::listing::Listing;
 use super::metrics::StoreMetrics;
 use super::single_flight::{Served, SingleFlightCache};
 use crate::remote::{
-    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue,
+    KeyVault, ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue, unix_now,
 };
 
 /// How often a call that got a 429 is tried again, each time after the vault's pause.
@@ -378,12 +378,4 @@ impl<V: KeyVault> Call<V> {
             }
         }
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        })
 }

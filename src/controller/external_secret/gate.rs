@@ -60,7 +60,7 @@ pub async fn due(
     targets: &TargetSecrets,
     trigger: Trigger,
 ) -> Due {
-    if trigger != Trigger::Changed || !last_sync_current(es) {
+    if trigger != Trigger::Changed || !last_sync_current(es, &synced_resource_version(es)) {
         return Due::Yes(None);
     }
     let secret = match secrets.get_opt(name).await {
@@ -103,12 +103,13 @@ pub async fn due(
     }
 }
 
-/// Whether the last sync succeeded with the spec and metadata the ExternalSecret has now.
-pub fn last_sync_current(es: &ExternalSecret) -> bool {
+/// Whether the last sync succeeded with the spec and metadata the ExternalSecret has now, whose
+/// synced version is `version`.
+pub fn last_sync_current(es: &ExternalSecret, version: &str) -> bool {
     let Some(status) = es.status.as_ref() else {
         return false;
     };
-    status.synced_resource_version.as_deref() == Some(synced_resource_version(es).as_str())
+    status.synced_resource_version.as_deref() == Some(version)
         && find_condition(
             status.conditions.as_deref().unwrap_or_default(),
             CONDITION_READY,

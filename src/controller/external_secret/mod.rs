@@ -203,7 +203,8 @@ async fn sync<'a>(
         Priority::Refresh
     };
     let ask = Ask { max_age, priority };
-    match proof::check(shared, es, &plan.plan, &namespace, &name, ask).await {
+    let version = synced_resource_version(es);
+    match proof::check(shared, es, &plan.plan, &version, &namespace, &name, ask).await {
         Proof::Fresh => {
             debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
             shared.metrics.k8s_write_skipped("secret");
@@ -219,7 +220,7 @@ async fn sync<'a>(
                 shared,
                 namespace: &namespace,
             };
-            BuiltFrom::record(&synced_resource_version(es), &plan.plan, &fetched, &stores)
+            BuiltFrom::record(&version, &plan.plan, &fetched, &stores)
         })
         .flatten();
     let phase = kube_phase(shared).await;

@@ -4,15 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use akvsync_actors::remote::ObjectKind;
+use akvsync_actors::remote::{ObjectKind, unix_now};
 use akvsync_actors::store::{Listing, RevalidationListing};
 use akvsync_crds::ExternalSecret;
 
 use super::fetch::Ask;
 use super::gate::last_sync_current;
-use super::synced_resource_version;
 use crate::controller::context::Shared;
 use crate::sync::built_from::{Proof, StoreVersions};
 use crate::sync::{Plan, StoreName};
@@ -31,23 +29,24 @@ impl StoreVersions for NamespaceStores<'_> {
     }
 }
 
-/// What the record of target Secret `name` says for `plan`; any doubt (no record, a store that
+/// What the record of target Secret `name` says for `plan`, the ExternalSecret being at synced
+/// version `version`; any doubt (no record, a store that
 /// cannot list, a change) is [`Proof::Stale`], and the sync reads the values.
 pub async fn check(
     shared: &Shared,
     es: &ExternalSecret,
     plan: &Plan,
+    version: &str,
     namespace: &str,
     name: &str,
     ask: Ask,
 ) -> Proof {
-    if !last_sync_current(es) {
+    if !last_sync_current(es, version) {
         return Proof::Stale;
     }
     let Some(built) = shared.targets.built_from(namespace, name) else {
         return Proof::Stale;
     };
-    let version = synced_resource_version(es);
     if built.external_secret != version {
         return Proof::Stale;
     }
@@ -74,16 +73,11 @@ pub async fn check(
         };
     }
     let stores = NamespaceStores { shared, namespace };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        });
     built.check(
-        &version,
+        version,
         plan,
         &stores,
         |store| listings.get(store).map(Arc::as_ref),
-        now,
+        unix_now(),
     )
 }

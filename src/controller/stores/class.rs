@@ -7,7 +7,7 @@ use akvsync_crds::StoreKind;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::StoreId;
-use crate::controller::namespaces::selector_matches;
+use super::registry::selected;
 
 /// ESO's default `--controller-class`.
 pub const DEFAULT_CONTROLLER_CLASS: &str = "default";
@@ -62,11 +62,9 @@ impl ForeignStores {
 
     /// Whether a store of `kind` (in `namespace` for SecretStores) matching `selector` is foreign.
     pub fn any_matching(&self, kind: StoreKind, namespace: &str, selector: &LabelSelector) -> bool {
-        self.0.iter().any(|(id, labels)| {
-            id.kind == kind
-                && (kind == StoreKind::ClusterSecretStore || id.namespace == namespace)
-                && selector_matches(selector, labels)
-        })
+        self.0
+            .iter()
+            .any(|(id, labels)| selected(id, labels, kind, namespace, selector))
     }
 }
 

@@ -82,6 +82,20 @@ impl StoreResource {
     }
 }
 
+/// Whether store `id` with `labels` is one of the stores of `kind` (SecretStores in `namespace`)
+/// that `selector` picks.
+pub fn selected(
+    id: &StoreId,
+    labels: &BTreeMap<String, String>,
+    kind: StoreKind,
+    namespace: &str,
+    selector: &LabelSelector,
+) -> bool {
+    id.kind == kind
+        && (kind == StoreKind::ClusterSecretStore || id.namespace == namespace)
+        && selector_matches(selector, labels)
+}
+
 /// Why a resource cannot use a store.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreLookupError {
@@ -255,11 +269,7 @@ impl<A: Clone> StoreRegistry<A> {
         let mut names: Vec<String> = self
             .resources
             .iter()
-            .filter(|(id, resource)| {
-                id.kind == kind
-                    && (kind == StoreKind::ClusterSecretStore || id.namespace == namespace)
-                    && selector_matches(selector, &resource.labels)
-            })
+            .filter(|(id, resource)| selected(id, &resource.labels, kind, namespace, selector))
             .map(|(id, _)| id.name.clone())
             .collect();
         names.sort();
