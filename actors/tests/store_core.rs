@@ -350,3 +350,32 @@ async fn a_secret_changed_just_before_its_read_is_read_again() {
     refresh(&store, &["a"]).await;
     assert_eq!((vault.gets(), vault.lists()), (2, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_listing_is_asked_again_after_a_pause() {
+    let vault = FakeVault::with_updates(&[("a", "1"), ("b", "2")]);
+    let deny = |denied: bool| {
+        vault
+            .state
+            .deny_list
+            .store(denied, std::sync::atomic::Ordering::SeqCst)
+    };
+    deny(true);
+    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let names = ["a", "b"];
+    refresh(&store, &names).await;
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    refresh(&store, &names).await;
+    assert_eq!(vault.lists(), 1, "the 403");
+    // The permission is granted; the store asks again once the pause is over.
+    deny(false);
+    tokio::time::advance(akvsync_actors::store::core::LISTING_DENIED_FOR).await;
+    let gets = vault.gets() - vault.lists();
+    assert_eq!(refresh(&store, &names).await, ["1", "2"]);
+    assert_eq!(vault.lists(), 2, "listed again");
+    assert_eq!(
+        vault.gets() - vault.lists(),
+        gets,
+        "and the listing spared the GETs"
+    );
+}
