@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::azure::{AzureNetwork, NetworkSettings};
-use crate::controller::context::{Shared, StoreSettings};
+use crate::controller::context::{ControllerSettings, KUBE_PHASES, Shared, StoreSettings};
+use crate::controller::scope::Scope;
 use crate::controller::stores::ControllerClass;
 use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
 use crate::observability::http::HttpError;
@@ -59,6 +60,10 @@ pub struct OperatorConfig {
     pub granularity: MetricsGranularity,
     /// Which stores, and so which resources, this operator serves (ESO's `--controller-class`).
     pub class: ControllerClass,
+    /// Which namespaces and kinds it watches (ESO's `--namespace`, `--enable-…-reconciler`).
+    pub scope: Scope,
+    /// Syncs in their Kubernetes phase at once (ESO's `--concurrent`).
+    pub concurrent: u32,
 }
 
 impl Default for OperatorConfig {
@@ -75,6 +80,8 @@ impl Default for OperatorConfig {
             leader: None,
             granularity: MetricsGranularity::PerResource,
             class: ControllerClass::default(),
+            scope: Scope::default(),
+            concurrent: KUBE_PHASES,
         }
     }
 }
@@ -291,7 +298,11 @@ pub fn run(
             settings,
             Arc::clone(&telemetry.controller),
             telemetry.mailbox.clone(),
-            &config.instance,
+            ControllerSettings {
+                instance: config.instance.clone(),
+                scope: config.scope.clone(),
+                concurrent: config.concurrent,
+            },
         );
         let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));
         let mut shutdown = std::pin::pin!(shutdown);

@@ -4,8 +4,9 @@
 //! call the operator makes (watch ESO resources, write their status and finalizers, manage
 //! Secrets, record Events, request tokens, hold the Lease) and gets 403 for what it must not do.
 
-use std::process::Stdio;
 use std::time::Duration;
+
+mod kubectl;
 
 use akvsync::observability::leader::{LeaderElectionConfig, LeaderElector};
 use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator};
@@ -19,7 +20,6 @@ use kube::api::{
 };
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 const OPERATOR_NAMESPACE: &str = "akvsync-system";
 const OPERATOR_SERVICE_ACCOUNT: &str = "akvsync";
@@ -27,40 +27,10 @@ const TENANT_NAMESPACE: &str = "team-a";
 /// Bound on every API call and kubectl run.
 const STEP: Duration = Duration::from_secs(30);
 
-/// `kubectl kustomize <directory>` (`Option` for the callers' `let … else`; a missing kubectl
-/// fails the test, it never skips it).
-async fn render(directory: &str) -> Option<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(directory);
-    let output = match tokio::time::timeout(
-        STEP,
-        tokio::process::Command::new("kubectl")
-            .arg("kustomize")
-            .arg(path)
-            .output(),
-    )
-    .await
-    .expect("kubectl kustomize in time")
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            panic!(
-                "kubectl is not installed, cannot render {directory}: install kubectl (scripts/test checks for it)"
-            )
-        }
-        Err(error) => panic!("running kubectl: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {directory}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(String::from_utf8(output.stdout).expect("utf-8"))
-}
-
 /// An emulator with `directory`'s render applied by the admin (server-side, as the CRDs are
 /// too big for the last-applied annotation), and a tenant namespace with one ExternalSecret.
 async fn installed(directory: &str) -> Option<KubeEmulator> {
-    let manifests = render(directory).await?;
+    let manifests = kubectl::kustomize(directory).await;
     let emulator = KubeEmulator::start(KubeConfig {
         operator_namespace: OPERATOR_NAMESPACE.into(),
         operator_service_account: OPERATOR_SERVICE_ACCOUNT.into(),
@@ -71,31 +41,7 @@ async fn installed(directory: &str) -> Option<KubeEmulator> {
     let kubeconfig = emulator
         .kubeconfig_path(emulator.admin_user())
         .expect("admin kubeconfig");
-    let mut kubectl = tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["apply", "--server-side", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    let mut stdin = kubectl.stdin.take().expect("stdin");
-    stdin
-        .write_all(manifests.as_bytes())
-        .await
-        .expect("manifests written");
-    drop(stdin);
-    let applied = tokio::time::timeout(STEP, kubectl.wait_with_output())
-        .await
-        .expect("kubectl apply in time")
-        .expect("kubectl apply output");
-    assert!(
-        applied.status.success(),
-        "kubectl apply {directory}: {}\n{}",
-        String::from_utf8_lossy(&applied.stderr),
-        String::from_utf8_lossy(&applied.stdout)
-    );
+    kubectl::apply(kubeconfig, &manifests, &[]).await;
     let admin = emulator.client();
     let namespace: Namespace =
         serde_json::from_value(json!({"metadata": {"name": TENANT_NAMESPACE}})).expect("ns");

@@ -89,6 +89,43 @@ fn args(documents: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The container's arguments parsed by the operator's own command line, `$(POD_NAMESPACE)`
+/// expanded as the kubelet does: a flag the binary does not know fails here, not in a pod.
+fn parsed_run_args(documents: &[Value]) -> akvsync::cli::RunArgs {
+    use clap::Parser as _;
+    let args = args(documents)
+        .into_iter()
+        .map(|arg| arg.replace("$(POD_NAMESPACE)", "akvsync-system"));
+    match akvsync::cli::Cli::try_parse_from(std::iter::once("akvsync".to_owned()).chain(args)) {
+        Ok(akvsync::cli::Cli {
+            command: akvsync::cli::Command::Run(run),
+        }) => *run,
+        Ok(other) => panic!("the container does not run `akvsync run`: {other:?}"),
+        Err(error) => panic!("the rendered arguments do not parse: {error}"),
+    }
+}
+
+#[test]
+fn every_kustomizations_arguments_parse_as_the_operators_command_line() {
+    for directory in KUSTOMIZATIONS {
+        let Some(documents) = render(directory) else {
+            return;
+        };
+        let run = parsed_run_args(&documents);
+        let config = run
+            .operator_config()
+            .unwrap_or_else(|error| panic!("{directory}: {error:#}"));
+        let scoped = directory.ends_with("single-namespace");
+        assert_eq!(
+            config.scope.namespace.as_deref(),
+            scoped.then_some("akvsync-system"),
+            "{directory}"
+        );
+        assert_eq!(config.scope.cluster_stores, !scoped, "{directory}");
+        assert!(config.leader.is_some(), "{directory}: leader election");
+    }
+}
+
 #[test]
 fn the_crd_copy_in_deploy_matches_the_generated_crds() {
     let generated = std::fs::read(repository().join(GENERATED_CRDS)).expect("generated CRDs");

@@ -43,6 +43,7 @@ async fn metrics_show_one_vault_get_and_nine_saved_for_ten_sharers() {
     let (metrics, health) = (free_address(), free_address());
     let config = akvsync::operator::OperatorConfig {
         http: Some((metrics, health)),
+        concurrent: 5,
         ..world.operator_config()
     };
     world.start_operator_with(config).await;
@@ -106,6 +107,15 @@ async fn metrics_show_one_vault_get_and_nine_saved_for_ten_sharers() {
         (loaded, saved),
         (1.0, 9.0),
         "one GET, nine served without a call"
+    );
+    assert_eq!(
+        sum(
+            &text,
+            "controller_runtime_max_concurrent_reconciles",
+            &[("controller", "externalsecret")],
+        ),
+        5.0,
+        "--concurrent, as ESO reports it"
     );
     assert_eq!(
         sum(

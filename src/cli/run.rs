@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use akvsync_actors::store::VaultBudget;
 use anyhow::Context as _;
-use clap::Args;
+use clap::{ArgAction, Args};
 
 use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
+use crate::controller::context::KUBE_PHASES;
+use crate::controller::scope::Scope;
 use crate::controller::stores::{ControllerClass, DEFAULT_CONTROLLER_CLASS};
 use crate::observability::leader::default_identity;
 use crate::observability::{LeaderElectionConfig, ObservabilityArgs, logging};
@@ -53,6 +55,24 @@ pub struct RunArgs {
     /// class): run beside ESO and move stores over by giving them this operator's class.
     #[arg(long, env = "AKVSYNC_SKIP_CLASSLESS_STORES")]
     pub skip_classless_stores: bool,
+    /// Watch namespaced resources in this namespace only (ESO's flag). Give the operator a Role
+    /// there, and turn off the cluster-scoped kinds it can no longer read.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Serve ClusterSecretStores; `false` leaves them, and every ExternalSecret whose
+    /// `secretStoreRef` names one, to another operator (ESO's flag).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub enable_cluster_store_reconciler: bool,
+    /// Serve ClusterExternalSecrets (ESO's flag).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub enable_cluster_external_secret_reconciler: bool,
+    /// Serve PushSecrets (ESO's flag).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub enable_push_secret_reconciler: bool,
+    /// Resources in their Kubernetes phase (read, build and write the Secret, status, Events)
+    /// at once; fetching from Key Vault waits outside it (ESO's flag, ESO's default is 1).
+    #[arg(long, default_value_t = KUBE_PHASES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrent: u32,
     #[command(flatten)]
     pub observability: ObservabilityArgs,
 }
@@ -107,6 +127,16 @@ impl RunArgs {
                 name: self.controller_class.clone(),
                 skip_classless: self.skip_classless_stores,
             },
+            scope: Scope {
+                namespace: self
+                    .namespace
+                    .clone()
+                    .filter(|namespace| !namespace.is_empty()),
+                cluster_stores: self.enable_cluster_store_reconciler,
+                cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
+                push_secrets: self.enable_push_secret_reconciler,
+            },
+            concurrent: self.concurrent,
             ..OperatorConfig::default()
         })
     }
@@ -152,4 +182,64 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<OperatorConfig, String> {
+        let cli = Cli::try_parse_from(["akvsync", "run"].iter().chain(args))
+            .map_err(|error| error.to_string())?;
+        let Command::Run(run) = cli.command else {
+            unreachable!("parsed `run`");
+        };
+        run.operator_config().map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn esos_scope_flags_set_the_namespace_the_kinds_and_the_concurrency() {
+        let default = parse(&[]).expect("no flags");
+        assert_eq!(default.scope, Scope::default());
+        assert_eq!(default.concurrent, KUBE_PHASES);
+
+        let scoped = parse(&[
+            "--namespace=team-a",
+            "--enable-cluster-store-reconciler=false",
+            "--enable-cluster-external-secret-reconciler=false",
+            "--enable-push-secret-reconciler=false",
+            "--concurrent=5",
+        ])
+        .expect("ESO's flags");
+        assert_eq!(
+            scoped.scope,
+            Scope {
+                namespace: Some("team-a".into()),
+                cluster_stores: false,
+                cluster_external_secrets: false,
+                push_secrets: false,
+            }
+        );
+        assert_eq!(scoped.concurrent, 5);
+        assert!(
+            parse(&["--enable-push-secret-reconciler=true"])
+                .unwrap()
+                .scope
+                .push_secrets
+        );
+    }
+
+    #[test]
+    fn a_bad_scope_flag_is_refused_with_its_name() {
+        let zero = parse(&["--concurrent=0"]).unwrap_err();
+        assert!(zero.contains("--concurrent"), "{zero}");
+        let banana = parse(&["--enable-cluster-store-reconciler=banana"]).unwrap_err();
+        assert!(
+            banana.contains("--enable-cluster-store-reconciler"),
+            "{banana}"
+        );
+    }
 }

@@ -10,13 +10,15 @@ use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Semaphore;
 
+use super::scope::Scope;
 use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
 
-/// Syncs in their Kubernetes phase at once (twice the default Kubernetes request concurrency).
-pub const KUBE_PHASES: usize = 64;
+/// Syncs in their Kubernetes phase at once by default (twice the default Kubernetes request
+/// concurrency); `--concurrent` sets it.
+pub const KUBE_PHASES: u32 = 64;
 
 /// The field manager and event reporter name of the operator.
 pub const CONTROLLER_NAME: &str = "akvsync";
@@ -43,6 +45,17 @@ pub struct Shared {
     pub kube_phases: Arc<Semaphore>,
     /// This replica's name in events.
     pub instance: String,
+    /// What this operator watches and serves.
+    pub scope: Arc<Scope>,
+}
+
+/// The controllers' side of the operator's configuration.
+pub struct ControllerSettings {
+    /// This replica's name in events.
+    pub instance: String,
+    pub scope: Scope,
+    /// Syncs in their Kubernetes phase at once (ESO's `--concurrent`).
+    pub concurrent: u32,
 }
 
 /// How stores connect: the Azure side of the operator's configuration.
@@ -64,13 +77,14 @@ impl Shared {
         settings: StoreSettings,
         metrics: Arc<ControllerMetrics>,
         mailbox_metrics: MailboxMetrics,
-        instance: &str,
+        controller: ControllerSettings,
     ) -> Self {
         let credentials_recovered = Arc::new(tokio::sync::watch::Sender::new(0));
-        metrics.max_concurrent_reconciles(ResourceKind::ExternalSecret, KUBE_PHASES);
+        let concurrent = controller.concurrent.max(1) as usize;
+        metrics.max_concurrent_reconciles(ResourceKind::ExternalSecret, concurrent);
         let reporter = Reporter {
             controller: CONTROLLER_NAME.to_owned(),
-            instance: Some(instance.to_owned()),
+            instance: Some(controller.instance.clone()),
         };
         let connector = StoreConnector {
             kube: kube.clone(),
@@ -96,8 +110,9 @@ impl Shared {
             namespaces: NamespaceLabels::default(),
             targets: TargetSecrets::default(),
             in_flight: InFlight::default(),
-            kube_phases: Arc::new(Semaphore::new(KUBE_PHASES)),
-            instance: instance.to_owned(),
+            kube_phases: Arc::new(Semaphore::new(concurrent)),
+            instance: controller.instance,
+            scope: Arc::new(controller.scope),
         }
     }
 }

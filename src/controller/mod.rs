@@ -7,6 +7,7 @@ pub mod context;
 pub mod external_secret;
 pub mod namespaces;
 pub mod push_secret;
+pub mod scope;
 pub mod status;
 pub mod stores;
 pub mod supervisor;

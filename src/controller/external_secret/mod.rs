@@ -20,7 +20,7 @@ use akvsync_actors::schedule::{Outcome, Refresh};
 use akvsync_actors::store::Priority;
 use akvsync_crds::constants::CONDITION_READY;
 use akvsync_crds::meta::{LocalObjectReference, find_condition};
-use akvsync_crds::{Condition, ExternalSecret, ExternalSecretStatus, RefreshPolicy};
+use akvsync_crds::{Condition, ExternalSecret, ExternalSecretStatus, RefreshPolicy, StoreKind};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
@@ -103,6 +103,16 @@ async fn reconcile(shared: &Shared, es: &ExternalSecret, trigger: Trigger) -> Ou
     let namespace = es.namespace().unwrap_or_default();
     if shared.stores.uses_foreign(&es.spec, &namespace, false) {
         debug!(%namespace, name = %es.name_any(), "uses a store of another controller class, left alone");
+        return Outcome::Synced;
+    }
+    if !shared.scope.cluster_stores
+        && es
+            .spec
+            .secret_store_ref
+            .as_ref()
+            .is_some_and(|reference| reference.kind_or_default() == StoreKind::ClusterSecretStore)
+    {
+        debug!(%namespace, name = %es.name_any(), "uses a ClusterSecretStore, which this operator does not serve (--enable-cluster-store-reconciler=false)");
         return Outcome::Synced;
     }
     let _in_flight = shared.in_flight.enter();

@@ -23,9 +23,10 @@ use akvsync_crds::{
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::Api;
 use kube::ResourceExt;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::watcher::Event as WatchEvent;
+use kube::runtime::watcher::{self, Event as WatchEvent};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -54,17 +55,6 @@ pub enum Change {
     /// A credential has a token again after its callers failed.
     CredentialRecovered,
 }
-
-/// The watches that have listed everything once; the supervisor is synced when all have.
-const WATCHES: [&str; 7] = [
-    "secretstores",
-    "clustersecretstores",
-    "externalsecrets",
-    "clusterexternalsecrets",
-    "pushsecrets",
-    "namespaces",
-    "secrets",
-];
 
 /// Where a PushSecret reads from.
 enum PushSource {
@@ -169,36 +159,60 @@ impl Supervisor {
 
     fn watches(&self) -> BoxStream<'static, Change> {
         let client = &self.shared.kube;
+        let scope = &self.shared.scope;
         let recoveries = self.shared.credentials_recovered.subscribe();
         let recovered = stream::unfold(recoveries, |mut recoveries| async move {
             recoveries.changed().await.ok()?;
             Some((Change::CredentialRecovered, recoveries))
         });
-        stream::select_all([
-            recovered.boxed(),
-            watch(client.clone(), "namespaces", Change::Namespace),
-            watch(client.clone(), "secretstores", Change::SecretStore),
-            watch(
-                client.clone(),
-                "clustersecretstores",
-                Change::ClusterSecretStore,
-            ),
-            watch(client.clone(), "secrets", Change::Secret),
-            watch(client.clone(), "externalsecrets", Change::ExternalSecret),
-            watch(
-                client.clone(),
-                "clusterexternalsecrets",
-                Change::ClusterExternalSecret,
-            ),
-            watch(client.clone(), "pushsecrets", Change::PushSecret),
-        ])
-        .boxed()
+        let all = watcher::Config::default;
+        let mut watches = vec![recovered.boxed()];
+        for name in scope.watch_names() {
+            let client = client.clone();
+            watches.push(match name {
+                "namespaces" => watch(
+                    Api::all(client),
+                    scope.namespaces_watch(),
+                    name,
+                    Change::Namespace,
+                ),
+                "secretstores" => watch(
+                    scope.namespaced_api(client),
+                    all(),
+                    name,
+                    Change::SecretStore,
+                ),
+                "clustersecretstores" => {
+                    watch(Api::all(client), all(), name, Change::ClusterSecretStore)
+                }
+                "secrets" => watch(scope.namespaced_api(client), all(), name, Change::Secret),
+                "externalsecrets" => watch(
+                    scope.namespaced_api(client),
+                    all(),
+                    name,
+                    Change::ExternalSecret,
+                ),
+                "clusterexternalsecrets" => {
+                    watch(Api::all(client), all(), name, Change::ClusterExternalSecret)
+                }
+                "pushsecrets" => watch(
+                    scope.namespaced_api(client),
+                    all(),
+                    name,
+                    Change::PushSecret,
+                ),
+                other => unreachable!("no watch named {other}"),
+            });
+        }
+        stream::select_all(watches).boxed()
     }
 
     fn watch_synced(&mut self, watch: &'static str) {
-        debug_assert!(WATCHES.contains(&watch), "unknown watch {watch}");
+        debug_assert!(self.shared.scope.watches(watch), "unknown watch {watch}");
         self.synced_watches.insert(watch);
-        if self.synced_watches.len() == WATCHES.len() && !*self.synced.borrow() {
+        if self.synced_watches.len() == self.shared.scope.watch_names().len()
+            && !*self.synced.borrow()
+        {
             info!("all watches synced");
             self.synced.send_replace(true);
             if self.leading {

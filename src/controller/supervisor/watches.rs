@@ -10,17 +10,18 @@ use serde::de::DeserializeOwned;
 
 use super::Change;
 
-/// Every object of `K`, cluster-wide, as [`Change`]s; a failing watch reports and retries with
-/// backoff.
+/// Every object of `api` that `config` selects, as [`Change`]s; a failing watch reports and
+/// retries with backoff.
 pub fn watch<K>(
-    client: kube::Client,
+    api: Api<K>,
+    config: watcher::Config,
     name: &'static str,
     wrap: fn(WatchEvent<K>) -> Change,
 ) -> BoxStream<'static, Change>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watcher(Api::<K>::all(client), watcher::Config::default())
+    watcher(api, config)
         .default_backoff()
         .map(move |event| {
             event
