@@ -2,6 +2,8 @@
 //! has the shape the operator needs (probes, hardening, leader election, scope), and the CRD
 //! copy under `deploy/base/crds/` is byte-identical to the generated `crds/` file.
 
+mod manifests;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,20 +91,8 @@ fn args(documents: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// The container's arguments parsed by the operator's own command line, `$(POD_NAMESPACE)`
-/// expanded as the kubelet does: a flag the binary does not know fails here, not in a pod.
 fn parsed_run_args(documents: &[Value]) -> akvsync::cli::RunArgs {
-    use clap::Parser as _;
-    let args = args(documents)
-        .into_iter()
-        .map(|arg| arg.replace("$(POD_NAMESPACE)", "akvsync-system"));
-    match akvsync::cli::Cli::try_parse_from(std::iter::once("akvsync".to_owned()).chain(args)) {
-        Ok(akvsync::cli::Cli {
-            command: akvsync::cli::Command::Run(run),
-        }) => *run,
-        Ok(other) => panic!("the container does not run `akvsync run`: {other:?}"),
-        Err(error) => panic!("the rendered arguments do not parse: {error}"),
-    }
+    manifests::run_args(manifests::container_args(documents, "akvsync-system"))
 }
 
 #[test]

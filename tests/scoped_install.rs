@@ -1,49 +1,44 @@
-//! The single-namespace install as a user deploys it: `deploy/overlays/single-namespace` applied
-//! to the Kubernetes emulator with kubectl, and the operator started with the rendered
+//! The single-namespace install as a user deploys it: `deploy/overlays/single-namespace`, or the
+//! Helm chart with `scopedRBAC`, applied to the Kubernetes emulator with kubectl, and the operator started with the rendered
 //! Deployment's arguments (parsed by the real command line) as the ServiceAccount those
 //! manifests bind. Its Role reaches one namespace only, so every watch and write the operator
 //! makes must stay there: a cluster-wide watch would be refused and the watches never sync.
 
+mod helm;
 mod kubectl;
+mod manifests;
 mod operator_world;
 
-use akvsync::cli::{Cli, Command};
 use akvsync::operator::KubeSource;
-use clap::Parser;
 use operator_world::{NAMESPACE, TENANT, World, external_secret_yaml};
-use serde::Deserialize;
-use serde_yaml::Value;
 
 const OPERATOR_NAMESPACE: &str = "akvsync-system";
 
-/// The container arguments of the rendered Deployment, with `$(POD_NAMESPACE)` expanded as the
-/// kubelet expands it.
-fn container_args(manifests: &str) -> Vec<String> {
-    let deployment = serde_yaml::Deserializer::from_str(manifests)
-        .map(|document| Value::deserialize(document).expect("YAML document"))
-        .find(|document| document["kind"] == "Deployment")
-        .expect("a Deployment");
-    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_sequence()
-        .expect("args")
-        .iter()
-        .map(|arg| {
-            arg.as_str()
-                .expect("string arg")
-                .replace("$(POD_NAMESPACE)", OPERATOR_NAMESPACE)
-        })
-        .collect()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_single_namespace_overlay_syncs_its_namespace_with_a_role_only() {
+    let world = World::new().await;
+    let manifests = kubectl::kustomize("deploy/overlays/single-namespace").await;
+    syncs_its_namespace_only(world, &manifests).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_single_namespace_install_syncs_its_namespace_with_a_role_only() {
-    let mut world = World::new().await;
+async fn the_charts_scoped_rbac_syncs_its_namespace_with_a_role_only() {
+    let world = World::new().await;
+    // Helm installs into an existing namespace (`helm install -n akvsync-system --create-namespace`).
+    world.namespace(OPERATOR_NAMESPACE).await;
+    let values = format!("{}/ci/scoped-values.yaml", helm::CHART);
+    let manifests = helm::render("akvsync", OPERATOR_NAMESPACE, Some(&values)).expect("render");
+    syncs_its_namespace_only(world, &manifests).await;
+}
+
+/// Installs `manifests`, starts the operator as their Deployment runs it, and checks that it
+/// syncs an ExternalSecret of its namespace and leaves the others alone.
+async fn syncs_its_namespace_only(mut world: World, manifests: &str) {
     world.set_secret("db-password", "s3cret");
-    let manifests = kubectl::kustomize("deploy/overlays/single-namespace").await;
     let admin = world.kube.kubeconfig_path(world.kube.admin_user());
     kubectl::apply(
         admin.expect("admin kubeconfig"),
-        &manifests,
+        manifests,
         &["--force-conflicts"],
     )
     .await;
@@ -92,13 +87,8 @@ async fn the_single_namespace_install_syncs_its_namespace_with_a_role_only() {
         ))
         .await;
 
-    let args = container_args(&manifests);
-    let Command::Run(run) = Cli::try_parse_from(std::iter::once("akvsync".to_owned()).chain(args))
-        .expect("the rendered arguments parse")
-        .command
-    else {
-        panic!("the container runs `akvsync run`");
-    };
+    let args = manifests::container_args(&manifests::documents(manifests), OPERATOR_NAMESPACE);
+    let run = manifests::run_args(args);
     let scope = run.operator_config().expect("config").scope;
     assert_eq!(scope.namespace.as_deref(), Some(OPERATOR_NAMESPACE));
     let mut config = run.operator_config().expect("config");
