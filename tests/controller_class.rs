@@ -7,6 +7,7 @@ mod operator_world;
 use akvsync::controller::stores::ControllerClass;
 use akvsync_crds::PushSecret;
 use kube::Api;
+use operator_world::eso::eso_written_secret;
 use operator_world::{NAMESPACE, TENANT, World, external_secret_yaml, timed};
 
 /// A SecretStore `name` on the test vault, of controller class `class` (none when empty).
@@ -175,25 +176,6 @@ async fn beside_eso_stores_without_a_class_are_skipped_until_given_ours() {
         .await;
 }
 
-/// Go's `%+v` of a `map[string][]byte`, as ESO hashes a Secret's data.
-fn go_map_of_bytes(data: &[(&str, &str)]) -> String {
-    let mut data = data.to_vec();
-    data.sort();
-    let entries: Vec<String> = data
-        .iter()
-        .map(|(key, value)| {
-            let bytes: Vec<String> = value.bytes().map(|byte| byte.to_string()).collect();
-            format!("{key}:[{}]", bytes.join(" "))
-        })
-        .collect();
-    format!("map[{}]", entries.join(" "))
-}
-
-fn sha3_224_hex(text: &str) -> String {
-    use sha3::Digest;
-    hex::encode(sha3::Sha3_224::digest(text.as_bytes()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_eso_wrote_is_taken_over_without_a_write() {
     let mut world = World::new().await;
@@ -209,36 +191,7 @@ async fn a_secret_eso_wrote_is_taken_over_without_a_write() {
         .metadata
         .uid
         .expect("a uid");
-    // The Secret as ESO's externalsecret controller writes it for creationPolicy Owner: its
-    // managed label, `created-by` = ObjectHash("<namespace>/<name>"), `data-hash` =
-    // ObjectHash(data) (sha3-224 of Go's `%+v`), and the ExternalSecret as controller owner.
-    let data = [("password", "v1")];
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": "taken",
-            "namespace": NAMESPACE,
-            "labels": {
-                "reconcile.external-secrets.io/managed": "true",
-                "reconcile.external-secrets.io/created-by": sha3_224_hex(&format!("{NAMESPACE}/taken")),
-            },
-            "annotations": {
-                "reconcile.external-secrets.io/data-hash": sha3_224_hex(&go_map_of_bytes(&data)),
-            },
-            "ownerReferences": [{
-                "apiVersion": "external-secrets.io/v1",
-                "kind": "ExternalSecret",
-                "name": "taken",
-                "uid": uid,
-                "controller": true,
-                "blockOwnerDeletion": true,
-            }],
-        },
-        "type": "Opaque",
-        "data": {"password": "djE="},
-    }))
-    .unwrap();
+    let secret = eso_written_secret(NAMESPACE, "taken", &uid, &[("password", "v1")]);
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(world.kube.client(), NAMESPACE);
     timed(secrets.create(&Default::default(), &secret))

@@ -2,6 +2,8 @@
 //! CRDs installed, and the operator running on its own thread.
 #![allow(dead_code)]
 
+pub mod eso;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
