@@ -9,7 +9,6 @@ mod kubectl;
 mod manifests;
 mod operator_world;
 
-use akvsync::operator::KubeSource;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use operator_world::eso::eso_written_secret;
@@ -109,17 +108,7 @@ async fn a_store_moves_from_eso_to_akvsync_and_back_as_the_guide_says() {
         .expect("admin kubeconfig");
     kubectl::apply(admin, &rendered, &[]).await;
     let run = manifests::run_args(manifests::container_args(&documents, OPERATOR_NAMESPACE));
-    let mut config = run.operator_config().expect("config");
-    let operator = world
-        .kube
-        .kubeconfig_path(world.kube.operator_user())
-        .expect("operator kubeconfig");
-    config.kube = KubeSource::Kubeconfig(operator.to_owned());
-    config.network = world.operator_config().network;
-    config.http = None;
-    if let Some(leader) = &mut config.leader {
-        leader.namespace = OPERATOR_NAMESPACE.to_owned();
-    }
+    let config = world.installed_config(&run, OPERATOR_NAMESPACE);
     world.start_operator_with(config).await;
     world
         .wait_for_value(NAMESPACE, "canary", "password", "v1")

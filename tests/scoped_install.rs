@@ -9,7 +9,6 @@ mod kubectl;
 mod manifests;
 mod operator_world;
 
-use akvsync::operator::KubeSource;
 use operator_world::{NAMESPACE, TENANT, World, external_secret_yaml};
 
 const OPERATOR_NAMESPACE: &str = "akvsync-system";
@@ -89,20 +88,8 @@ async fn syncs_its_namespace_only(mut world: World, manifests: &str) {
 
     let args = manifests::container_args(&manifests::documents(manifests), OPERATOR_NAMESPACE);
     let run = manifests::run_args(args);
-    let scope = run.operator_config().expect("config").scope;
-    assert_eq!(scope.namespace.as_deref(), Some(OPERATOR_NAMESPACE));
-    let mut config = run.operator_config().expect("config");
-    let operator_kubeconfig = world
-        .kube
-        .kubeconfig_path(world.kube.operator_user())
-        .expect("operator kubeconfig");
-    config.kube = KubeSource::Kubeconfig(operator_kubeconfig.to_owned());
-    config.network = world.operator_config().network;
-    config.http = None;
-    if let Some(leader) = &mut config.leader {
-        // In the pod, POD_NAMESPACE (set by the Deployment) names the Lease's namespace.
-        leader.namespace = OPERATOR_NAMESPACE.to_owned();
-    }
+    let config = world.installed_config(&run, OPERATOR_NAMESPACE);
+    assert_eq!(config.scope.namespace.as_deref(), Some(OPERATOR_NAMESPACE));
     world.start_operator_with(config).await;
 
     world

@@ -123,6 +123,31 @@ impl World {
         }
     }
 
+    /// The operator as an installed Deployment runs it: `run` is the container's parsed
+    /// arguments, in a pod of `pod_namespace`, as the emulator's operator user (the
+    /// ServiceAccount the install binds), against the test's emulators, without listeners.
+    pub fn installed_config(
+        &self,
+        run: &akvsync::cli::RunArgs,
+        pod_namespace: &str,
+    ) -> OperatorConfig {
+        let mut config = run
+            .operator_config()
+            .expect("the rendered arguments make a config");
+        let operator = self
+            .kube
+            .kubeconfig_path(self.kube.operator_user())
+            .expect("operator kubeconfig");
+        config.kube = KubeSource::Kubeconfig(operator.to_owned());
+        config.network = self.operator_config().network;
+        config.http = None;
+        if let Some(leader) = &mut config.leader {
+            // In the pod, POD_NAMESPACE (set by the Deployment) names the Lease's namespace.
+            leader.namespace = pod_namespace.to_owned();
+        }
+        config
+    }
+
     /// Starts the operator and waits until its watches have synced.
     pub async fn start_operator(&mut self) {
         self.start_operator_with(self.operator_config()).await;
