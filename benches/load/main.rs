@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench load -- --preset small            # or medium, s100k
 //! cargo bench --bench load -- --preset small --modes akvsync --refresh 20
+//! cargo bench --bench load -- --preset soak --minutes 30   # the chaos soak (soak.rs)
 //! ```
 //!
 //! The operator runs as its own process (the `akvsync` binary cargo builds for this bench, with
@@ -23,6 +24,7 @@ mod report;
 mod run;
 mod scenario;
 mod seed;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,10 +40,12 @@ struct Options {
     modes: Vec<Mode>,
     output: PathBuf,
     build: bool,
+    /// The soak's length.
+    minutes: u64,
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k] \
-[--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
+const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k|soak] \
+[--minutes N (soak)] [--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
 [--metrics-granularity per-resource|per-namespace] [--out DIR] [--no-build]";
 
 fn options() -> anyhow::Result<Options> {
@@ -52,6 +56,7 @@ fn options() -> anyhow::Result<Options> {
     let mut output = None;
     let mut metrics_granularity = None;
     let mut build = true;
+    let mut minutes = 30;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         let mut value = || {
@@ -91,6 +96,12 @@ fn options() -> anyhow::Result<Options> {
                 });
             }
             "--out" => output = Some(PathBuf::from(value()?)),
+            "--minutes" => {
+                minutes = value()?
+                    .parse::<u64>()
+                    .context("--minutes takes a count")?
+                    .max(1);
+            }
             "--no-build" => build = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -123,6 +134,7 @@ fn options() -> anyhow::Result<Options> {
         modes,
         output,
         build,
+        minutes,
     })
 }
 
@@ -137,6 +149,32 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if options.scenario.preset == "soak" {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .no_proxy()
+            .build()?;
+        let result = runtime.block_on(soak::run_soak(
+            &options.scenario,
+            options.minutes,
+            &binaries,
+            &options.output,
+            &http,
+        ))?;
+        println!(
+            "{}",
+            std::fs::read_to_string(options.output.join("load-soak.md")).unwrap_or_default()
+        );
+        let broken = result.invariant_violations > 0
+            || result.changes_late > 0
+            || result.panics > 0
+            || !result.operator_alive_at_end
+            || !result.notes.is_empty();
+        if broken {
+            bail!("the soak broke an invariant: see load-soak.md");
+        }
+        return Ok(());
+    }
     let results = runtime.block_on(run::run_all(
         &options.scenario,
         &options.modes,

@@ -104,7 +104,7 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
     })
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()

@@ -164,7 +164,7 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     /// Starts the emulator and gives the runner's user every permission.
-    async fn start(scenario: &Scenario, directory: &Path) -> anyhow::Result<Cluster> {
+    pub(crate) async fn start(scenario: &Scenario, directory: &Path) -> anyhow::Result<Cluster> {
         let emulator = KubeEmulator::start(KubeConfig {
             history_limit: scenario.external_secrets * 6 + 10_000,
             kubeconfig_dir: Some(directory.to_owned()),
@@ -447,7 +447,7 @@ async fn run_mode(
     Ok(())
 }
 
-async fn wait_ready(
+pub(crate) async fn wait_ready(
     operator: &mut OperatorProcess,
     http: &reqwest::Client,
     cluster: &Cluster,
@@ -474,7 +474,7 @@ async fn wait_with_bar(bar: &ProgressBar, length: Duration) {
 }
 
 /// Aborts a background task when the run leaves its scope.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -49,7 +49,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A named preset: `small` (CI-sized), `medium`, `s100k` (issue 10's target size).
+    /// A named preset: `small` (CI-sized), `medium`, `s100k` (issue 10's target size), `soak`.
     pub fn preset(name: &str) -> Option<Scenario> {
         let scenario = match name {
             "small" => Scenario {
@@ -81,6 +81,11 @@ impl Scenario {
                 create_concurrency: 64,
                 cold_start_timeout: Duration::from_secs(600),
                 metrics_granularity: "per-resource",
+            },
+            // The chaos soak (soak.rs): the medium world, one mode, for a long time.
+            "soak" => Scenario {
+                preset: name.into(),
+                ..Scenario::preset("medium")?
             },
             "s100k" => Scenario {
                 preset: name.into(),
@@ -139,7 +144,7 @@ impl Scenario {
     }
 
     /// A deterministic value, so both modes sync the same bytes.
-    fn secret_value(vault: usize, index: usize) -> String {
+    pub fn secret_value(vault: usize, index: usize) -> String {
         let mut value = format!("v{vault:02}-{index:05}-");
         while value.len() < VALUE_LENGTH {
             value.push(char::from(b'a' + (value.len() * 7 + index) as u8 % 26));
@@ -176,7 +181,7 @@ impl Scenario {
     }
 
     /// The remote secret indexes (within its vault) that ExternalSecret `index` reads.
-    fn items_of(&self, index: usize, extra: usize) -> Vec<usize> {
+    pub fn items_of(&self, index: usize, extra: usize) -> Vec<usize> {
         let per_vault = self.secrets_per_vault();
         // Position of this ExternalSecret among those reading the same vault.
         let rank = index / self.stores;

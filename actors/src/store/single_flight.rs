@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,16 +27,27 @@ pub enum Served {
 #[derive(Clone)]
 struct Entry<V> {
     value: V,
+    /// When the load that returned the value started: the value is current as of then. (A
+    /// multi-page listing that took 20 s may show a page as it was 20 s before it finished.)
     loaded_at: Instant,
 }
 
 type Flight<V, E> = Shared<BoxFuture<'static, Result<Entry<V>, E>>>;
 
+/// A load in progress and when it started.
+struct Running<V, E> {
+    flight: Flight<V, E>,
+    started: Instant,
+    /// Tells this load from a later one for the same key.
+    id: u64,
+}
+
 /// Single-flight loads in front of a size- and time-bounded moka cache. Only successes are cached:
 /// an error is shared by the requests that joined its flight and then forgotten.
 pub struct SingleFlightCache<K, V, E> {
     cache: moka::sync::Cache<K, Entry<V>>,
-    flights: Arc<Mutex<HashMap<K, Flight<V, E>>>>,
+    flights: Arc<Mutex<HashMap<K, Running<V, E>>>>,
+    next_id: AtomicU64,
 }
 
 impl<K, V, E> SingleFlightCache<K, V, E>
@@ -54,6 +66,7 @@ where
         Self {
             cache,
             flights: Arc::default(),
+            next_id: AtomicU64::new(0),
         }
     }
 
@@ -85,10 +98,23 @@ where
         let (flight, served) = {
             let mut flights = self.flights.lock().expect("flights lock");
             match flights.get(&key) {
-                Some(flight) => (flight.clone(), Served::Coalesced),
-                None => {
-                    let flight = self.start_flight(key.clone(), load);
-                    flights.insert(key, flight.clone());
+                // A load that started within `max_age` answers as of an acceptable time.
+                Some(running) if running.started.elapsed() <= max_age => {
+                    (running.flight.clone(), Served::Coalesced)
+                }
+                // None, or one too old for this request: a new load, which takes its place.
+                _ => {
+                    let started = Instant::now();
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    let flight = self.start_flight(key.clone(), started, id, load);
+                    flights.insert(
+                        key,
+                        Running {
+                            flight: flight.clone(),
+                            started,
+                            id,
+                        },
+                    );
                     (flight, Served::Loaded)
                 }
             }
@@ -99,7 +125,7 @@ where
         )
     }
 
-    fn start_flight<F>(&self, key: K, load: F) -> Flight<V, E>
+    fn start_flight<F>(&self, key: K, started: Instant, id: u64, load: F) -> Flight<V, E>
     where
         F: Future<Output = Result<V, E>> + Send + 'static,
     {
@@ -108,12 +134,21 @@ where
         async move {
             let result = load.await.map(|value| Entry {
                 value,
-                loaded_at: Instant::now(),
+                loaded_at: started,
             });
             if let Ok(entry) = &result {
-                cache.insert(key.clone(), entry.clone());
+                // A later load may have finished first: the newest stays.
+                let newer = cache
+                    .get(&key)
+                    .is_some_and(|cached| cached.loaded_at > started);
+                if !newer {
+                    cache.insert(key.clone(), entry.clone());
+                }
             }
-            flights.lock().expect("flights lock").remove(&key);
+            let mut flights = flights.lock().expect("flights lock");
+            if flights.get(&key).is_some_and(|running| running.id == id) {
+                flights.remove(&key);
+            }
             result
         }
         .boxed()
@@ -156,5 +191,112 @@ where
     pub fn entry_count(&self) -> u64 {
         self.cache.run_pending_tasks();
         self.cache.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Cache = SingleFlightCache<&'static str, u32, ()>;
+
+    fn cache() -> Cache {
+        SingleFlightCache::new(1_000, Duration::from_secs(3600), |_| 1)
+    }
+
+    /// A load that answers `value` after `takes`.
+    async fn slow(value: u32, takes: Duration) -> Result<u32, ()> {
+        tokio::time::sleep(takes).await;
+        Ok(value)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_value_is_as_old_as_the_start_of_its_load() {
+        let cache = cache();
+        let (first, served) = cache
+            .get_or_load(
+                "list",
+                Duration::from_secs(5),
+                slow(1, Duration::from_secs(10)),
+            )
+            .await;
+        assert_eq!((first, served), (Ok(1), Served::Loaded));
+        // Just loaded, but it took 10 s: as of its start it is older than 5 s.
+        let (second, served) = cache
+            .get_or_load(
+                "list",
+                Duration::from_secs(5),
+                slow(2, Duration::from_secs(1)),
+            )
+            .await;
+        assert_eq!((second, served), (Ok(2), Served::Loaded));
+        let (third, served) = cache
+            .get_or_load(
+                "list",
+                Duration::from_secs(5),
+                slow(3, Duration::from_secs(1)),
+            )
+            .await;
+        assert_eq!((third, served), (Ok(2), Served::Hit));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_does_not_join_a_load_that_started_longer_ago_than_it_accepts() {
+        let cache = Arc::new(cache());
+        let early = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move {
+                cache
+                    .get_or_load(
+                        "list",
+                        Duration::from_secs(5),
+                        slow(1, Duration::from_secs(20)),
+                    )
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let joined = cache
+            .get_or_load(
+                "list",
+                Duration::from_secs(5),
+                slow(9, Duration::from_secs(1)),
+            )
+            .await;
+        assert_eq!(
+            joined,
+            (Ok(1), Served::Coalesced),
+            "started 2 s ago: joined"
+        );
+        tokio::time::sleep(Duration::from_secs(0)).await;
+        let early_done = early.await.expect("task");
+        assert_eq!(early_done, (Ok(1), Served::Loaded));
+
+        // A load running for 8 s is too old for a 5 s request: it loads anew, and the older
+        // load finishing later does not replace the newer value.
+        let old = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move {
+                cache
+                    .get_or_load(
+                        "keys",
+                        Duration::from_secs(5),
+                        slow(1, Duration::from_secs(20)),
+                    )
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let fresh = cache
+            .get_or_load(
+                "keys",
+                Duration::from_secs(5),
+                slow(2, Duration::from_secs(1)),
+            )
+            .await;
+        assert_eq!(fresh, (Ok(2), Served::Loaded));
+        assert_eq!(old.await.expect("task"), (Ok(1), Served::Loaded));
+        let (cached, _) = cache.peek(&"keys").expect("cached");
+        assert_eq!(cached, 2, "the newer load's value stays");
     }
 }
