@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use akvsync::cli::RunArgs;
-use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator};
 use manifests::{container_args, deployment, documents, pod_spec, run_args};
 use serde_yaml::Value;
 
@@ -120,13 +119,7 @@ fn every_values_file_lints_clean_with_helm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_render_is_accepted_by_the_kubernetes_emulator_in_a_server_side_dry_run() {
-    let emulator = KubeEmulator::start(KubeConfig::default())
-        .await
-        .expect("emulator starts");
-    let admin = emulator
-        .kubeconfig_path(emulator.admin_user())
-        .expect("admin kubeconfig")
-        .to_owned();
+    let (_emulator, admin) = kubectl::emulator().await;
     let prerequisites = format!(
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n---\n{}",
         std::fs::read_to_string(repository().join("tests/helm/monitoring-crds.yaml"))

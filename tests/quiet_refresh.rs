@@ -235,3 +235,54 @@ async fn a_restart_with_intact_secrets_reads_no_value_and_writes_nothing() {
         .wait_for_value(NAMESPACE, "app", "password", "v2")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_that_may_not_list_reads_each_secret_and_the_store_says_so() {
+    use akvsync::controller::stores::STORE_VALIDATED_LISTING_FORBIDDEN;
+    use akvsync_emulators::azure::{Access, Grant};
+
+    let mut world = World::new().await;
+    // An access policy granting Get on secrets, not List.
+    world
+        .azure
+        .grant(
+            VAULT,
+            &world.app.client_id,
+            Grant::default().with_secrets(Access::GetOnly),
+        )
+        .unwrap();
+    world.set_secret("db", "v1");
+    world.start_operator().await;
+    world
+        .apply_yaml(&external_secret_yaml(
+            NAMESPACE,
+            "db",
+            "1s",
+            &[("password", "db")],
+        ))
+        .await;
+    world
+        .wait_for_value(NAMESPACE, "db", "password", "v1")
+        .await;
+    let message = world.wait_for_store(NAMESPACE, "vault", "True").await;
+    assert!(message.starts_with("store validated"), "{message}");
+    eventually("the store's Ready message to note the 403", || async {
+        let store = world.secret_store(NAMESPACE, "vault").await;
+        let conditions = store.status?.conditions?;
+        let ready = conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.message.as_deref() == Some(STORE_VALIDATED_LISTING_FORBIDDEN)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        world.azure.stats().operation(VAULT, "ListSecrets"),
+        1,
+        "one 403, then no listing for a while"
+    );
+    // Refreshes read the secret itself: a change still arrives.
+    let gets = world.azure.stats().gets(VAULT);
+    world.set_secret("db", "v2");
+    world
+        .wait_for_value(NAMESPACE, "db", "password", "v2")
+        .await;
+    assert!(world.azure.stats().gets(VAULT) > gets);
+}

@@ -361,12 +361,23 @@ async fn a_denied_listing_is_asked_again_after_a_pause() {
             .store(denied, std::sync::atomic::Ordering::SeqCst)
     };
     deny(true);
-    let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = StoreCore::new(
+        vault.clone(),
+        LimiterRegistry::new(VaultBudget::default()).limiter(HOST),
+        Arc::new(StoreMetrics::unregistered().unwrap()),
+        &StoreConfig::default(),
+    )
+    .with_listing_observer({
+        let told = Arc::clone(&told);
+        Arc::new(move |allowed| told.lock().unwrap().push(allowed))
+    });
     let names = ["a", "b"];
     refresh(&store, &names).await;
     tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
     refresh(&store, &names).await;
     assert_eq!(vault.lists(), 1, "the 403");
+    assert_eq!(*told.lock().unwrap(), [false], "the store is told once");
     // The permission is granted; the store asks again once the pause is over.
     deny(false);
     tokio::time::advance(akvsync_actors::store::core::LISTING_DENIED_FOR).await;
@@ -377,5 +388,12 @@ async fn a_denied_listing_is_asked_again_after_a_pause() {
         vault.gets() - vault.lists(),
         gets,
         "and the listing spared the GETs"
+    );
+    tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
+    refresh(&store, &names).await;
+    assert_eq!(
+        *told.lock().unwrap(),
+        [false, true],
+        "and told once it may list again"
     );
 }

@@ -3,11 +3,24 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use akvsync_emulators::kubeapi::{KubeConfig, KubeEmulator};
 use tokio::io::AsyncWriteExt;
+
+/// A fresh Kubernetes emulator and the path of its admin's kubeconfig.
+pub async fn emulator() -> (KubeEmulator, PathBuf) {
+    let emulator = KubeEmulator::start(KubeConfig::default())
+        .await
+        .expect("emulator starts");
+    let admin = emulator
+        .kubeconfig_path(emulator.admin_user())
+        .expect("admin kubeconfig")
+        .to_owned();
+    (emulator, admin)
+}
 
 /// Bound on every kubectl run.
 const KUBECTL_TIMEOUT: Duration = Duration::from_secs(60);

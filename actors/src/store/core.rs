@@ -1,6 +1,7 @@
 //! The logic of one store: every Key Vault call of the store passes through here, where it is
 //! cached, coalesced with identical calls, and made to wait for the vault's budget.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +35,10 @@ pub fn listing_max_age(max_age: Duration) -> Duration {
 /// granted later).
 pub const LISTING_DENIED_FOR: Duration = Duration::from_secs(300);
 
+/// Told when the store's permission to list secrets changes: `false` at a 403 on the listing,
+/// `true` when a listing succeeds again after one.
+pub type ListingAccessObserver = Arc<dyn Fn(bool) + Send + Sync>;
+
 /// Tunables of a store's cache and pressure control.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -65,6 +70,9 @@ pub struct StoreCore<V> {
     /// Until when the principal is taken to be denied listing (403): meanwhile stale values are
     /// read again one by one, without asking for the listing.
     listing_denied_until: Mutex<Option<Instant>>,
+    /// Whether the observer was last told that listing is denied.
+    listing_denied_told: AtomicBool,
+    on_listing_access: Option<ListingAccessObserver>,
 }
 
 impl<V: KeyVault> StoreCore<V> {
@@ -87,6 +95,24 @@ impl<V: KeyVault> StoreCore<V> {
             ),
             metrics,
             listing_denied_until: Mutex::new(None),
+            listing_denied_told: AtomicBool::new(false),
+            on_listing_access: None,
+        }
+    }
+
+    /// Tells `observer` when the permission to list secrets is found missing, and found again.
+    #[must_use]
+    pub fn with_listing_observer(mut self, observer: ListingAccessObserver) -> Self {
+        self.on_listing_access = Some(observer);
+        self
+    }
+
+    fn listing_access(&self, allowed: bool) {
+        let was_denied = self.listing_denied_told.swap(!allowed, Ordering::Relaxed);
+        if was_denied == allowed
+            && let Some(observer) = &self.on_listing_access
+        {
+            observer(allowed);
         }
     }
 
@@ -171,9 +197,13 @@ impl<V: KeyVault> StoreCore<V> {
             return None;
         }
         match self.list_timed(kind, max_age, priority).await {
-            Ok(listing) => Some(listing),
+            Ok(listing) => {
+                self.listing_access(true);
+                Some(listing)
+            }
             Err(ProviderError::Forbidden { .. }) => {
                 *self.denied_until() = Some(Instant::now() + LISTING_DENIED_FOR);
+                self.listing_access(false);
                 None
             }
             Err(_) => None,

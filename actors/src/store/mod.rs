@@ -9,7 +9,7 @@ pub mod metrics;
 pub mod service;
 pub mod single_flight;
 
-pub use self::core::{FetchResult, ListResult, StoreConfig, StoreCore};
+pub use self::core::{FetchResult, ListResult, ListingAccessObserver, StoreConfig, StoreCore};
 pub use actor::{
     Delete, Fetch, List, Push, Reconfigure, Reconnect, Retire, RevalidationListing, StoreActor,
     StoreRequestError, StoreState,

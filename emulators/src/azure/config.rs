@@ -8,13 +8,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Access a principal has to one kind of object (secrets, keys or certificates) in a vault.
-/// Levels are cumulative: each includes the ones before it.
+/// Levels from `list` on are cumulative: each includes the ones before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum Access {
     /// Nothing.
     #[default]
     None,
+    /// Get objects by name, no listing: an access policy granting `Get` without `List` (Key
+    /// Vault RBAC has no such role). Outside the cumulative order.
+    GetOnly,
     /// List and read metadata (for keys and certificates: get the public parts too).
     List,
     /// Also read secret values.

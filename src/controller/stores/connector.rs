@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use akvsync_actors::remote::KeyVault;
 use akvsync_actors::store::{
-    Connect, ConnectFailure, Connection, LimiterRegistry, StoreConfig, StoreCore, StoreMetrics,
-    StoreService,
+    Connect, ConnectFailure, Connection, LimiterRegistry, ListingAccessObserver, StoreConfig,
+    StoreCore, StoreMetrics, StoreService,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tracing::{info, warn};
 
 use super::naive::NaiveStore;
-use super::registry::ActorKey;
+use super::registry::{ActorKey, StoreId};
 use super::report;
 use crate::azure::{AzureNetwork, CredentialCache, StoreError, StoreSource};
 use crate::observability::ControllerMetrics;
@@ -42,6 +42,7 @@ impl StoreConnector {
         &self,
         source: &StoreSource,
         consumer_namespace: Option<&str>,
+        listing_observer: Option<ListingAccessObserver>,
     ) -> Result<Arc<dyn StoreService>, StoreError> {
         let vault = crate::azure::connect(
             source,
@@ -76,12 +77,16 @@ impl StoreConnector {
                 metrics: Arc::clone(&self.store_metrics),
             }));
         }
-        Ok(Arc::new(StoreCore::new(
+        let core = StoreCore::new(
             vault,
             limiter,
             Arc::clone(&self.store_metrics),
             &self.store_config,
-        )))
+        );
+        Ok(Arc::new(match listing_observer {
+            Some(observer) => core.with_listing_observer(observer),
+            None => core,
+        }))
     }
 }
 
@@ -115,23 +120,25 @@ impl Connect for StoreConnection {
         );
         async move {
             let started = tokio::time::Instant::now();
+            let store = &key.store;
+            // A referent cluster store's per-namespace actors do not own the store's status.
+            let owns_status = key.consumer_namespace.is_none();
+            let observer = owns_status.then(|| listing_observer(&connector, store));
             let result = match &source {
                 Ok(source) => {
                     connector
-                        .connect(source, key.consumer_namespace.as_deref())
+                        .connect(source, key.consumer_namespace.as_deref(), observer)
                         .await
                 }
                 Err(error) => Err(error.clone()),
             };
-            let store = &key.store;
             match &result {
                 Ok(_) => info!(store = %store.name, namespace = %store.namespace, "store connected"),
                 Err(error) => {
                     warn!(store = %store.name, namespace = %store.namespace, %error, "store cannot connect")
                 }
             }
-            // A referent cluster store's per-namespace actors do not own the store's status.
-            if key.consumer_namespace.is_none() {
+            if owns_status {
                 let outcome = result.as_ref().map(drop).map_err(Clone::clone);
                 report::connected(&connector, store, &outcome, started.elapsed()).await;
             }
@@ -142,4 +149,17 @@ impl Connect for StoreConnection {
         }
         .boxed()
     }
+}
+
+/// Rewrites the store's Ready message when its principal turns out not to be allowed to list
+/// secrets, and back when it is again.
+fn listing_observer(connector: &Arc<StoreConnector>, store: &StoreId) -> ListingAccessObserver {
+    let (connector, store) = (Arc::clone(connector), store.clone());
+    Arc::new(move |allowed| {
+        let (connector, store) = (Arc::clone(&connector), store.clone());
+        if !allowed {
+            warn!(store = %store.name, namespace = %store.namespace, "listing secrets is forbidden: refreshes read every secret");
+        }
+        tokio::spawn(async move { report::listing_access(&connector, &store, allowed).await });
+    })
 }

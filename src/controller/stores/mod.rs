@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 pub use class::{ControllerClass, DEFAULT_CONTROLLER_CLASS};
 pub use connector::{StoreConnection, StoreConnector};
 pub use registry::{ActorKey, StoreId, StoreLookupError, StoreRegistry, StoreResource};
-pub use report::STORE_VALIDATED;
+pub use report::{STORE_VALIDATED, STORE_VALIDATED_LISTING_FORBIDDEN};
 
 use self::class::ForeignStores;
 use crate::azure::{StoreError, StoreSource};

@@ -20,6 +20,12 @@ use crate::observability::{Outcome, StoreKind as MetricsStoreKind};
 /// The message of a store that connected.
 pub const STORE_VALIDATED: &str = "store validated";
 
+/// The message of a store that connected, whose principal may not list secrets: ESO's message,
+/// then what it costs.
+pub const STORE_VALIDATED_LISTING_FORBIDDEN: &str = "store validated; listing secrets is \
+forbidden (403), so each refresh reads every secret it uses (one GET each) instead of proving \
+them unchanged by the vault's listing: grant List to spare those reads";
+
 /// Records a store's connection attempt: reconcile metrics, the Ready series, and its status.
 pub async fn connected(
     connector: &StoreConnector,
@@ -43,6 +49,22 @@ pub async fn connected(
         Ok(()) => Condition::new(CONDITION_READY, true, REASON_STORE_VALID, STORE_VALIDATED),
         Err(error) => Condition::new(CONDITION_READY, false, error.reason(), &error.to_string()),
     };
+    write_ready(connector, id, ready).await;
+}
+
+/// Records whether a connected store's principal may list secrets, in its Ready message.
+pub async fn listing_access(connector: &StoreConnector, id: &StoreId, allowed: bool) {
+    let message = if allowed {
+        STORE_VALIDATED
+    } else {
+        STORE_VALIDATED_LISTING_FORBIDDEN
+    };
+    let ready = Condition::new(CONDITION_READY, true, REASON_STORE_VALID, message);
+    write_ready(connector, id, ready).await;
+}
+
+/// Writes the store's Ready condition; a failure is logged (the next attempt writes it again).
+async fn write_ready(connector: &StoreConnector, id: &StoreId, ready: Condition) {
     let kube = connector.kube.clone();
     let result = match id.kind {
         StoreKind::SecretStore => {

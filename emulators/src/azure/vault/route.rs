@@ -194,7 +194,10 @@ impl Op {
 
     /// Whether `grant` allows this operation.
     pub fn allowed(&self, grant: &Grant) -> bool {
-        self.kind.access(grant) >= self.required()
+        match self.kind.access(grant) {
+            Access::GetOnly => self.action == Action::Get,
+            access => access >= self.required(),
+        }
     }
 
     /// The RBAC data action named in a `ForbiddenByRbac` message.
