@@ -54,17 +54,35 @@ struct Window {
 impl Window {
     /// ESO's `isWithinSyncWindow`: inside the window opened by the last opening before `at`.
     fn active_at(&self, at: DateTime<Utc>) -> bool {
-        let since = at - self.duration - chrono::Duration::seconds(1);
-        self.opening
-            .next(since)
+        self.earliest_open_at(at)
             .is_some_and(|opened| opened <= at && at <= opened + self.duration)
     }
 
     fn closes_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let since = at - self.duration - chrono::Duration::seconds(1);
-        self.opening
-            .next(since)
+        self.earliest_open_at(at)
             .map(|opened| opened + self.duration)
+    }
+
+    /// The first opening whose window may still be open at `at`: the first at or after
+    /// `at - duration`. (The first one strictly after a second before that missed, during the
+    /// first second after each opening, the window that opening began.)
+    fn earliest_open_at(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.opening {
+            Opening::Cron(cron) => {
+                // croner counts whole seconds: start from the next whole second.
+                let from = at - self.duration;
+                let nanos = i64::from(from.timestamp_subsec_nanos());
+                let from = if nanos == 0 {
+                    from
+                } else {
+                    from + chrono::Duration::nanoseconds(1_000_000_000 - nanos)
+                };
+                cron.find_next_occurrence(&from, true).ok()
+            }
+            Opening::Every(_) => self
+                .opening
+                .next(at - self.duration - chrono::Duration::seconds(1)),
+        }
     }
 }
 
@@ -242,6 +260,25 @@ mod tests {
             Some(Duration::from_secs((2 * 24 + 22) * 3600 + 30 * 60)),
             "next Monday 09:00"
         );
+    }
+
+    #[test]
+    fn a_window_that_opens_every_minute_for_an_hour_is_open_at_every_instant() {
+        let always = gate(
+            serde_json::json!({"kind": "allow", "windows": [{"schedule": "* * * * *", "duration": "1h"}]}),
+        );
+        // The first second after an opening used to fall between the window an hour old and the
+        // one just opened: a refresh then waited a minute.
+        for instant in [
+            "2026-12-04T12:01:00Z",
+            "2026-12-04T12:01:00.500Z",
+            "2026-12-04T12:01:00.999Z",
+            "2026-12-04T12:01:30Z",
+            "2026-12-04T12:01:59.999Z",
+        ] {
+            assert!(always.allows(at(instant)), "{instant}");
+            assert_eq!(always.blocked_for(at(instant)), None, "{instant}");
+        }
     }
 
     #[test]
