@@ -7,7 +7,6 @@ mod manifests;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Deserialize;
 use serde_yaml::Value;
 
 /// Every kustomization a user may apply.
@@ -52,12 +51,7 @@ fn render_path(directory: &Path) -> Option<Vec<Value>> {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("utf-8 render");
-    Some(
-        serde_yaml::Deserializer::from_str(&text)
-            .map(|document| Value::deserialize(document).expect("YAML document"))
-            .filter(|document| !document.is_null())
-            .collect(),
-    )
+    Some(manifests::documents(&text))
 }
 
 fn kind_of(document: &Value) -> &str {

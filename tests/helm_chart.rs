@@ -10,9 +10,7 @@ mod kubectl;
 mod manifests;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use akvsync::cli::RunArgs;
 use manifests::{container_args, deployment, documents, pod_spec, run_args};
 use serde_yaml::Value;
 
@@ -63,20 +61,6 @@ fn render(values: &str) -> Vec<Value> {
     documents(&render_text(values).unwrap_or_else(|error| panic!("render {values:?}: {error}")))
 }
 
-fn kustomize(directory: &str) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(repository().join(directory))
-        .output()
-        .expect("kubectl runs (scripts/test checks that it is installed)");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {directory}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    documents(&String::from_utf8(output.stdout).expect("utf-8"))
-}
-
 fn kind_of(document: &Value) -> &str {
     document["kind"].as_str().unwrap_or_default()
 }
@@ -96,10 +80,6 @@ fn one<'a>(documents: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> 
 
 fn args(documents: &[Value]) -> Vec<String> {
     container_args(documents, NAMESPACE)
-}
-
-fn parse(args: Vec<String>) -> RunArgs {
-    run_args(args)
 }
 
 #[test]
@@ -141,12 +121,12 @@ async fn every_render_is_accepted_by_the_kubernetes_emulator_in_a_server_side_dr
 #[test]
 fn the_charts_arguments_parse_as_the_operators_command_line() {
     for (values, _) in VALUES {
-        parse(args(&render(values)))
+        run_args(args(&render(values)))
             .operator_config()
             .unwrap_or_else(|error| panic!("{values:?}: {error:#}"));
     }
     // An ESO values file: ESO's keys mean what they mean there.
-    let eso = parse(args(&render("ci/eso-values.yaml")))
+    let eso = run_args(args(&render("ci/eso-values.yaml")))
         .operator_config()
         .expect("config");
     assert_eq!(eso.concurrent, 4);
@@ -175,7 +155,7 @@ fn the_charts_arguments_parse_as_the_operators_command_line() {
         "00000000-0000-0000-0000-000000000000"
     );
 
-    let scoped = parse(args(&render("ci/scoped-values.yaml")))
+    let scoped = run_args(args(&render("ci/scoped-values.yaml")))
         .operator_config()
         .expect("config");
     assert_eq!(scoped.scope.namespace.as_deref(), Some(NAMESPACE));
@@ -253,14 +233,14 @@ fn at<'a>(documents: &'a [Value], kind: &str, name: &str, path: &[&str]) -> Opti
     })
 }
 
-#[test]
-fn the_chart_installs_what_deploy_installs() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_installs_what_deploy_installs() {
     for (values, kustomization) in VALUES {
         let Some(kustomization) = kustomization else {
             continue;
         };
         let chart = render(values);
-        let deploy = kustomize(kustomization);
+        let deploy = documents(&kubectl::kustomize(kustomization).await);
         let what = format!("chart {values:?} vs {kustomization}");
         assert_eq!(args(&chart), args(&deploy), "{what}: arguments");
         let (chart_pod, deploy_pod) = (pod_spec(&chart), pod_spec(&deploy));

@@ -155,19 +155,24 @@ async fn follow(
     timeout: Duration,
 ) -> Option<f64> {
     while at.elapsed() < timeout {
-        let held = secrets
-            .get_opt(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|secret| {
-                let data: BTreeMap<_, _> = secret.data?;
-                Some(data.get(&key)?.0 == value.as_bytes())
-            });
-        if held == Some(true) {
+        if holds(&secrets, &name, &key, &value).await {
             return Some(at.elapsed().as_secs_f64());
         }
         tokio::time::sleep(POLL).await;
     }
     None
+}
+
+/// Whether Secret `name` holds `value` under `key` now (a failed read counts as no).
+pub(crate) async fn holds(secrets: &Api<Secret>, name: &str, key: &str, value: &str) -> bool {
+    secrets
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|secret| {
+            let data: BTreeMap<_, _> = secret.data?;
+            Some(data.get(key)?.0 == value.as_bytes())
+        })
+        == Some(true)
 }

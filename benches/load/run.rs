@@ -196,6 +196,15 @@ impl Cluster {
         Ok(Cluster { emulator, client })
     }
 
+    /// The kubeconfig of the emulator's admin user, the one the operator runs as.
+    pub(crate) fn admin_kubeconfig(&self) -> anyhow::Result<std::path::PathBuf> {
+        Ok(self
+            .emulator
+            .kubeconfig_path(self.emulator.admin_user())
+            .context("the admin kubeconfig")?
+            .to_owned())
+    }
+
     /// The operator's writes (it runs as the emulator's admin user) since `before`.
     pub(crate) fn writes_since(&self, before: &StatsSnapshot) -> Writes {
         let now = self.emulator.stats();
@@ -230,6 +239,23 @@ impl Cluster {
     }
 }
 
+/// Fresh emulators in `work`: the Azure emulator's binary with the scenario's vaults (its log
+/// in `azure_log`), and the Kubernetes emulator with the CRDs, namespaces, credentials and
+/// stores.
+pub(crate) async fn start_emulators(
+    scenario: &Scenario,
+    binaries: &Binaries,
+    work: &Path,
+    azure_log: &Path,
+) -> anyhow::Result<(processes::AzureProcess, Cluster)> {
+    let seed_path = work.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&scenario.azure_seed())?)?;
+    let azure = processes::start_azure(binaries, &seed_path, work, azure_log).await?;
+    let cluster = Cluster::start(scenario, &work.join("kube")).await?;
+    seed_cluster(&cluster.client, scenario, &azure.ready.vaults).await?;
+    Ok((azure, cluster))
+}
+
 #[allow(clippy::too_many_lines)]
 async fn run_mode(
     scenario: &Scenario,
@@ -253,34 +279,17 @@ async fn run_mode(
     let logs = output.join("logs");
     std::fs::create_dir_all(&logs)?;
 
-    // Azure: the seed file and the emulator binary.
-    bar.set_message("starting the Azure emulator");
-    let seed_path = work.path().join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&scenario.azure_seed())?)?;
-    let azure = processes::start_azure(
-        binaries,
-        &seed_path,
-        work.path(),
-        &logs.join(format!("{}-{}-azure.log", scenario.preset, mode.name())),
-    )
-    .await?;
+    bar.set_message("starting and seeding the emulators");
+    let azure_log = logs.join(format!("{}-{}-azure.log", scenario.preset, mode.name()));
+    let (azure, cluster) = start_emulators(scenario, binaries, work.path(), &azure_log).await?;
     let (series, sampler) = Series::sample(http.clone(), azure.ready.admin_url.clone());
     let _sampler = AbortOnDrop(sampler);
-
-    // Kubernetes: the emulator in-process, CRDs, namespaces, credentials, stores.
-    bar.set_message("seeding Kubernetes");
-    let cluster = Cluster::start(scenario, &work.path().join("kube")).await?;
-    seed_cluster(&cluster.client, scenario, &azure.ready.vaults).await?;
     let (readiness, watch) = Readiness::watch(cluster.client.clone());
     let _watch = AbortOnDrop(watch);
 
     // The operator.
     bar.set_message("starting the operator");
-    let kubeconfig = cluster
-        .emulator
-        .kubeconfig_path(cluster.emulator.admin_user())
-        .context("the admin kubeconfig")?
-        .to_owned();
+    let kubeconfig = cluster.admin_kubeconfig()?;
     let operator_log = logs.join(format!("{}-{}-operator.log", scenario.preset, mode.name()));
     let _ = std::fs::remove_file(&operator_log);
     let launch = OperatorLaunch {

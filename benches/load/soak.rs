@@ -25,11 +25,12 @@ use rand::seq::IndexedRandom as _;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::changes::holds;
 use crate::measure::{self, Readiness, quantile};
 use crate::processes::{self, Binaries, OperatorLaunch};
-use crate::run::{AbortOnDrop, Cluster, wait_ready};
+use crate::run::{AbortOnDrop, Cluster, start_emulators, wait_ready};
 use crate::scenario::Scenario;
-use crate::seed::{create_external_secrets, seed_cluster};
+use crate::seed::create_external_secrets;
 
 /// How long each minute's fault lasts.
 const FAULT_SECONDS: u64 = 20;
@@ -295,18 +296,13 @@ async fn follow(
     deadline: Duration,
 ) -> Option<f64> {
     loop {
-        let held = secrets
-            .get_opt(&name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|secret| Some(secret.data?.get(&key)?.0 == value.as_bytes()));
+        let held = holds(&secrets, &name, &key, &value).await;
         let healed = *from.lock().unwrap_or_else(|e| e.into_inner());
         let start = healed.map(|healed| healed.max(changed_at));
         match (held, start) {
             // Synced while the fault still ran.
-            (Some(true), None) => return Some(0.0),
-            (Some(true), Some(start)) => return Some(start.elapsed().as_secs_f64()),
+            (true, None) => return Some(0.0),
+            (true, Some(start)) => return Some(start.elapsed().as_secs_f64()),
             (_, Some(start)) if start.elapsed() > deadline => return None,
             _ => {}
         }
@@ -351,25 +347,17 @@ async fn soak(
     let work = tempfile::Builder::new().prefix("akvsync-soak-").tempdir()?;
     let logs = output.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let seed_path = work.path().join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&scenario.azure_seed())?)?;
-    let azure = processes::start_azure(
+    let (azure, cluster) = start_emulators(
+        scenario,
         binaries,
-        &seed_path,
         work.path(),
         &logs.join("soak-azure.log"),
     )
     .await?;
     let azure_admin = azure.ready.admin_url.clone();
-    let cluster = Cluster::start(scenario, &work.path().join("kube")).await?;
-    seed_cluster(&cluster.client, scenario, &azure.ready.vaults).await?;
     let (readiness, watch) = Readiness::watch(cluster.client.clone());
     let _watch = AbortOnDrop(watch);
-    let kubeconfig = cluster
-        .emulator
-        .kubeconfig_path(cluster.emulator.admin_user())
-        .context("the admin kubeconfig")?
-        .to_owned();
+    let kubeconfig = cluster.admin_kubeconfig()?;
     let operator_log = logs.join("soak-operator.log");
     let _ = std::fs::remove_file(&operator_log);
     let launch = OperatorLaunch {
