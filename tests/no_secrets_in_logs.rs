@@ -1,6 +1,7 @@
 //! A full sync and push with every log line captured at trace level: no seeded secret value,
 //! credential or key material may appear in any of them.
 
+#[path = "integration/operator_world/mod.rs"]
 mod operator_world;
 
 use std::io::Write;
