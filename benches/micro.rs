@@ -117,13 +117,13 @@ fn cache(c: &mut Criterion) {
     let remote = RemoteKey::new(ObjectKind::Secret, "db-password", None);
     runtime.block_on(async {
         let _ = core
-            .fetch(remote.clone(), Duration::MAX, Priority::Refresh)
+            .fetch(remote.clone(), Duration::MAX, Priority::Refresh.into())
             .await;
     });
     c.bench_function("store_core/fetch_cache_hit", |b| {
         b.to_async(&runtime).iter(|| async {
             black_box(
-                core.fetch(remote.clone(), Duration::MAX, Priority::Refresh)
+                core.fetch(remote.clone(), Duration::MAX, Priority::Refresh.into())
                     .await,
             )
         });
@@ -132,7 +132,7 @@ fn cache(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             core.clear();
             let fetches = (0..CONCURRENT_FETCHES)
-                .map(|_| core.fetch(remote.clone(), Duration::MAX, Priority::Refresh));
+                .map(|_| core.fetch(remote.clone(), Duration::MAX, Priority::Refresh.into()));
             black_box(futures::future::join_all(fetches).await)
         });
     });
@@ -143,8 +143,13 @@ fn limiter(c: &mut Criterion) {
     let limiter =
         runtime.block_on(async { VaultLimiter::new("bench.vault.localhost", unbounded_budget()) });
     c.bench_function("vault_limiter/acquire", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { black_box(limiter.acquire(Access::Read, Priority::Refresh).await) });
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                limiter
+                    .acquire(Access::Read, &Priority::Refresh.into())
+                    .await,
+            )
+        });
     });
 }
 

@@ -21,6 +21,7 @@ use crate::controller::context::{ControllerSettings, KUBE_PHASES, Shared, StoreS
 use crate::controller::scope::Scope;
 use crate::controller::stores::ControllerClass;
 use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
+use crate::controller::tenants::TenantConfig;
 use crate::observability::http::HttpError;
 use crate::observability::{
     ControllerMetrics, HttpServer, LeaderElectionConfig, LeaderElector, LeaderState,
@@ -64,6 +65,9 @@ pub struct OperatorConfig {
     pub scope: Scope,
     /// Syncs in their Kubernetes phase at once (ESO's `--concurrent`).
     pub concurrent: u32,
+    /// Who takes turns where resources wait (`--tenant-label`, `--tenant-fairness`,
+    /// `--tenant-max-share`).
+    pub tenants: TenantConfig,
 }
 
 impl Default for OperatorConfig {
@@ -82,6 +86,7 @@ impl Default for OperatorConfig {
             class: ControllerClass::default(),
             scope: Scope::default(),
             concurrent: KUBE_PHASES,
+            tenants: TenantConfig::default(),
         }
     }
 }
@@ -286,7 +291,7 @@ pub fn run(
         let runtime = if config.workers == 0 { Runtime::per_core() } else { Runtime::start(config.workers) };
         let settings = StoreSettings {
             network,
-            limiters: LimiterRegistry::new(config.budget),
+            limiters: LimiterRegistry::with_tenants(config.budget, config.tenants.policy),
             store_metrics: Arc::clone(&telemetry.store),
             store_config: config.store.clone(),
             naive: config.naive,
@@ -302,6 +307,7 @@ pub fn run(
                 instance: config.instance.clone(),
                 scope: config.scope.clone(),
                 concurrent: config.concurrent,
+                tenants: config.tenants.clone(),
             },
         );
         let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));

@@ -5,6 +5,7 @@
 //! thin shells that own them. Everything is generic over the small traits in [`remote`], so the
 //! crate knows neither Kubernetes nor Azure.
 
+pub mod fair;
 pub mod mailbox;
 pub mod remote;
 pub mod resource;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use akvsync_actors::store::VaultBudget;
+use akvsync_actors::store::{TenantPolicy, VaultBudget};
 use anyhow::Context as _;
 use clap::{ArgAction, Args};
 
@@ -10,6 +10,7 @@ use crate::azure::{ManagedIdentityEndpoint, NetworkSettings};
 use crate::controller::context::KUBE_PHASES;
 use crate::controller::scope::Scope;
 use crate::controller::stores::{ControllerClass, DEFAULT_CONTROLLER_CLASS};
+use crate::controller::tenants::{self, TenantConfig};
 use crate::observability::leader::default_identity;
 use crate::observability::{LeaderElectionConfig, ObservabilityArgs, logging};
 use crate::operator::{self, KubeSource, OperatorConfig, Telemetry};
@@ -73,6 +74,18 @@ pub struct RunArgs {
     /// at once; fetching from Key Vault waits outside it (ESO's flag, ESO's default is 1).
     #[arg(long, default_value_t = KUBE_PHASES, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrent: u32,
+    /// Groups namespaces into tenants by this namespace label (a namespace without it is a
+    /// tenant of its own); by default each namespace is a tenant.
+    #[arg(long, env = "AKVSYNC_TENANT_LABEL", value_name = "KEY")]
+    pub tenant_label: Option<String>,
+    /// Tenants take turns for a vault's budget and the Kubernetes phase, so one tenant's burst
+    /// does not hold up the others; `false` serves first come, first served.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub tenant_fairness: bool,
+    /// The largest fraction of a vault's budget one tenant may use, even when no other tenant
+    /// waits (0 < FRACTION ≤ 1); the excess waits, it is never dropped.
+    #[arg(long, value_name = "FRACTION", value_parser = tenants::parse_share)]
+    pub tenant_max_share: Option<f64>,
     #[command(flatten)]
     pub observability: ObservabilityArgs,
 }
@@ -137,6 +150,13 @@ impl RunArgs {
                 push_secrets: self.enable_push_secret_reconciler,
             },
             concurrent: self.concurrent,
+            tenants: TenantConfig {
+                label: self.tenant_label.clone().filter(|label| !label.is_empty()),
+                policy: TenantPolicy {
+                    fair: self.tenant_fairness,
+                    max_share: self.tenant_max_share,
+                },
+            },
             ..OperatorConfig::default()
         })
     }
@@ -229,6 +249,33 @@ mod tests {
                 .unwrap()
                 .scope
                 .push_secrets
+        );
+    }
+
+    #[test]
+    fn tenant_flags_set_the_label_the_fairness_and_the_share() {
+        assert_eq!(parse(&[]).unwrap().tenants, TenantConfig::default());
+        let tenants = parse(&[
+            "--tenant-label=example.com/team",
+            "--tenant-fairness=false",
+            "--tenant-max-share=0.2",
+        ])
+        .unwrap()
+        .tenants;
+        assert_eq!(
+            tenants,
+            TenantConfig {
+                label: Some("example.com/team".into()),
+                policy: TenantPolicy {
+                    fair: false,
+                    max_share: Some(0.2),
+                },
+            }
+        );
+        let too_much = parse(&["--tenant-max-share=2"]).unwrap_err();
+        assert!(
+            too_much.contains("--tenant-max-share") && too_much.contains("(0, 1]"),
+            "{too_much}"
         );
     }
 

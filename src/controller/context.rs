@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use akvsync_actors::fair::{FairSemaphore, Fairness};
 use akvsync_actors::mailbox::MailboxMetrics;
 use akvsync_actors::runtime::Runtime;
-use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics};
+use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics, Tenant};
 use kube::runtime::events::{Recorder, Reporter};
-use tokio::sync::Semaphore;
 
 use super::scope::Scope;
 use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
+use super::tenants::TenantConfig;
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
 
@@ -41,8 +42,11 @@ pub struct Shared {
     pub in_flight: InFlight,
     /// Syncs in their Kubernetes phase (read the target, build and write it, status, events) at
     /// once. Fetching waits outside it, so a slow vault does not hold it; a cold start of 100k
-    /// resources builds a few dozen Secrets at a time, not 100k.
-    pub kube_phases: Arc<Semaphore>,
+    /// resources builds a few dozen Secrets at a time, not 100k. Changes go first, and tenants
+    /// take turns.
+    pub kube_phases: Arc<FairSemaphore>,
+    /// The namespace label whose value names a namespace's tenant (`--tenant-label`).
+    pub tenant_label: Option<Arc<str>>,
     /// This replica's name in events.
     pub instance: String,
     /// What this operator watches and serves.
@@ -56,6 +60,8 @@ pub struct ControllerSettings {
     pub scope: Scope,
     /// Syncs in their Kubernetes phase at once (ESO's `--concurrent`).
     pub concurrent: u32,
+    /// Who takes turns where resources wait.
+    pub tenants: TenantConfig,
 }
 
 /// How stores connect: the Azure side of the operator's configuration.
@@ -110,10 +116,28 @@ impl Shared {
             namespaces: NamespaceLabels::default(),
             targets: TargetSecrets::default(),
             in_flight: InFlight::default(),
-            kube_phases: Arc::new(Semaphore::new(concurrent)),
+            kube_phases: Arc::new(FairSemaphore::new(
+                concurrent,
+                Fairness {
+                    per_tenant: controller.tenants.policy.fair,
+                    tenant_rate: None,
+                },
+            )),
+            tenant_label: controller.tenants.label.as_deref().map(Arc::from),
             instance: controller.instance,
             scope: Arc::new(controller.scope),
         }
+    }
+}
+
+impl Shared {
+    /// The tenant a namespace's resources are served as: the namespace, or the value of its
+    /// `--tenant-label` (a namespace without the label is a tenant of its own).
+    pub fn tenant(&self, namespace: &str) -> Tenant {
+        self.tenant_label
+            .as_deref()
+            .and_then(|key| self.namespaces.label(namespace, key))
+            .map_or_else(|| Tenant::new(namespace), Tenant::new)
     }
 }
 
@@ -147,6 +171,16 @@ impl TokenObserver for TokenEvents {
 pub struct NamespaceLabels(Arc<RwLock<BTreeMap<String, BTreeMap<String, String>>>>);
 
 impl NamespaceLabels {
+    /// The value of one label of `namespace`, when the namespace has it.
+    pub fn label(&self, namespace: &str, key: &str) -> Option<String> {
+        self.0
+            .read()
+            .expect("namespace labels lock")
+            .get(namespace)?
+            .get(key)
+            .cloned()
+    }
+
     pub fn get(&self, namespace: &str) -> BTreeMap<String, String> {
         let mut labels = self
             .0

@@ -12,3 +12,4 @@ pub mod status;
 pub mod stores;
 pub mod supervisor;
 pub mod targets;
+pub mod tenants;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::watch;
 
-use super::limiter::Priority;
+use super::limiter::{Tenant, Turn};
 use super::listing::Listing;
 use super::service::{Connect, StoreService};
 use crate::remote::{ObjectKind, ProviderError, PushRequest, RemoteItem, RemoteKey, RemoteValue};
@@ -192,7 +192,7 @@ impl Handler<Retire> for StoreActor {
 pub struct Fetch {
     pub key: RemoteKey,
     pub max_age: Duration,
-    pub priority: Priority,
+    pub turn: Turn,
 }
 
 impl Handler<Fetch> for StoreActor {
@@ -200,15 +200,11 @@ impl Handler<Fetch> for StoreActor {
 
     fn handle(
         &mut self,
-        Fetch {
-            key,
-            max_age,
-            priority,
-        }: Fetch,
+        Fetch { key, max_age, turn }: Fetch,
         _: &mut Context<Self>,
     ) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.fetch(key, max_age, priority).await?) })
+        Box::pin(async move { Ok(ready.await?.fetch(key, max_age, turn).await?) })
     }
 }
 
@@ -218,7 +214,7 @@ impl Handler<Fetch> for StoreActor {
 pub struct List {
     pub kind: ObjectKind,
     pub max_age: Duration,
-    pub priority: Priority,
+    pub turn: Turn,
 }
 
 impl Handler<List> for StoreActor {
@@ -229,12 +225,12 @@ impl Handler<List> for StoreActor {
         List {
             kind,
             max_age,
-            priority,
+            turn,
         }: List,
         _: &mut Context<Self>,
     ) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.list(kind, max_age, priority).await?) })
+        Box::pin(async move { Ok(ready.await?.list(kind, max_age, turn).await?) })
     }
 }
 
@@ -245,7 +241,7 @@ impl Handler<List> for StoreActor {
 pub struct RevalidationListing {
     pub kind: ObjectKind,
     pub max_age: Duration,
-    pub priority: Priority,
+    pub turn: Turn,
 }
 
 impl Handler<RevalidationListing> for StoreActor {
@@ -256,44 +252,39 @@ impl Handler<RevalidationListing> for StoreActor {
         RevalidationListing {
             kind,
             max_age,
-            priority,
+            turn,
         }: RevalidationListing,
         _: &mut Context<Self>,
     ) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move {
-            Ok(ready
-                .await?
-                .revalidation_listing(kind, max_age, priority)
-                .await)
-        })
+        Box::pin(async move { Ok(ready.await?.revalidation_listing(kind, max_age, turn).await) })
     }
 }
 
-/// Writes one object.
+/// Writes one object for a tenant.
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreRequestError>")]
-pub struct Push(pub PushRequest);
+pub struct Push(pub PushRequest, pub Tenant);
 
 impl Handler<Push> for StoreActor {
     type Result = ResponseFuture<Result<(), StoreRequestError>>;
 
-    fn handle(&mut self, Push(request): Push, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Push(request, tenant): Push, _: &mut Context<Self>) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.push(request).await?) })
+        Box::pin(async move { Ok(ready.await?.push(request, tenant).await?) })
     }
 }
 
-/// Deletes one object.
+/// Deletes one object for a tenant.
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreRequestError>")]
-pub struct Delete(pub RemoteKey);
+pub struct Delete(pub RemoteKey, pub Tenant);
 
 impl Handler<Delete> for StoreActor {
     type Result = ResponseFuture<Result<(), StoreRequestError>>;
 
-    fn handle(&mut self, Delete(key): Delete, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Delete(key, tenant): Delete, _: &mut Context<Self>) -> Self::Result {
         let ready = self.ready();
-        Box::pin(async move { Ok(ready.await?.delete(key).await?) })
+        Box::pin(async move { Ok(ready.await?.delete(key, tenant).await?) })
     }
 }

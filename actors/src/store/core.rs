@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::limiter::{Access, Priority, VaultLimiter};
+use super::limiter::{Access, Priority, Tenant, Turn, VaultLimiter};
 use super::listing::Listing;
 use super::metrics::StoreMetrics;
 use super::single_flight::{Served, SingleFlightCache};
@@ -123,18 +123,13 @@ impl<V: KeyVault> StoreCore<V> {
     /// One remote object, from the cache when it is at most `max_age` old, or when the vault's
     /// listing (itself at most `max_age` old, shared by every request) shows the cached latest
     /// secret unchanged; else from the vault.
-    pub async fn fetch(
-        &self,
-        key: RemoteKey,
-        max_age: Duration,
-        priority: Priority,
-    ) -> FetchResult {
-        if let Some(value) = self.revalidated(&key, max_age, priority).await {
+    pub async fn fetch(&self, key: RemoteKey, max_age: Duration, turn: Turn) -> FetchResult {
+        if let Some(value) = self.revalidated(&key, max_age, turn.clone()).await {
             self.metrics
                 .served(self.vault.vault_host(), Served::Revalidated);
             return Ok(value);
         }
-        let call = self.call(priority);
+        let call = self.call(turn);
         let (result, served) = self
             .objects
             .get_or_load(key.clone(), max_age, call.get(key))
@@ -145,13 +140,8 @@ impl<V: KeyVault> StoreCore<V> {
 
     /// Every object of `kind` in the vault (names, tags, enabled), from the cache when it is at
     /// most `max_age` old.
-    pub async fn list(
-        &self,
-        kind: ObjectKind,
-        max_age: Duration,
-        priority: Priority,
-    ) -> ListResult {
-        self.list_timed(kind, max_age, priority)
+    pub async fn list(&self, kind: ObjectKind, max_age: Duration, turn: Turn) -> ListResult {
+        self.list_timed(kind, max_age, turn)
             .await
             .map(|(listing, _)| Arc::clone(listing.items()))
     }
@@ -161,10 +151,10 @@ impl<V: KeyVault> StoreCore<V> {
         &self,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> Result<(Arc<Listing>, Instant), ProviderError> {
         let max_age = listing_max_age(max_age);
-        let call = self.call(priority);
+        let call = self.call(turn);
         let (result, served) = self
             .lists
             .get_or_load_timed(kind, max_age, call.list(kind))
@@ -180,9 +170,9 @@ impl<V: KeyVault> StoreCore<V> {
         &self,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> Option<Arc<Listing>> {
-        self.revalidation_listing_timed(kind, max_age, priority)
+        self.revalidation_listing_timed(kind, max_age, turn)
             .await
             .map(|(listing, _)| listing)
     }
@@ -191,12 +181,12 @@ impl<V: KeyVault> StoreCore<V> {
         &self,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> Option<(Arc<Listing>, Instant)> {
         if kind != ObjectKind::Secret || self.listing_denied() {
             return None;
         }
-        match self.list_timed(kind, max_age, priority).await {
+        match self.list_timed(kind, max_age, turn).await {
             Ok(listing) => {
                 self.listing_access(true);
                 Some(listing)
@@ -235,7 +225,7 @@ impl<V: KeyVault> StoreCore<V> {
         &self,
         key: &RemoteKey,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> Option<Arc<RemoteValue>> {
         if key.version.is_some() || key.kind != ObjectKind::Secret {
             return None;
@@ -251,7 +241,7 @@ impl<V: KeyVault> StoreCore<V> {
             return None;
         }
         let (listing, listed_at) = self
-            .revalidation_listing_timed(key.kind, max_age, priority)
+            .revalidation_listing_timed(key.kind, max_age, turn)
             .await?;
         let item = listing.get(&key.name)?;
         if item.updated != Some(updated) || item.enabled != cached.enabled {
@@ -261,9 +251,9 @@ impl<V: KeyVault> StoreCore<V> {
         Some(cached)
     }
 
-    /// Writes one object and forgets what the cache knew of it.
-    pub async fn push(&self, request: PushRequest) -> Result<(), ProviderError> {
-        let call = self.call(Priority::Change);
+    /// Writes one object for `tenant` and forgets what the cache knew of it.
+    pub async fn push(&self, request: PushRequest, tenant: Tenant) -> Result<(), ProviderError> {
+        let call = self.call(Turn::new(Priority::Change, tenant));
         let result = call
             .write(request.key.kind, "push", |vault| {
                 let request = request.clone();
@@ -274,9 +264,9 @@ impl<V: KeyVault> StoreCore<V> {
         result
     }
 
-    /// Deletes one object and forgets what the cache knew of it.
-    pub async fn delete(&self, key: RemoteKey) -> Result<(), ProviderError> {
-        let call = self.call(Priority::Change);
+    /// Deletes one object for `tenant` and forgets what the cache knew of it.
+    pub async fn delete(&self, key: RemoteKey, tenant: Tenant) -> Result<(), ProviderError> {
+        let call = self.call(Turn::new(Priority::Change, tenant));
         let result = call
             .write(key.kind, "delete", |vault| {
                 let key = key.clone();
@@ -287,13 +277,13 @@ impl<V: KeyVault> StoreCore<V> {
         result
     }
 
-    /// One remote call's owned context, in `priority`'s lane of the vault's limiter.
-    fn call(&self, priority: Priority) -> Call<V> {
+    /// One remote call's owned context, in `turn`'s lane of the vault's limiter.
+    fn call(&self, turn: Turn) -> Call<V> {
         Call {
             vault: Arc::clone(&self.vault),
             limiter: Arc::clone(&self.limiter),
             metrics: Arc::clone(&self.metrics),
-            priority,
+            turn,
         }
     }
 
@@ -324,7 +314,7 @@ struct Call<V> {
     vault: Arc<V>,
     limiter: Arc<VaultLimiter>,
     metrics: Arc<StoreMetrics>,
-    priority: Priority,
+    turn: Turn,
 }
 
 impl<V: KeyVault> Call<V> {
@@ -387,7 +377,7 @@ impl<V: KeyVault> Call<V> {
         loop {
             let waiting = Instant::now();
             let permit = self.limiter.in_flight().await;
-            self.limiter.acquire(access, self.priority).await;
+            self.limiter.acquire(access, &self.turn).await;
             self.metrics.limiter_waited(host, waiting.elapsed());
             let started = Instant::now();
             let result = request(Arc::clone(&self.vault)).await;

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -17,6 +16,8 @@ use governor::{Quota, RateLimiter};
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use crate::fair::{FairQueue, Fairness, Position};
 
 /// Key Vault's documented limits per vault and 10 s window.
 pub const KEY_VAULT_READS_PER_10S: u32 = 4_000;
@@ -58,15 +59,36 @@ pub enum Access {
     Write,
 }
 
-/// Which lane a request waits in: a new or changed resource goes ahead of periodic refreshes
-/// when the vault's budget is the bottleneck.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Priority {
-    /// A resource appeared or changed: a user is waiting for it.
-    #[default]
-    Change,
-    /// A periodic refresh: it yields while change requests wait.
-    Refresh,
+pub use crate::fair::{Priority, Tenant, Turn};
+
+/// How tenants share a vault's budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TenantPolicy {
+    /// Round robin across tenants within each lane; `false` serves each lane first come, first
+    /// served.
+    pub fair: bool,
+    /// The largest fraction of a vault's budget one tenant may use, even when nobody else waits.
+    pub max_share: Option<f64>,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        Self {
+            fair: true,
+            max_share: None,
+        }
+    }
+}
+
+impl TenantPolicy {
+    fn queue(self, per_10s: u32) -> FairQueue {
+        FairQueue::new(Fairness {
+            per_tenant: self.fair,
+            tenant_rate: self
+                .max_share
+                .map(|share| share * f64::from(per_10s) / 10.0),
+        })
+    }
 }
 
 /// governor's clock on tokio's time, so tests with paused time drive the limiter too.
@@ -113,18 +135,10 @@ pub struct VaultLimiter {
     reads: Gcra,
     writes: Gcra,
     throttle: Mutex<ThrottleState>,
-    /// Change-lane requests waiting for a slot; refreshes yield while it is non-zero.
-    changes_waiting: AtomicUsize,
+    /// Requests waiting for a read slot and for a write slot, fairly across tenants.
+    read_queue: FairQueue,
+    write_queue: FairQueue,
     in_flight: Arc<Semaphore>,
-}
-
-/// Counts a change-lane request as waiting until dropped.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 #[derive(Default)]
@@ -135,6 +149,14 @@ struct ThrottleState {
 
 impl VaultLimiter {
     pub fn new(host: impl Into<String>, budget: VaultBudget) -> Self {
+        Self::with_tenants(host, budget, TenantPolicy::default())
+    }
+
+    pub fn with_tenants(
+        host: impl Into<String>,
+        budget: VaultBudget,
+        tenants: TenantPolicy,
+    ) -> Self {
         let clock = TokioClock::default();
         Self {
             host: host.into(),
@@ -143,9 +165,18 @@ impl VaultLimiter {
             writes: gcra(budget.writes_per_10s, &clock),
             clock,
             throttle: Mutex::new(ThrottleState::default()),
-            changes_waiting: AtomicUsize::new(0),
+            read_queue: tenants.queue(budget.reads_per_10s),
+            write_queue: tenants.queue(budget.writes_per_10s),
             in_flight: Arc::new(Semaphore::new(budget.in_flight.max(1) as usize)),
         }
+    }
+
+    /// The waiters for reads and for writes.
+    pub fn queues(&self) -> [(Access, &FairQueue); 2] {
+        [
+            (Access::Read, &self.read_queue),
+            (Access::Write, &self.write_queue),
+        ]
     }
 
     /// Waits for one of the vault's in-flight slots; hold it for the request.
@@ -165,32 +196,31 @@ impl VaultLimiter {
     }
 
     /// Waits until the vault's budget and any pause allow one request; returns how long it waited.
-    /// Refresh-lane requests let waiting change-lane requests go first.
-    pub async fn acquire(&self, access: Access, priority: Priority) -> Duration {
+    /// Change requests go before refreshes; within a lane, tenants take turns (and each waits
+    /// for its share, when one is set).
+    pub async fn acquire(&self, access: Access, turn: &Turn) -> Duration {
         let started = Instant::now();
-        let (limiter, per_10s) = match access {
-            Access::Read => (&self.reads, self.budget.reads_per_10s),
-            Access::Write => (&self.writes, self.budget.writes_per_10s),
+        let (limiter, queue) = match access {
+            Access::Read => (&self.reads, &self.read_queue),
+            Access::Write => (&self.writes, &self.write_queue),
         };
-        let _waiting = (priority == Priority::Change).then(|| {
-            self.changes_waiting.fetch_add(1, Ordering::SeqCst);
-            Waiting(&self.changes_waiting)
-        });
-        let slot = Duration::from_secs(10) / per_10s.max(1);
+        let place = queue.enter(turn);
         loop {
             if let Some(until) = self.paused_until() {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            if priority == Priority::Refresh && self.changes_waiting.load(Ordering::SeqCst) > 0 {
-                tokio::time::sleep(slot).await;
-                continue;
-            }
-            match limiter.check() {
-                Ok(()) => return started.elapsed(),
-                Err(not_until) => {
-                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
-                }
+            match place.position() {
+                Position::Behind { until } => place.wait(until).await,
+                Position::Head => match limiter.check() {
+                    Ok(()) => {
+                        place.served();
+                        return started.elapsed();
+                    }
+                    Err(not_until) => {
+                        tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
+                    }
+                },
             }
         }
     }
@@ -231,15 +261,27 @@ impl VaultLimiter {
 #[derive(Clone, Default)]
 pub struct LimiterRegistry {
     budget: VaultBudget,
+    tenants: TenantPolicy,
     limiters: Arc<Mutex<HashMap<String, Weak<VaultLimiter>>>>,
 }
 
 impl LimiterRegistry {
     pub fn new(budget: VaultBudget) -> Self {
+        Self::with_tenants(budget, TenantPolicy::default())
+    }
+
+    pub fn with_tenants(budget: VaultBudget, tenants: TenantPolicy) -> Self {
         Self {
             budget,
+            tenants,
             limiters: Arc::default(),
         }
+    }
+
+    /// Every vault's limiter in use now.
+    pub fn limiters(&self) -> Vec<Arc<VaultLimiter>> {
+        let limiters = self.limiters.lock().expect("limiter registry lock");
+        limiters.values().filter_map(Weak::upgrade).collect()
     }
 
     /// The shared limiter for `host`; it lives as long as a store holds it.
@@ -249,7 +291,7 @@ impl LimiterRegistry {
             return existing;
         }
         limiters.retain(|_, limiter| limiter.strong_count() > 0);
-        let limiter = Arc::new(VaultLimiter::new(host, self.budget));
+        let limiter = Arc::new(VaultLimiter::with_tenants(host, self.budget, self.tenants));
         limiters.insert(host.to_owned(), Arc::downgrade(&limiter));
         limiter
     }
@@ -272,7 +314,7 @@ mod tests {
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..350 {
-            limiter.acquire(Access::Read, Priority::Change).await;
+            limiter.acquire(Access::Read, &Turn::default()).await;
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
@@ -304,11 +346,11 @@ mod tests {
             },
         );
         assert_eq!(
-            limiter.acquire(Access::Read, Priority::Change).await,
+            limiter.acquire(Access::Read, &Turn::default()).await,
             Duration::ZERO
         );
         assert_eq!(
-            limiter.acquire(Access::Write, Priority::Change).await,
+            limiter.acquire(Access::Write, &Turn::default()).await,
             Duration::ZERO
         );
     }
@@ -323,7 +365,7 @@ mod tests {
             first.throttled(Some(Duration::from_secs(7))),
             Duration::from_secs(7)
         );
-        let waited = second.acquire(Access::Read, Priority::Change).await;
+        let waited = second.acquire(Access::Read, &Turn::default()).await;
         assert_eq!(waited, Duration::from_secs(7));
     }
 
@@ -357,7 +399,12 @@ mod tests {
         for index in 0..40 {
             let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
             tasks.push(tokio::spawn(async move {
-                limiter.acquire(Access::Read, Priority::Refresh).await;
+                limiter
+                    .acquire(
+                        Access::Read,
+                        &Turn::new(Priority::Refresh, Tenant::default()),
+                    )
+                    .await;
                 order.lock().unwrap().push(format!("refresh-{index}"));
             }));
         }
@@ -365,7 +412,7 @@ mod tests {
         let change = {
             let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
             tokio::spawn(async move {
-                limiter.acquire(Access::Read, Priority::Change).await;
+                limiter.acquire(Access::Read, &Turn::default()).await;
                 order.lock().unwrap().push("change".to_owned());
             })
         };
@@ -386,8 +433,76 @@ mod tests {
         let b = registry.limiter("b");
         a.throttled(Some(Duration::from_secs(30)));
         assert_eq!(
-            b.acquire(Access::Read, Priority::Change).await,
+            b.acquire(Access::Read, &Turn::default()).await,
             Duration::ZERO
+        );
+    }
+
+    /// A quiet tenant's wait for one read while a noisy one has `backlog` queued, with `tenants`.
+    async fn quiet_wait(tenants: TenantPolicy, backlog: usize) -> Duration {
+        let budget = VaultBudget {
+            reads_per_10s: 100,
+            ..VaultBudget::default()
+        };
+        let limiter = Arc::new(VaultLimiter::with_tenants("v", budget, tenants));
+        let noisy: Vec<_> = (0..backlog)
+            .map(|_| {
+                let limiter = Arc::clone(&limiter);
+                tokio::spawn(async move {
+                    let turn = Turn::new(Priority::Change, Tenant::new("noisy"));
+                    limiter.acquire(Access::Read, &turn).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let turn = Turn::new(Priority::Change, Tenant::new("quiet"));
+        let waited = limiter.acquire(Access::Read, &turn).await;
+        for task in noisy {
+            task.abort();
+        }
+        waited
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_tenant_waits_one_slot_behind_a_noisy_tenants_backlog() {
+        let fair = quiet_wait(TenantPolicy::default(), 2_000).await;
+        // 10 reads per second: the next slot, or the one after it.
+        assert!(fair <= Duration::from_millis(200), "{fair:?}");
+        let first_come = quiet_wait(
+            TenantPolicy {
+                fair: false,
+                max_share: None,
+            },
+            2_000,
+        )
+        .await;
+        // Behind about 1,990 noisy reads at 10 per second.
+        assert!(first_come >= Duration::from_secs(190), "{first_come:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tenant_alone_is_held_to_its_share() {
+        let budget = VaultBudget {
+            reads_per_10s: 100,
+            ..VaultBudget::default()
+        };
+        let policy = TenantPolicy {
+            fair: true,
+            max_share: Some(0.25),
+        };
+        let limiter = VaultLimiter::with_tenants("v", budget, policy);
+        let turn = Turn::new(Priority::Change, Tenant::new("a"));
+        let start = Instant::now();
+        for _ in 0..11 {
+            limiter.acquire(Access::Read, &turn).await;
+        }
+        // A quarter of 10 reads per second: 11 reads take 4 s, where the vault allows 1 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        // Another tenant waits only for the vault's next slot, not for a's share.
+        let other = Turn::new(Priority::Change, Tenant::new("b"));
+        assert_eq!(
+            limiter.acquire(Access::Read, &other).await,
+            Duration::from_millis(100)
         );
     }
 }

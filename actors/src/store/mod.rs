@@ -14,7 +14,9 @@ pub use actor::{
     Delete, Fetch, List, Push, Reconfigure, Reconnect, Retire, RevalidationListing, StoreActor,
     StoreRequestError, StoreState,
 };
-pub use limiter::{Access, LimiterRegistry, Priority, VaultBudget, VaultLimiter};
+pub use limiter::{
+    Access, LimiterRegistry, Priority, Tenant, TenantPolicy, Turn, VaultBudget, VaultLimiter,
+};
 pub use listing::Listing;
 pub use metrics::StoreMetrics;
 pub use service::{Connect, ConnectFailure, Connection, StoreService};

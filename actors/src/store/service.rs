@@ -7,7 +7,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::core::{FetchResult, ListResult, StoreCore};
-use super::limiter::Priority;
+use super::limiter::{Tenant, Turn};
 use super::listing::Listing;
 use crate::remote::{KeyVault, ObjectKind, ProviderError, PushRequest, RemoteKey};
 
@@ -18,14 +18,14 @@ pub trait StoreService: Send + Sync + 'static {
         self: Arc<Self>,
         key: RemoteKey,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, FetchResult>;
 
     fn list(
         self: Arc<Self>,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, ListResult>;
 
     /// The listing that proves cached or applied values unchanged; `None` when there is none.
@@ -33,13 +33,22 @@ pub trait StoreService: Send + Sync + 'static {
         self: Arc<Self>,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, Option<Arc<Listing>>>;
 
-    fn push(self: Arc<Self>, request: PushRequest)
-    -> BoxFuture<'static, Result<(), ProviderError>>;
+    /// Writes one object for `tenant`.
+    fn push(
+        self: Arc<Self>,
+        request: PushRequest,
+        tenant: Tenant,
+    ) -> BoxFuture<'static, Result<(), ProviderError>>;
 
-    fn delete(self: Arc<Self>, key: RemoteKey) -> BoxFuture<'static, Result<(), ProviderError>>;
+    /// Deletes one object for `tenant`.
+    fn delete(
+        self: Arc<Self>,
+        key: RemoteKey,
+        tenant: Tenant,
+    ) -> BoxFuture<'static, Result<(), ProviderError>>;
 }
 
 impl<V: KeyVault> StoreService for StoreCore<V> {
@@ -47,38 +56,43 @@ impl<V: KeyVault> StoreService for StoreCore<V> {
         self: Arc<Self>,
         key: RemoteKey,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, FetchResult> {
-        async move { StoreCore::fetch(&self, key, max_age, priority).await }.boxed()
+        async move { StoreCore::fetch(&self, key, max_age, turn).await }.boxed()
     }
 
     fn list(
         self: Arc<Self>,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, ListResult> {
-        async move { StoreCore::list(&self, kind, max_age, priority).await }.boxed()
+        async move { StoreCore::list(&self, kind, max_age, turn).await }.boxed()
     }
 
     fn revalidation_listing(
         self: Arc<Self>,
         kind: ObjectKind,
         max_age: Duration,
-        priority: Priority,
+        turn: Turn,
     ) -> BoxFuture<'static, Option<Arc<Listing>>> {
-        async move { StoreCore::revalidation_listing(&self, kind, max_age, priority).await }.boxed()
+        async move { StoreCore::revalidation_listing(&self, kind, max_age, turn).await }.boxed()
     }
 
     fn push(
         self: Arc<Self>,
         request: PushRequest,
+        tenant: Tenant,
     ) -> BoxFuture<'static, Result<(), ProviderError>> {
-        async move { StoreCore::push(&self, request).await }.boxed()
+        async move { StoreCore::push(&self, request, tenant).await }.boxed()
     }
 
-    fn delete(self: Arc<Self>, key: RemoteKey) -> BoxFuture<'static, Result<(), ProviderError>> {
-        async move { StoreCore::delete(&self, key).await }.boxed()
+    fn delete(
+        self: Arc<Self>,
+        key: RemoteKey,
+        tenant: Tenant,
+    ) -> BoxFuture<'static, Result<(), ProviderError>> {
+        async move { StoreCore::delete(&self, key, tenant).await }.boxed()
     }
 }
 

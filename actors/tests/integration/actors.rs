@@ -82,7 +82,7 @@ impl Reconciler for FetchingReconciler {
                 .send(Fetch {
                     key,
                     max_age: Duration::from_secs(3600),
-                    priority: Priority::Change,
+                    turn: Priority::Change.into(),
                 })
                 .await;
             match fetched {
@@ -192,7 +192,7 @@ fn fetch_x() -> Fetch {
     Fetch {
         key: RemoteKey::new(ObjectKind::Secret, "x", None),
         max_age: Duration::ZERO,
-        priority: Priority::Change,
+        turn: Priority::Change.into(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, PushRequest, RemoteKey, SecretBytes};
 use akvsync_actors::store::{
-    LimiterRegistry, Priority, StoreConfig, StoreCore, StoreMetrics, VaultBudget,
+    LimiterRegistry, Priority, StoreConfig, StoreCore, StoreMetrics, Tenant, VaultBudget,
 };
 use futures::future::join_all;
 use support::{FakeVault, HOST};
@@ -47,7 +47,7 @@ async fn concurrent_fetches_of_one_secret_make_one_call() {
         let store = Arc::clone(&store);
         async move {
             store
-                .fetch(secret("db-password"), HOUR, Priority::Change)
+                .fetch(secret("db-password"), HOUR, Priority::Change.into())
                 .await
         }
     });
@@ -65,14 +65,14 @@ async fn a_cached_value_serves_requests_that_accept_its_age() {
     let vault = FakeVault::with(&[("a", "1")]);
     let (store, metrics) = store(&vault, VaultBudget::default(), StoreConfig::default());
     store
-        .fetch(secret("a"), HOUR, Priority::Change)
+        .fetch(secret("a"), HOUR, Priority::Change.into())
         .await
         .unwrap();
     vault.set("a", "2");
     tokio::time::advance(Duration::from_secs(600)).await;
     assert_eq!(
         store
-            .fetch(secret("a"), HOUR, Priority::Change)
+            .fetch(secret("a"), HOUR, Priority::Change.into())
             .await
             .unwrap()
             .value
@@ -83,7 +83,11 @@ async fn a_cached_value_serves_requests_that_accept_its_age() {
     // A requester that accepts at most 5 minutes of staleness gets the new value.
     assert_eq!(
         store
-            .fetch(secret("a"), Duration::from_secs(300), Priority::Change)
+            .fetch(
+                secret("a"),
+                Duration::from_secs(300),
+                Priority::Change.into()
+            )
             .await
             .unwrap()
             .value
@@ -97,7 +101,9 @@ async fn a_cached_value_serves_requests_that_accept_its_age() {
 async fn errors_are_not_cached() {
     let vault = FakeVault::default();
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
-    let missing = store.fetch(secret("later"), HOUR, Priority::Change).await;
+    let missing = store
+        .fetch(secret("later"), HOUR, Priority::Change.into())
+        .await;
     assert!(
         matches!(missing, Err(ProviderError::NotFound { .. })),
         "{missing:?}"
@@ -105,7 +111,7 @@ async fn errors_are_not_cached() {
     vault.set("later", "now");
     assert_eq!(
         store
-            .fetch(secret("later"), HOUR, Priority::Change)
+            .fetch(secret("later"), HOUR, Priority::Change.into())
             .await
             .unwrap()
             .value
@@ -130,7 +136,7 @@ async fn calls_never_exceed_the_vault_budget() {
     let fetches = names.iter().map(|name| {
         let store = Arc::clone(&store);
         let key = secret(name);
-        async move { store.fetch(key, HOUR, Priority::Change).await }
+        async move { store.fetch(key, HOUR, Priority::Change.into()).await }
     });
     for result in timeout(TEST_TIMEOUT, join_all(fetches)).await.unwrap() {
         result.unwrap();
@@ -153,8 +159,8 @@ async fn a_429_pauses_the_vault_for_its_retry_after_then_succeeds() {
     vault.throttle(1, Some(Duration::from_secs(5)));
     let started = Instant::now();
     let (a, b) = tokio::join!(
-        store.fetch(secret("a"), HOUR, Priority::Change),
-        store.fetch(secret("b"), HOUR, Priority::Change)
+        store.fetch(secret("a"), HOUR, Priority::Change.into()),
+        store.fetch(secret("b"), HOUR, Priority::Change.into())
     );
     assert_eq!(a.unwrap().value.expose(), b"1");
     assert_eq!(b.unwrap().value.expose(), b"2");
@@ -186,7 +192,7 @@ async fn a_throttle_storm_gives_up_with_a_throttled_error_after_bounded_retries(
     vault.throttle(100, None);
     let result = timeout(
         TEST_TIMEOUT,
-        store.fetch(secret("a"), HOUR, Priority::Change),
+        store.fetch(secret("a"), HOUR, Priority::Change.into()),
     )
     .await
     .unwrap();
@@ -202,7 +208,7 @@ async fn a_push_invalidates_the_cached_value() {
     let vault = FakeVault::with(&[("a", "old")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
     store
-        .fetch(secret("a"), HOUR, Priority::Change)
+        .fetch(secret("a"), HOUR, Priority::Change.into())
         .await
         .unwrap();
     let push = PushRequest {
@@ -212,10 +218,10 @@ async fn a_push_invalidates_the_cached_value() {
         tags: Default::default(),
         expires: None,
     };
-    store.push(push).await.unwrap();
+    store.push(push, Tenant::default()).await.unwrap();
     assert_eq!(
         store
-            .fetch(secret("a"), HOUR, Priority::Change)
+            .fetch(secret("a"), HOUR, Priority::Change.into())
             .await
             .unwrap()
             .value
@@ -229,8 +235,8 @@ async fn a_list_walks_every_page_once_and_is_cached() {
     let vault = FakeVault::with(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
     let (first, second) = tokio::join!(
-        store.list(ObjectKind::Secret, HOUR, Priority::Change),
-        store.list(ObjectKind::Secret, HOUR, Priority::Change)
+        store.list(ObjectKind::Secret, HOUR, Priority::Change.into()),
+        store.list(ObjectKind::Secret, HOUR, Priority::Change.into())
     );
     let names: Vec<_> = first
         .unwrap()
@@ -248,7 +254,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 async fn a_listing_serves_requests_while_at_most_a_tenth_of_their_age() {
     let vault = FakeVault::with_updates(&[("a", "1")]);
     let (store, _) = store(&vault, VaultBudget::default(), StoreConfig::default());
-    let list = || store.list(ObjectKind::Secret, MINUTE, Priority::Refresh);
+    let list = || store.list(ObjectKind::Secret, MINUTE, Priority::Refresh.into());
     list().await.unwrap();
     assert_eq!(vault.lists(), 1);
     tokio::time::advance(Duration::from_secs(5)).await;
@@ -264,7 +270,7 @@ async fn refresh(store: &StoreCore<FakeVault>, names: &[&str]) -> Vec<String> {
     let mut values = Vec::new();
     for name in names {
         let value = store
-            .fetch(secret(name), MINUTE, Priority::Refresh)
+            .fetch(secret(name), MINUTE, Priority::Refresh.into())
             .await
             .unwrap();
         values.push(String::from_utf8(value.value.expose().to_vec()).unwrap());
@@ -299,12 +305,12 @@ async fn stale_secrets_the_listing_shows_unchanged_are_served_without_a_get() {
     // Pinned versions are never revalidated by a listing.
     let pinned = RemoteKey::new(ObjectKind::Secret, "a", Some("v1".into()));
     store
-        .fetch(pinned.clone(), MINUTE, Priority::Refresh)
+        .fetch(pinned.clone(), MINUTE, Priority::Refresh.into())
         .await
         .unwrap();
     tokio::time::advance(MINUTE + Duration::from_secs(1)).await;
     store
-        .fetch(pinned, MINUTE, Priority::Refresh)
+        .fetch(pinned, MINUTE, Priority::Refresh.into())
         .await
         .unwrap();
     assert_eq!(gets(&vault), 6);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey};
-use akvsync_actors::store::{Fetch, List, Priority, StoreRequestError};
+use akvsync_actors::store::{Fetch, List, StoreRequestError, Turn};
 use futures::future::join_all;
 
 use crate::controller::context::Shared;
@@ -14,14 +14,14 @@ use crate::controller::stores::StoreLookupError;
 use crate::sync::{DataFromSource, Fetched, FetchedFrom, Plan, RemoteRead, StoreName};
 
 /// How fresh a value must be, and which lane of the vault's limiter the request waits in.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Ask {
     pub max_age: Duration,
-    pub priority: Priority,
+    pub turn: Turn,
 }
 
 /// Asks the stores for every value the plan needs, concurrently.
-pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: Ask) -> Fetched {
+pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: &Ask) -> Fetched {
     let labels = shared.namespaces.get(namespace);
     let data = plan
         .data
@@ -45,7 +45,7 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: Ask) -> F
                         .send(List {
                             kind: ObjectKind::Secret,
                             max_age: ask.max_age,
-                            priority: ask.priority,
+                            turn: ask.turn.clone(),
                         })
                         .await
                         .map_err(mailbox_error)?
@@ -61,7 +61,7 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: Ask) -> F
                                 .send(Fetch {
                                     key,
                                     max_age: ask.max_age,
-                                    priority: ask.priority,
+                                    turn: ask.turn.clone(),
                                 })
                                 .await
                                 .map_err(mailbox_error)?
@@ -85,7 +85,7 @@ async fn fetch_one(
     read: &RemoteRead,
     namespace: &str,
     labels: &BTreeMap<String, String>,
-    ask: Ask,
+    ask: &Ask,
 ) -> Result<Arc<akvsync_actors::remote::RemoteValue>, ProviderError> {
     let actor = shared
         .stores
@@ -95,7 +95,7 @@ async fn fetch_one(
         .send(Fetch {
             key: read.key.clone(),
             max_age: ask.max_age,
-            priority: ask.priority,
+            turn: ask.turn.clone(),
         })
         .await
         .map_err(mailbox_error)?

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use akvsync_actors::fair::FairPermit;
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
-use akvsync_actors::store::Priority;
+use akvsync_actors::store::{Priority, Turn};
 use akvsync_crds::constants::CONDITION_READY;
 use akvsync_crds::meta::{LocalObjectReference, find_condition};
 use akvsync_crds::{Condition, ExternalSecret, ExternalSecretStatus, RefreshPolicy, StoreKind};
@@ -27,7 +28,6 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Api, Resource, ResourceExt};
 use sha3::{Digest, Sha3_224};
-use tokio::sync::SemaphorePermit;
 use tracing::{debug, warn};
 
 use self::error::SyncError;
@@ -154,17 +154,17 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
         return Outcome::NotDue(wait);
     }
     let name = target_name(es);
-    let secrets: Api<Secret> =
-        Api::namespaced(shared.kube.clone(), &es.namespace().unwrap_or_default());
+    let namespace = es.namespace().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(shared.kube.clone(), &namespace);
+    let turn = turn(shared, &namespace, trigger);
     let existing = {
-        let _phase = kube_phase(shared).await;
+        let _phase = kube_phase(shared, &turn).await;
         match gate::due(es, &name, &secrets, &shared.targets, trigger).await {
             Due::No(outcome) => return outcome,
             Due::Yes(existing) => existing.map(|secret| secret.map(|secret| *secret)),
         }
     };
-    let (result, notices, _phase) = match sync(shared, es, &secrets, name, trigger, existing).await
-    {
+    let (result, notices, _phase) = match sync(shared, es, &secrets, name, turn, existing).await {
         Step::Done(result, notices, phase) => (result, notices, phase),
         Step::Later(wait) => {
             debug!(name = %es.name_any(), ?wait, "a secret it reads changed just now: read it once settled");
@@ -182,10 +182,20 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     report.outcome
 }
 
-/// Waits for a place in the Kubernetes phase.
-async fn kube_phase(shared: &Shared) -> Option<SemaphorePermit<'_>> {
+/// Waits for a place in the Kubernetes phase, in `turn`'s lane and tenant.
+async fn kube_phase<'a>(shared: &'a Shared, turn: &Turn) -> FairPermit<'a> {
     let _queued = shared.metrics.queued(ResourceKind::ExternalSecret);
-    shared.kube_phases.acquire().await.ok()
+    shared.kube_phases.acquire(turn).await
+}
+
+/// Where a sync waits: changes before refreshes, as its namespace's tenant.
+fn turn(shared: &Shared, namespace: &str, trigger: Trigger) -> Turn {
+    let priority = if trigger == Trigger::Changed {
+        Priority::Change
+    } else {
+        Priority::Refresh
+    };
+    Turn::new(priority, shared.tenant(namespace))
 }
 
 /// Dereference, fetch, build and apply; returns the Kubernetes phase's permit with the result,
@@ -195,7 +205,7 @@ async fn sync<'a>(
     es: &ExternalSecret,
     secrets: &Api<Secret>,
     name: String,
-    trigger: Trigger,
+    turn: Turn,
     existing: Option<Option<Secret>>,
 ) -> Step<'a> {
     let namespace = es.namespace().unwrap_or_default();
@@ -207,14 +217,9 @@ async fn sync<'a>(
         Refresh::Every(interval) => interval,
         Refresh::OnChange => Duration::ZERO,
     };
-    let priority = if trigger == Trigger::Changed {
-        Priority::Change
-    } else {
-        Priority::Refresh
-    };
-    let ask = Ask { max_age, priority };
+    let ask = Ask { max_age, turn };
     let version = synced_resource_version(es);
-    match proof::check(shared, es, &plan.plan, &version, &namespace, &name, ask).await {
+    match proof::check(shared, es, &plan.plan, &version, &namespace, &name, &ask).await {
         Proof::Fresh => {
             debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
             shared.metrics.k8s_write_skipped("secret");
@@ -223,7 +228,7 @@ async fn sync<'a>(
         Proof::Settling(wait) => return Step::Later(wait),
         Proof::Stale => {}
     }
-    let fetched = fetch::fetch(shared, &plan.plan, &namespace, ask).await;
+    let fetched = fetch::fetch(shared, &plan.plan, &namespace, &ask).await;
     let built_from = provable_spec(es)
         .then(|| {
             let stores = proof::NamespaceStores {
@@ -233,7 +238,7 @@ async fn sync<'a>(
             BuiltFrom::record(&version, &plan.plan, &fetched, &stores)
         })
         .flatten();
-    let phase = kube_phase(shared).await;
+    let phase = kube_phase(shared, &ask.turn).await;
     let target = es.spec.target.clone().unwrap_or_default();
     let options = BuildOptions {
         deletion_policy: target.deletion_policy_or_default(),
@@ -241,24 +246,20 @@ async fn sync<'a>(
     };
     let built = match build(&plan.plan, &fetched, options) {
         Ok(built) => built,
-        Err(error) => return Step::Done(Err(error.into()), Notices::default(), phase),
+        Err(error) => return Step::Done(Err(error.into()), Notices::default(), Some(phase)),
     };
     let notices = Notices {
         missing: built.missing,
         overwritten: built.overwritten,
     };
     let applied = apply::apply(shared, es, secrets, name, built.data, existing, built_from).await;
-    Step::Done(applied, notices, phase)
+    Step::Done(applied, notices, Some(phase))
 }
 
 /// How a sync ended: done, with its result and the Kubernetes phase's permit for the report; or
 /// to run again later (a change that has not settled yet), reporting nothing now.
 enum Step<'a> {
-    Done(
-        Result<Synced, SyncError>,
-        Notices,
-        Option<SemaphorePermit<'a>>,
-    ),
+    Done(Result<Synced, SyncError>, Notices, Option<FairPermit<'a>>),
     Later(Duration),
 }
 

@@ -39,7 +39,7 @@ pub async fn check(
     version: &str,
     namespace: &str,
     name: &str,
-    ask: Ask,
+    ask: &Ask,
 ) -> Proof {
     if !last_sync_current(es, version) {
         return Proof::Stale;
@@ -65,7 +65,7 @@ pub async fn check(
         let request = RevalidationListing {
             kind: ObjectKind::Secret,
             max_age: ask.max_age,
-            priority: ask.priority,
+            turn: ask.turn.clone(),
         };
         match actor.send(request).await {
             Ok(Ok(Some(listing))) => listings.insert(store, listing),

@@ -193,12 +193,13 @@ async fn sync(
             Err(error) => return Err((error.into(), Some(merge(previous, synced)))),
         };
         let entries = synced.entry(store_key).or_default();
+        let tenant = shared.tenant(&namespace);
         for item in items
             .iter()
             .filter(|item| applies_to(item, *kind, store_name))
         {
             let azure_sdk = shared.stores.uses_azure_sdk(*kind, store_name, &namespace);
-            if let Err(error) = write_item(&actor, item, if_not_exists, azure_sdk).await {
+            if let Err(error) = write_item(&actor, item, if_not_exists, azure_sdk, &tenant).await {
                 let failure = PushFailure::write(item, store_name, error);
                 return Err((failure, Some(merge(previous, synced))));
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey, RemoteValue};
-use akvsync_actors::store::{Delete, Fetch, Priority, Push, StoreRequestError};
+use akvsync_actors::store::{Delete, Fetch, Priority, Push, StoreRequestError, Tenant, Turn};
 
 use super::Synced;
 use super::error::DeleteError;
@@ -67,18 +67,21 @@ pub async fn write_item(
     item: &PushItem,
     if_not_exists: bool,
     azure_sdk: bool,
+    tenant: &Tenant,
 ) -> Result<(), WriteError> {
-    let existing = fetch_latest(actor, &item.remote).await?.map_err(|source| {
-        if if_not_exists {
-            WriteError::Exists(source)
-        } else {
-            WriteError::Get {
-                key: item.remote.clone(),
-                source,
-                azure_sdk,
+    let existing = fetch_latest(actor, &item.remote, tenant)
+        .await?
+        .map_err(|source| {
+            if if_not_exists {
+                WriteError::Exists(source)
+            } else {
+                WriteError::Get {
+                    key: item.remote.clone(),
+                    source,
+                    azure_sdk,
+                }
             }
-        }
-    })?;
+        })?;
     if if_not_exists && existing.is_some() {
         return Ok(());
     }
@@ -91,7 +94,7 @@ pub async fn write_item(
     match decision {
         WriteDecision::Write(request) => {
             actor
-                .send(Push(request))
+                .send(Push(request, tenant.clone()))
                 .await?
                 .map_err(|source| WriteError::Set {
                     key: item.remote.clone(),
@@ -106,12 +109,13 @@ pub async fn write_item(
 async fn fetch_latest(
     actor: &VaultActor,
     key: &RemoteKey,
+    tenant: &Tenant,
 ) -> Result<Result<Option<Arc<RemoteValue>>, StoreRequestError>, actix::MailboxError> {
     let fetched = actor
         .send(Fetch {
             key: key.clone(),
             max_age: Duration::ZERO,
-            priority: Priority::Change,
+            turn: Turn::new(Priority::Change, tenant.clone()),
         })
         .await?;
     Ok(match fetched {
@@ -129,6 +133,7 @@ pub async fn delete_entries(
     current: &Synced,
 ) -> Result<(), DeleteError> {
     let labels = shared.namespaces.get(namespace);
+    let tenant = shared.tenant(namespace);
     for (store_key, entries) in previous {
         let Some((kind, store_name)) = parse_store_key(store_key) else {
             continue;
@@ -143,13 +148,12 @@ pub async fn delete_entries(
             let actor = shared
                 .stores
                 .actor_for(kind, store_name, namespace, &labels)?;
-            let existing =
-                fetch_latest(&actor, &remote)
-                    .await?
-                    .map_err(|error| DeleteError::Get {
-                        key: remote.clone(),
-                        error,
-                    })?;
+            let existing = fetch_latest(&actor, &remote, &tenant)
+                .await?
+                .map_err(|error| DeleteError::Get {
+                    key: remote.clone(),
+                    error,
+                })?;
             let decision = match prepare_delete(&remote, existing.as_deref()) {
                 // keyvault_new_sdk.go's canDeleteWithNewSDK leaves a foreign object alone and
                 // reports success; the legacy path refuses with `not managed by external-secrets`.
@@ -162,7 +166,7 @@ pub async fn delete_entries(
             };
             if let DeleteDecision::Delete(key) = decision {
                 actor
-                    .send(Delete(key))
+                    .send(Delete(key, tenant.clone()))
                     .await?
                     .map_err(|error| DeleteError::Delete { key: remote, error })?;
             }

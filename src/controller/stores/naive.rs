@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use akvsync_actors::remote::{KeyVault, ObjectKind, ProviderError, PushRequest, RemoteKey};
 use akvsync_actors::store::{
-    FetchResult, ListResult, Listing, Priority, StoreMetrics, StoreService,
+    FetchResult, ListResult, Listing, StoreMetrics, StoreService, Tenant, Turn,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -65,7 +65,7 @@ impl StoreService for NaiveStore {
         self: Arc<Self>,
         key: RemoteKey,
         _: Duration,
-        _: Priority,
+        _: Turn,
     ) -> BoxFuture<'static, FetchResult> {
         async move {
             self.call(key.kind, "get", |vault| async move {
@@ -80,7 +80,7 @@ impl StoreService for NaiveStore {
         self: Arc<Self>,
         kind: ObjectKind,
         _: Duration,
-        _: Priority,
+        _: Turn,
     ) -> BoxFuture<'static, ListResult> {
         async move {
             let mut items = Vec::new();
@@ -106,7 +106,7 @@ impl StoreService for NaiveStore {
         self: Arc<Self>,
         _: ObjectKind,
         _: Duration,
-        _: Priority,
+        _: Turn,
     ) -> BoxFuture<'static, Option<Arc<Listing>>> {
         futures::future::ready(None).boxed()
     }
@@ -114,6 +114,7 @@ impl StoreService for NaiveStore {
     fn push(
         self: Arc<Self>,
         request: PushRequest,
+        _: Tenant,
     ) -> BoxFuture<'static, Result<(), ProviderError>> {
         async move {
             self.call(request.key.kind, "push", |vault| async move {
@@ -124,7 +125,11 @@ impl StoreService for NaiveStore {
         .boxed()
     }
 
-    fn delete(self: Arc<Self>, key: RemoteKey) -> BoxFuture<'static, Result<(), ProviderError>> {
+    fn delete(
+        self: Arc<Self>,
+        key: RemoteKey,
+        _: Tenant,
+    ) -> BoxFuture<'static, Result<(), ProviderError>> {
         async move {
             self.call(key.kind, "delete", |vault| async move {
                 vault.delete(&key).await
