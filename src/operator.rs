@@ -21,11 +21,11 @@ use crate::controller::context::{ControllerSettings, KUBE_PHASES, Shared, StoreS
 use crate::controller::scope::Scope;
 use crate::controller::stores::ControllerClass;
 use crate::controller::supervisor::{Lead, Shutdown, Supervisor};
-use crate::controller::tenants::TenantConfig;
+use crate::controller::tenants::{self, TenantConfig};
 use crate::observability::http::HttpError;
 use crate::observability::{
     ControllerMetrics, HttpServer, LeaderElectionConfig, LeaderElector, LeaderState,
-    MetricsGranularity, Readiness,
+    MetricsGranularity, Readiness, TenantMetrics,
 };
 
 /// How long a stop waits for reconciles that are writing to finish.
@@ -98,6 +98,7 @@ pub struct Telemetry {
     pub store: Arc<StoreMetrics>,
     pub controller: Arc<ControllerMetrics>,
     pub mailbox: MailboxMetrics,
+    pub tenants: Arc<TenantMetrics>,
 }
 
 impl Telemetry {
@@ -107,11 +108,13 @@ impl Telemetry {
         let controller = Arc::new(ControllerMetrics::register(&registry, granularity)?);
         let kinds = ["ExternalSecret", "ClusterExternalSecret", "PushSecret"];
         let mailbox = MailboxMetrics::register(&registry, &kinds)?;
+        let tenants = TenantMetrics::register(&registry)?;
         Ok(Self {
             registry,
             store,
             controller,
             mailbox,
+            tenants,
         })
     }
 }
@@ -289,9 +292,10 @@ pub fn run(
             }
         };
         let runtime = if config.workers == 0 { Runtime::per_core() } else { Runtime::start(config.workers) };
+        let limiters = LimiterRegistry::with_tenants(config.budget, config.tenants.policy);
         let settings = StoreSettings {
             network,
-            limiters: LimiterRegistry::with_tenants(config.budget, config.tenants.policy),
+            limiters: limiters.clone(),
             store_metrics: Arc::clone(&telemetry.store),
             store_config: config.store.clone(),
             naive: config.naive,
@@ -310,6 +314,7 @@ pub fn run(
                 tenants: config.tenants.clone(),
             },
         );
+        telemetry.tenants.set_source(tenants::queue_source(limiters, Arc::clone(&shared.kube_phases)));
         let supervisor = actix::Actor::start(Supervisor::new(shared.clone(), synced, leader_states.is_none()));
         let mut shutdown = std::pin::pin!(shutdown);
         if let Some(states) = &mut leader_states {

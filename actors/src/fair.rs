@@ -112,25 +112,64 @@ pub enum Position {
     Behind { until: Option<Instant> },
 }
 
-/// Counts of one tenant's use of a queue, since the queue was made.
+/// What one tenant waits for now in a queue.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct TenantUsage {
-    /// Requests waiting now.
+pub struct Backlog {
+    /// Requests waiting.
     pub queued: usize,
-    /// Requests served.
-    pub served: u64,
-    /// Total time served requests waited.
+    /// When its oldest waiting request entered the queue.
+    pub oldest_since: Option<Instant>,
+}
+
+/// What one tenant was served, in all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Served {
+    pub requests: u64,
+    /// Total time the served requests waited.
     pub waited: Duration,
     /// Served requests that waited because the tenant was at its share.
     pub held_by_share: u64,
-    /// When the tenant's oldest waiting request entered the queue.
-    pub oldest_since: Option<Instant>,
+}
+
+/// Totals per tenant, shared by the queues of one kind (every vault's reads, say), so that
+/// they outlive any one queue and only grow.
+#[derive(Default)]
+pub struct Ledger(Mutex<HashMap<Tenant, Served>>);
+
+impl Ledger {
+    pub fn totals(&self) -> HashMap<Tenant, Served> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, tenant: &Tenant, waited: Duration, held_by_share: bool) {
+        let mut totals = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let served = totals.entry(tenant.clone()).or_default();
+        served.requests += 1;
+        served.waited += waited;
+        served.held_by_share += u64::from(held_by_share);
+    }
+}
+
+/// Adds `from`'s backlogs to `into`, tenant by tenant.
+pub fn merge_backlogs(into: &mut HashMap<Tenant, Backlog>, from: HashMap<Tenant, Backlog>) {
+    for (tenant, backlog) in from {
+        let entry = into.entry(tenant).or_default();
+        entry.queued += backlog.queued;
+        entry.oldest_since = match (entry.oldest_since, backlog.oldest_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// Waiters for one resource, in lanes and per tenant.
 pub struct FairQueue {
     fairness: Fairness,
     state: Mutex<State>,
+    ledger: Arc<Ledger>,
 }
 
 #[derive(Default)]
@@ -139,7 +178,6 @@ struct State {
     lanes: [Lane; Priority::LANES],
     /// Per tenant: the GCRA theoretical arrival time of its share.
     share_tat: HashMap<Tenant, Instant>,
-    usage: HashMap<Tenant, TenantUsage>,
 }
 
 #[derive(Default)]
@@ -162,10 +200,20 @@ const SHARE_BURST: u32 = 1;
 
 impl FairQueue {
     pub fn new(fairness: Fairness) -> Self {
+        Self::with_ledger(fairness, Arc::default())
+    }
+
+    /// A queue whose served requests count in `ledger`.
+    pub fn with_ledger(fairness: Fairness, ledger: Arc<Ledger>) -> Self {
         Self {
             fairness,
             state: Mutex::new(State::default()),
+            ledger,
         }
+    }
+
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 
     pub fn fairness(&self) -> Fairness {
@@ -235,16 +283,16 @@ impl FairQueue {
             .sum()
     }
 
-    /// Every tenant's use of the queue; one pass over the waiters, for scrapes.
-    pub fn usage(&self) -> HashMap<Tenant, TenantUsage> {
+    /// Every waiting tenant's backlog; one pass over the waiters, for scrapes.
+    pub fn backlog(&self) -> HashMap<Tenant, Backlog> {
         let state = self.state();
-        let mut usage = state.usage.clone();
+        let mut backlog: HashMap<Tenant, Backlog> = HashMap::new();
         for ticket in state
             .lanes
             .iter()
             .flat_map(|lane| lane.waiting.values().flatten())
         {
-            let entry = usage.entry(ticket.tenant.clone()).or_default();
+            let entry = backlog.entry(ticket.tenant.clone()).or_default();
             entry.queued += 1;
             entry.oldest_since = Some(
                 entry
@@ -252,7 +300,7 @@ impl FairQueue {
                     .map_or(ticket.since, |since| since.min(ticket.since)),
             );
         }
-        usage
+        backlog
     }
 
     /// Wakes whoever is at the head now, as when the resource frees up.
@@ -330,10 +378,8 @@ impl FairQueue {
             *tat = (*tat).max(now) + period;
         }
         if served {
-            let usage = state.usage.entry(ticket.tenant.clone()).or_default();
-            usage.served += 1;
-            usage.waited += now - ticket.since;
-            usage.held_by_share += u64::from(ticket.held_by_share);
+            self.ledger
+                .record(&ticket.tenant, now - ticket.since, ticket.held_by_share);
         }
         state.share_tat.retain(|_, tat| *tat > now);
     }
@@ -460,6 +506,8 @@ impl FairSemaphore {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn turn(priority: Priority, tenant: &str) -> Turn {
@@ -495,6 +543,15 @@ mod tests {
         places.push(("b0".into(), queue.enter(&turn(Priority::Change, "b"))));
         places.push(("c0".into(), queue.enter(&turn(Priority::Change, "c"))));
         places.push(("b1".into(), queue.enter(&turn(Priority::Change, "b"))));
+        let queued: BTreeMap<_, _> = queue
+            .backlog()
+            .into_iter()
+            .map(|(tenant, backlog)| (tenant.to_string(), backlog.queued))
+            .collect();
+        assert_eq!(
+            queued,
+            BTreeMap::from([("a".into(), 5), ("b".into(), 2), ("c".into(), 1)])
+        );
         assert_eq!(
             drain(&queue, places),
             ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4"]
@@ -575,7 +632,7 @@ mod tests {
             .await
             .expect("the new head is woken");
         assert_eq!(second.position(), Position::Head);
-        assert_eq!(queue.usage().values().map(|u| u.served).sum::<u64>(), 0);
+        assert!(queue.ledger().totals().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
@@ -599,8 +656,9 @@ mod tests {
         }
         let expected: Vec<_> = (0..5).map(|i| Duration::from_millis(500 * i)).collect();
         assert_eq!(served_at, expected);
-        let a = &queue.usage()[&Tenant::new("a")];
-        assert_eq!((a.served, a.held_by_share, a.queued), (5, 4, 0));
+        let a = &queue.ledger().totals()[&Tenant::new("a")];
+        assert_eq!((a.requests, a.held_by_share), (5, 4));
+        assert!(queue.backlog().is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,6 +6,7 @@
 //! cargo bench --bench load -- --preset small            # or medium, s100k
 //! cargo bench --bench load -- --preset small --modes akvsync --refresh 20
 //! cargo bench --bench load -- --preset soak --minutes 30   # the chaos soak (soak.rs)
+//! cargo bench --bench load -- --preset noisy            # the noisy neighbour (noisy.rs)
 //! ```
 //!
 //! The operator runs as its own process (the `akvsync` binary cargo builds for this bench, with
@@ -18,6 +19,7 @@
 mod changes;
 mod chart;
 mod measure;
+mod noisy;
 mod probes;
 mod processes;
 mod report;
@@ -44,7 +46,7 @@ struct Options {
     minutes: u64,
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k|soak] \
+const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k|soak|noisy] \
 [--minutes N (soak)] [--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
 [--metrics-granularity per-resource|per-namespace] [--out DIR] [--no-build]";
 
@@ -110,12 +112,17 @@ fn options() -> anyhow::Result<Options> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    let mut scenario =
-        Scenario::preset(&preset).with_context(|| format!("unknown preset {preset}\n{USAGE}"))?;
+    let mut scenario = if preset == "noisy" {
+        noisy::scenario(external_secrets.unwrap_or(noisy::NOISY_EXTERNAL_SECRETS))
+    } else {
+        Scenario::preset(&preset).with_context(|| format!("unknown preset {preset}\n{USAGE}"))?
+    };
     if let Some(seconds) = refresh {
         scenario.refresh = Duration::from_secs(seconds.max(5));
     }
-    if let Some(count) = external_secrets {
+    if let Some(count) = external_secrets
+        && preset != "noisy"
+    {
         scenario.external_secrets = count.max(1);
     }
     if let Some(granularity) = metrics_granularity {
@@ -173,6 +180,25 @@ fn main() -> anyhow::Result<()> {
         if broken {
             bail!("the soak broke an invariant: see load-soak.md");
         }
+        return Ok(());
+    }
+    if options.scenario.preset == "noisy" {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .no_proxy()
+            .build()?;
+        let noisy = noisy::noisy_count(&options.scenario);
+        runtime.block_on(noisy::run_noisy(
+            &options.scenario,
+            noisy,
+            &binaries,
+            &options.output,
+            &http,
+        ))?;
+        println!(
+            "{}",
+            std::fs::read_to_string(options.output.join("load-noisy.md")).unwrap_or_default()
+        );
         return Ok(());
     }
     let results = runtime.block_on(run::run_all(

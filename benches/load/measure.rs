@@ -93,6 +93,19 @@ impl Readiness {
             .count()
     }
 
+    /// How many ExternalSecrets of `namespace` are Ready at their current generation.
+    pub fn ready_count_in(&self, namespace: &str) -> usize {
+        let prefix = format!("{namespace}/");
+        self.lock()
+            .iter()
+            .filter(|(key, observed)| {
+                key.starts_with(&prefix)
+                    && observed.ready
+                    && observed.synced_generation == Some(observed.generation)
+            })
+            .count()
+    }
+
     /// Whether `key` (namespace/name) is Ready having synced at least `generation`.
     pub fn synced(&self, key: &str, generation: i64) -> bool {
         self.lock().get(key).is_some_and(|observed| {

@@ -166,6 +166,8 @@ pub struct OperatorLaunch<'a> {
     pub naive: bool,
     pub metrics_granularity: &'a str,
     pub log: &'a Path,
+    /// More `run` flags (the noisy preset's `--tenant-fairness`).
+    pub extra_args: &'a [String],
 }
 
 /// The operator's HTTP ports, when its `run` accepts `--metrics-addr` / `--health-addr`.
@@ -221,6 +223,7 @@ pub fn start_operator(
     if launch.naive {
         command.arg("--naive");
     }
+    command.args(launch.extra_args);
     if launch.log_level {
         command.args(["--log-level", "warn"]);
     }

@@ -300,6 +300,7 @@ async fn run_mode(
         naive: mode == Mode::Naive,
         metrics_granularity: scenario.metrics_granularity,
         log: &operator_log,
+        extra_args: &[],
     };
     let mut operator = processes::start_operator(&launch, operator_http)?;
     wait_ready(&mut operator, http, &cluster).await?;

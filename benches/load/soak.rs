@@ -368,6 +368,7 @@ async fn soak(
         naive: false,
         metrics_granularity: scenario.metrics_granularity,
         log: &operator_log,
+        extra_args: &[],
     };
     let mut operator = processes::start_operator(&launch, true)?;
     wait_ready(&mut operator, http, &cluster).await?;

@@ -5,7 +5,12 @@
 //! one tenant's burst does not hold up the others; `--tenant-max-share` also caps how much of a
 //! vault's budget one tenant uses when nobody else waits.
 
-use akvsync_actors::store::TenantPolicy;
+use std::sync::Arc;
+
+use akvsync_actors::fair::FairSemaphore;
+use akvsync_actors::store::{Access, LimiterRegistry, TenantPolicy};
+
+use crate::observability::{QueueSnapshot, QueueSource};
 
 /// How the operator groups and serves tenants.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -14,6 +19,31 @@ pub struct TenantConfig {
     pub label: Option<String>,
     /// Whether tenants take turns, and the share of a vault's budget one may use.
     pub policy: TenantPolicy,
+}
+
+/// The tenant metrics' view of every fair queue: each vault's reads and writes, and the
+/// Kubernetes phase.
+pub fn queue_source(limiters: LimiterRegistry, kube_phases: Arc<FairSemaphore>) -> QueueSource {
+    Arc::new(move || {
+        let ledgers = limiters.ledgers();
+        vec![
+            QueueSnapshot {
+                queue: "vault-read",
+                backlog: limiters.backlog(Access::Read),
+                totals: ledgers.reads.totals(),
+            },
+            QueueSnapshot {
+                queue: "vault-write",
+                backlog: limiters.backlog(Access::Write),
+                totals: ledgers.writes.totals(),
+            },
+            QueueSnapshot {
+                queue: "kubernetes",
+                backlog: kube_phases.queue().backlog(),
+                totals: kube_phases.queue().ledger().totals(),
+            },
+        ]
+    })
 }
 
 /// Parses `--tenant-max-share`: a fraction in (0, 1].

@@ -13,7 +13,8 @@ pub use http::{HttpArgs, HttpServer, Readiness};
 pub use leader::{LeaderArgs, LeaderElectionConfig, LeaderElector, LeaderState};
 pub use logging::{LogArgs, LogFormat};
 pub use metrics::{
-    ControllerMetrics, MetricsGranularity, Outcome, ResourceKind, StoreKind, WriteVerb,
+    ControllerMetrics, MetricsGranularity, Outcome, QueueSnapshot, QueueSource, ResourceKind,
+    StoreKind, TenantMetrics, WriteVerb,
 };
 
 /// Every observability flag of `akvsync run`, to `#[command(flatten)]` in one line.

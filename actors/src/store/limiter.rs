@@ -17,7 +17,7 @@ use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::fair::{FairQueue, Fairness, Position};
+use crate::fair::{Backlog, FairQueue, Fairness, Ledger, Position, merge_backlogs};
 
 /// Key Vault's documented limits per vault and 10 s window.
 pub const KEY_VAULT_READS_PER_10S: u32 = 4_000;
@@ -81,14 +81,22 @@ impl Default for TenantPolicy {
 }
 
 impl TenantPolicy {
-    fn queue(self, per_10s: u32) -> FairQueue {
-        FairQueue::new(Fairness {
+    fn queue(self, per_10s: u32, ledger: &Arc<Ledger>) -> FairQueue {
+        let fairness = Fairness {
             per_tenant: self.fair,
             tenant_rate: self
                 .max_share
                 .map(|share| share * f64::from(per_10s) / 10.0),
-        })
+        };
+        FairQueue::with_ledger(fairness, Arc::clone(ledger))
     }
+}
+
+/// What every vault's read queues and write queues served, per tenant.
+#[derive(Clone, Default)]
+pub struct VaultLedgers {
+    pub reads: Arc<Ledger>,
+    pub writes: Arc<Ledger>,
 }
 
 /// governor's clock on tokio's time, so tests with paused time drive the limiter too.
@@ -149,13 +157,20 @@ struct ThrottleState {
 
 impl VaultLimiter {
     pub fn new(host: impl Into<String>, budget: VaultBudget) -> Self {
-        Self::with_tenants(host, budget, TenantPolicy::default())
+        Self::with_tenants(
+            host,
+            budget,
+            TenantPolicy::default(),
+            &VaultLedgers::default(),
+        )
     }
 
+    /// A limiter whose queues serve tenants by `tenants` and count in `ledgers`.
     pub fn with_tenants(
         host: impl Into<String>,
         budget: VaultBudget,
         tenants: TenantPolicy,
+        ledgers: &VaultLedgers,
     ) -> Self {
         let clock = TokioClock::default();
         Self {
@@ -165,18 +180,17 @@ impl VaultLimiter {
             writes: gcra(budget.writes_per_10s, &clock),
             clock,
             throttle: Mutex::new(ThrottleState::default()),
-            read_queue: tenants.queue(budget.reads_per_10s),
-            write_queue: tenants.queue(budget.writes_per_10s),
+            read_queue: tenants.queue(budget.reads_per_10s, &ledgers.reads),
+            write_queue: tenants.queue(budget.writes_per_10s, &ledgers.writes),
             in_flight: Arc::new(Semaphore::new(budget.in_flight.max(1) as usize)),
         }
     }
 
-    /// The waiters for reads and for writes.
-    pub fn queues(&self) -> [(Access, &FairQueue); 2] {
-        [
-            (Access::Read, &self.read_queue),
-            (Access::Write, &self.write_queue),
-        ]
+    fn queue(&self, access: Access) -> &FairQueue {
+        match access {
+            Access::Read => &self.read_queue,
+            Access::Write => &self.write_queue,
+        }
     }
 
     /// Waits for one of the vault's in-flight slots; hold it for the request.
@@ -200,10 +214,11 @@ impl VaultLimiter {
     /// for its share, when one is set).
     pub async fn acquire(&self, access: Access, turn: &Turn) -> Duration {
         let started = Instant::now();
-        let (limiter, queue) = match access {
-            Access::Read => (&self.reads, &self.read_queue),
-            Access::Write => (&self.writes, &self.write_queue),
+        let limiter = match access {
+            Access::Read => &self.reads,
+            Access::Write => &self.writes,
         };
+        let queue = self.queue(access);
         let place = queue.enter(turn);
         loop {
             if let Some(until) = self.paused_until() {
@@ -262,6 +277,7 @@ impl VaultLimiter {
 pub struct LimiterRegistry {
     budget: VaultBudget,
     tenants: TenantPolicy,
+    ledgers: VaultLedgers,
     limiters: Arc<Mutex<HashMap<String, Weak<VaultLimiter>>>>,
 }
 
@@ -274,14 +290,27 @@ impl LimiterRegistry {
         Self {
             budget,
             tenants,
+            ledgers: VaultLedgers::default(),
             limiters: Arc::default(),
         }
     }
 
-    /// Every vault's limiter in use now.
-    pub fn limiters(&self) -> Vec<Arc<VaultLimiter>> {
-        let limiters = self.limiters.lock().expect("limiter registry lock");
-        limiters.values().filter_map(Weak::upgrade).collect()
+    /// What every vault served, per tenant, since the registry was made.
+    pub fn ledgers(&self) -> &VaultLedgers {
+        &self.ledgers
+    }
+
+    /// What each tenant waits for now, over every vault in use.
+    pub fn backlog(&self, access: Access) -> HashMap<Tenant, Backlog> {
+        let limiters: Vec<_> = {
+            let limiters = self.limiters.lock().expect("limiter registry lock");
+            limiters.values().filter_map(Weak::upgrade).collect()
+        };
+        let mut backlog = HashMap::new();
+        for limiter in limiters {
+            merge_backlogs(&mut backlog, limiter.queue(access).backlog());
+        }
+        backlog
     }
 
     /// The shared limiter for `host`; it lives as long as a store holds it.
@@ -291,7 +320,12 @@ impl LimiterRegistry {
             return existing;
         }
         limiters.retain(|_, limiter| limiter.strong_count() > 0);
-        let limiter = Arc::new(VaultLimiter::with_tenants(host, self.budget, self.tenants));
+        let limiter = Arc::new(VaultLimiter::with_tenants(
+            host,
+            self.budget,
+            self.tenants,
+            &self.ledgers,
+        ));
         limiters.insert(host.to_owned(), Arc::downgrade(&limiter));
         limiter
     }
@@ -444,7 +478,12 @@ mod tests {
             reads_per_10s: 100,
             ..VaultBudget::default()
         };
-        let limiter = Arc::new(VaultLimiter::with_tenants("v", budget, tenants));
+        let limiter = Arc::new(VaultLimiter::with_tenants(
+            "v",
+            budget,
+            tenants,
+            &VaultLedgers::default(),
+        ));
         let noisy: Vec<_> = (0..backlog)
             .map(|_| {
                 let limiter = Arc::clone(&limiter);
@@ -490,7 +529,7 @@ mod tests {
             fair: true,
             max_share: Some(0.25),
         };
-        let limiter = VaultLimiter::with_tenants("v", budget, policy);
+        let limiter = VaultLimiter::with_tenants("v", budget, policy, &VaultLedgers::default());
         let turn = Turn::new(Priority::Change, Tenant::new("a"));
         let start = Instant::now();
         for _ in 0..11 {

@@ -15,7 +15,8 @@ pub use actor::{
     StoreRequestError, StoreState,
 };
 pub use limiter::{
-    Access, LimiterRegistry, Priority, Tenant, TenantPolicy, Turn, VaultBudget, VaultLimiter,
+    Access, LimiterRegistry, Priority, Tenant, TenantPolicy, Turn, VaultBudget, VaultLedgers,
+    VaultLimiter,
 };
 pub use listing::Listing;
 pub use metrics::StoreMetrics;

@@ -17,6 +17,7 @@ mod kinds;
 mod resources;
 mod runtime;
 mod stores;
+mod tenants;
 
 use prometheus::Registry;
 
@@ -25,6 +26,9 @@ pub use kinds::{
     MetricsGranularity, Outcome, ResourceKind, STATUS_FALSE, STATUS_TRUE, StoreKind, WriteVerb,
 };
 pub use runtime::{ActiveWorker, Queued};
+pub use tenants::{
+    IDLE_BEFORE_RELABEL, LABELLED_TENANTS, OTHER_TENANTS, QueueSnapshot, QueueSource, TenantMetrics,
+};
 
 use activity::ActivityFamilies;
 use resources::ResourceFamilies;
