@@ -233,25 +233,25 @@ impl Series {
     }
 
     /// For each sample: (t, the highest number of requests any vault got in the 10 s before t).
-    /// The emulator starts with the series, so before 10 s the base is zero.
+    /// A window runs from the last sample at least 10 s before t (so 10 to 11 s, samples being a
+    /// second apart) and is scaled to 10 s; before 10 s it runs from the first sample, unscaled.
     pub fn busiest_vault_per_10s(&self) -> Vec<(f64, u64)> {
         let samples = self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let empty = BTreeMap::new();
-        let mut base = None;
+        let mut base = 0;
         let mut points = Vec::with_capacity(samples.len());
         for (time, totals) in &samples {
-            while base.map_or(0, |index| index + 1) < samples.len()
-                && samples[base.map_or(0, |index| index + 1)].0 <= time - 10.0
-            {
-                base = Some(base.map_or(0, |index| index + 1));
+            while base + 1 < samples.len() && samples[base + 1].0 <= time - 10.0 {
+                base += 1;
             }
-            let base_totals = base.map_or(&empty, |index| &samples[index].1);
+            let (base_time, base_totals) = &samples[base];
+            let span = time - base_time;
+            let scale = if span >= 10.0 { 10.0 / span } else { 1.0 };
             let busiest = totals
                 .iter()
                 .map(|(vault, total)| total - base_totals.get(vault).copied().unwrap_or(0))
                 .max()
                 .unwrap_or(0);
-            points.push((*time, busiest));
+            points.push((*time, (busiest as f64 * scale).round() as u64));
         }
         points
     }

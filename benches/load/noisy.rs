@@ -478,6 +478,9 @@ fn fill_figures(
     }
 }
 
+/// A row of the summary table: its figure and how a run shows it.
+type Row = (&'static str, fn(&NoisyRun) -> String);
+
 /// Seconds with two decimals, or a dash.
 fn optional(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |value| format!("{value:.2} s"))
@@ -518,7 +521,7 @@ fn write_report(scenario: &Scenario, runs: &[NoisyRun], output: &Path) -> anyhow
         runs.first()
             .map_or(0, |run| run.noisy_tenant_external_secrets),
     );
-    let rows: [(&str, fn(&NoisyRun) -> String); 9] = [
+    let rows: [Row; 9] = [
         ("small tenants: new → synced p50", |run| {
             optional(run.small_tenants_new_sync_p50_seconds)
         }),

@@ -376,8 +376,9 @@ impl<V: KeyVault> Call<V> {
         let mut attempt = 0;
         loop {
             let waiting = Instant::now();
-            let permit = self.limiter.in_flight().await;
+            // The budget first: requests wait for it fairly, and only admitted ones hold a slot.
             self.limiter.acquire(access, &self.turn).await;
+            let permit = self.limiter.in_flight(&self.turn).await;
             self.metrics.limiter_waited(host, waiting.elapsed());
             let started = Instant::now();
             let result = request(Arc::clone(&self.vault)).await;

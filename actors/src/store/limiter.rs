@@ -14,10 +14,11 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use rand::Rng;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::fair::{Backlog, FairQueue, Fairness, Ledger, Position, merge_backlogs};
+use crate::fair::{
+    Backlog, FairPermit, FairQueue, FairSemaphore, Fairness, Ledger, Position, merge_backlogs,
+};
 
 /// Key Vault's documented limits per vault and 10 s window.
 pub const KEY_VAULT_READS_PER_10S: u32 = 4_000;
@@ -146,7 +147,9 @@ pub struct VaultLimiter {
     /// Requests waiting for a read slot and for a write slot, fairly across tenants.
     read_queue: FairQueue,
     write_queue: FairQueue,
-    in_flight: Arc<Semaphore>,
+    /// Requests in flight, admitted fairly too: a slot taken in arrival order would let one
+    /// tenant's backlog hold every slot while others wait behind it.
+    in_flight: FairSemaphore,
 }
 
 #[derive(Default)]
@@ -182,7 +185,13 @@ impl VaultLimiter {
             throttle: Mutex::new(ThrottleState::default()),
             read_queue: tenants.queue(budget.reads_per_10s, &ledgers.reads),
             write_queue: tenants.queue(budget.writes_per_10s, &ledgers.writes),
-            in_flight: Arc::new(Semaphore::new(budget.in_flight.max(1) as usize)),
+            in_flight: FairSemaphore::new(
+                budget.in_flight.max(1) as usize,
+                Fairness {
+                    per_tenant: tenants.fair,
+                    tenant_rate: None,
+                },
+            ),
         }
     }
 
@@ -193,12 +202,10 @@ impl VaultLimiter {
         }
     }
 
-    /// Waits for one of the vault's in-flight slots; hold it for the request.
-    pub async fn in_flight(&self) -> OwnedSemaphorePermit {
-        Arc::clone(&self.in_flight)
-            .acquire_owned()
-            .await
-            .expect("the in-flight semaphore is never closed")
+    /// Waits for one of the vault's in-flight slots, in `turn`'s lane and tenant; hold it for
+    /// the request.
+    pub async fn in_flight(&self, turn: &Turn) -> FairPermit<'_> {
+        self.in_flight.acquire(turn).await
     }
 
     pub fn host(&self) -> &str {
