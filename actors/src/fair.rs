@@ -303,6 +303,16 @@ impl FairQueue {
         backlog
     }
 
+    /// Whether `tenant` is at its share now: its next request would wait for it.
+    pub fn at_share(&self, tenant: &Tenant) -> bool {
+        self.share_period().is_some()
+            && self
+                .state()
+                .share_tat
+                .get(&self.key(tenant))
+                .is_some_and(|tat| *tat > Instant::now())
+    }
+
     /// Wakes whoever is at the head now, as when the resource frees up.
     pub fn wake_head(&self) {
         let mut state = self.state();
@@ -679,8 +689,10 @@ mod tests {
                 until: Some(Instant::now() + Duration::from_secs(1))
             }
         );
+        assert!(queue.at_share(&Tenant::new("a")) && !queue.at_share(&Tenant::new("c")));
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(a.position(), Position::Head);
+        assert!(!queue.at_share(&Tenant::new("a")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -62,6 +62,8 @@ pub const REASON_SECRET_SYNCED_ERROR: &str = "SecretSyncedError";
 pub const REASON_SECRET_DELETED: &str = "SecretDeleted";
 /// ExternalSecret `Ready` reason: the Secret is missing (e.g. `creationPolicy: Merge`).
 pub const REASON_SECRET_MISSING: &str = "SecretMissing";
+/// ExternalSecret Event reason (akvsync's own): a sync waits for its vault's budget.
+pub const REASON_WAITING: &str = "Waiting";
 
 /// Store `Ready` reason: the store is valid.
 pub const REASON_STORE_VALID: &str = "Valid";

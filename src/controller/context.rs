@@ -13,7 +13,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use super::scope::Scope;
 use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
-use super::tenants::TenantConfig;
+use super::tenants::{TenantConfig, WaitNotices};
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
 use crate::observability::{ControllerMetrics, ResourceKind};
 
@@ -47,6 +47,9 @@ pub struct Shared {
     pub kube_phases: Arc<FairSemaphore>,
     /// The namespace label whose value names a namespace's tenant (`--tenant-label`).
     pub tenant_label: Option<Arc<str>>,
+    /// Every vault's limiter, for telling a waiting tenant why it waits.
+    pub limiters: LimiterRegistry,
+    pub wait_notices: Arc<WaitNotices>,
     /// This replica's name in events.
     pub instance: String,
     /// What this operator watches and serves.
@@ -99,7 +102,7 @@ impl Shared {
                 metrics: Arc::clone(&metrics),
                 recovered: Arc::clone(&credentials_recovered),
             })),
-            limiters: settings.limiters,
+            limiters: settings.limiters.clone(),
             store_metrics: settings.store_metrics,
             metrics: Arc::clone(&metrics),
             store_config: settings.store_config,
@@ -124,6 +127,8 @@ impl Shared {
                 },
             )),
             tenant_label: controller.tenants.label.as_deref().map(Arc::from),
+            limiters: settings.limiters,
+            wait_notices: Arc::default(),
             instance: controller.instance,
             scope: Arc::new(controller.scope),
         }

@@ -5,10 +5,13 @@
 //! one tenant's burst does not hold up the others; `--tenant-max-share` also caps how much of a
 //! vault's budget one tenant uses when nobody else waits.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use akvsync_actors::fair::FairSemaphore;
-use akvsync_actors::store::{Access, LimiterRegistry, TenantPolicy};
+use akvsync_actors::store::{Access, LimiterRegistry, Tenant, TenantPolicy};
+use tokio::time::Instant;
 
 use crate::observability::{QueueSnapshot, QueueSource};
 
@@ -44,6 +47,58 @@ pub fn queue_source(limiters: LimiterRegistry, kube_phases: Arc<FairSemaphore>) 
             },
         ]
     })
+}
+
+/// A sync whose vault requests have waited this long tells the user why, with an Event.
+pub const WAIT_NOTICE: Duration = Duration::from_secs(5);
+/// At most one such Event per tenant this often: a burst of thousands of waiting resources must
+/// not become thousands of Events.
+pub const WAIT_NOTICE_EVERY: Duration = Duration::from_secs(60);
+
+/// When each tenant was last told why it waits.
+#[derive(Default)]
+pub struct WaitNotices(Mutex<HashMap<Tenant, Instant>>);
+
+impl WaitNotices {
+    /// Why `tenant` waits for its vaults, unless it was told within [`WAIT_NOTICE_EVERY`].
+    pub fn notice(&self, tenant: &Tenant, limiters: &LimiterRegistry) -> Option<String> {
+        let now = Instant::now();
+        {
+            let mut told = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if told
+                .get(tenant)
+                .is_some_and(|at| now - *at < WAIT_NOTICE_EVERY)
+            {
+                return None;
+            }
+            told.retain(|_, at| now - *at < WAIT_NOTICE_EVERY);
+            told.insert(tenant.clone(), now);
+        }
+        Some(wait_message(tenant, limiters))
+    }
+}
+
+/// Why `tenant`'s vault requests wait: its share, or the queues ahead.
+pub fn wait_message(tenant: &Tenant, limiters: &LimiterRegistry) -> String {
+    let mut own = 0;
+    let mut others = 0;
+    for access in [Access::Read, Access::Write] {
+        for (waiting, backlog) in limiters.backlog(access) {
+            if &waiting == tenant {
+                own += backlog.queued;
+            } else {
+                others += backlog.queued;
+            }
+        }
+    }
+    match limiters.policy().max_share {
+        Some(share) if limiters.at_share(tenant) => format!(
+            "waiting for vault budget: tenant {tenant} at its share (--tenant-max-share {share}), {own} of its requests queued"
+        ),
+        _ => format!(
+            "waiting for vault budget: {own} requests of tenant {tenant} and {others} of other tenants queued"
+        ),
+    }
 }
 
 /// Parses `--tenant-max-share`: a fraction in (0, 1].

@@ -155,6 +155,16 @@ fn the_charts_arguments_parse_as_the_operators_command_line() {
         "00000000-0000-0000-0000-000000000000"
     );
 
+    let tenants = run_args(args(&render(
+        r#"{"tenants": {"label": "example.com/team", "fairness": false, "maxShare": 0.25}}"#,
+    )))
+    .operator_config()
+    .expect("config")
+    .tenants;
+    assert_eq!(tenants.label.as_deref(), Some("example.com/team"));
+    assert!(!tenants.policy.fair);
+    assert_eq!(tenants.policy.max_share, Some(0.25));
+
     let scoped = run_args(args(&render("ci/scoped-values.yaml")))
         .operator_config()
         .expect("config");
@@ -386,6 +396,8 @@ fn the_schema_refuses_bad_values_naming_the_field() {
         (r#"{"concurent": 4}"#, "concurent"),
         (r#"{"replicaCount": "two"}"#, "/replicaCount"),
         (r#"{"concurrent": 0}"#, "/concurrent"),
+        (r#"{"tenants": {"maxShare": 1.5}}"#, "/tenants/maxShare"),
+        (r#"{"tenants": {"fairnes": false}}"#, "fairnes"),
         (r#"{"log": {"format": "xml"}}"#, "/log/format"),
         (
             r#"{"leaderElectionLeaseDuration": "15 seconds"}"#,

@@ -38,4 +38,5 @@ mod sync_cluster_external_secret;
 mod sync_external_secret;
 mod sync_objects;
 mod sync_policies;
+mod tenants;
 mod token_outage;

@@ -302,6 +302,23 @@ impl LimiterRegistry {
         }
     }
 
+    /// How tenants share each vault's budget.
+    pub fn policy(&self) -> TenantPolicy {
+        self.tenants
+    }
+
+    /// Whether `tenant` is at its share of any vault's budget now.
+    pub fn at_share(&self, tenant: &Tenant) -> bool {
+        self.live().iter().any(|limiter| {
+            limiter.read_queue.at_share(tenant) || limiter.write_queue.at_share(tenant)
+        })
+    }
+
+    fn live(&self) -> Vec<Arc<VaultLimiter>> {
+        let limiters = self.limiters.lock().expect("limiter registry lock");
+        limiters.values().filter_map(Weak::upgrade).collect()
+    }
+
     /// What every vault served, per tenant, since the registry was made.
     pub fn ledgers(&self) -> &VaultLedgers {
         &self.ledgers
@@ -309,12 +326,8 @@ impl LimiterRegistry {
 
     /// What each tenant waits for now, over every vault in use.
     pub fn backlog(&self, access: Access) -> HashMap<Tenant, Backlog> {
-        let limiters: Vec<_> = {
-            let limiters = self.limiters.lock().expect("limiter registry lock");
-            limiters.values().filter_map(Weak::upgrade).collect()
-        };
         let mut backlog = HashMap::new();
-        for limiter in limiters {
+        for limiter in self.live() {
             merge_backlogs(&mut backlog, limiter.queue(access).backlog());
         }
         backlog

@@ -18,14 +18,15 @@ use std::time::Duration;
 use akvsync_actors::fair::FairPermit;
 use akvsync_actors::resource::{Reconciler, Trigger};
 use akvsync_actors::schedule::{Outcome, Refresh};
-use akvsync_actors::store::{Priority, Turn};
-use akvsync_crds::constants::CONDITION_READY;
+use akvsync_actors::store::{Priority, Tenant, Turn};
+use akvsync_crds::constants::{CONDITION_READY, REASON_WAITING};
 use akvsync_crds::meta::{LocalObjectReference, find_condition};
 use akvsync_crds::{Condition, ExternalSecret, ExternalSecretStatus, RefreshPolicy, StoreKind};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use sha3::{Digest, Sha3_224};
 use tracing::{debug, warn};
@@ -37,6 +38,7 @@ use self::report::{Notices, Synced};
 use super::common;
 use super::context::Shared;
 use super::status::{replace_ready, replace_status, same_condition};
+use super::tenants::WAIT_NOTICE;
 use crate::observability::{Outcome as MetricsOutcome, ResourceKind};
 use crate::sync::built_from::{BuiltFrom, Proof, provable_spec};
 use crate::sync::target::target_name;
@@ -188,6 +190,33 @@ async fn kube_phase<'a>(shared: &'a Shared, turn: &Turn) -> FairPermit<'a> {
     shared.kube_phases.acquire(turn).await
 }
 
+/// Runs `fetch`; when it has waited [`WAIT_NOTICE`], tells the user why with a Normal Event
+/// (at most one per tenant a minute).
+async fn noticed<F: Future>(
+    shared: &Shared,
+    es: &ExternalSecret,
+    tenant: &Tenant,
+    fetch: F,
+) -> F::Output {
+    let mut fetch = std::pin::pin!(fetch);
+    tokio::select! {
+        fetched = &mut fetch => return fetched,
+        () = tokio::time::sleep(WAIT_NOTICE) => {}
+    }
+    if let Some(message) = shared.wait_notices.notice(tenant, &shared.limiters) {
+        common::publish(
+            shared,
+            es,
+            EventType::Normal,
+            "Sync",
+            REASON_WAITING,
+            &message,
+        )
+        .await;
+    }
+    fetch.await
+}
+
 /// Where a sync waits: changes before refreshes, as its namespace's tenant.
 fn turn(shared: &Shared, namespace: &str, trigger: Trigger) -> Turn {
     let priority = if trigger == Trigger::Changed {
@@ -228,7 +257,13 @@ async fn sync<'a>(
         Proof::Settling(wait) => return Step::Later(wait),
         Proof::Stale => {}
     }
-    let fetched = fetch::fetch(shared, &plan.plan, &namespace, &ask).await;
+    let fetched = noticed(
+        shared,
+        es,
+        &ask.turn.tenant,
+        fetch::fetch(shared, &plan.plan, &namespace, &ask),
+    )
+    .await;
     let built_from = provable_spec(es)
         .then(|| {
             let stores = proof::NamespaceStores {

@@ -89,19 +89,23 @@ impl World {
                 .await
                 .expect("install CRD");
         }
-        world.namespace(NAMESPACE).await;
-        let client_id = world.app.client_id.clone();
+        world.namespace_with_store(NAMESPACE).await;
         world
-            .secret(
-                NAMESPACE,
-                "azure-creds",
-                &[("client-id", &client_id), ("client-secret", CLIENT_SECRET)],
-            )
+    }
+
+    /// Namespace `namespace` with the principal's credentials in Secret `azure-creds` and a
+    /// SecretStore `vault` using them.
+    pub async fn namespace_with_store(&self, namespace: &str) {
+        self.namespace(namespace).await;
+        let client_id = self.app.client_id.clone();
+        self.secret(
+            namespace,
+            "azure-creds",
+            &[("client-id", &client_id), ("client-secret", CLIENT_SECRET)],
+        )
+        .await;
+        self.apply_yaml(&self.store_yaml(namespace, "vault", TENANT))
             .await;
-        world
-            .apply_yaml(&world.store_yaml(NAMESPACE, "vault", TENANT))
-            .await;
-        world
     }
 
     pub fn operator_config(&self) -> OperatorConfig {
