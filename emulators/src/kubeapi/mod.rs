@@ -23,6 +23,7 @@ mod kinds;
 mod openapi;
 mod openapi_v2;
 mod patch;
+mod protobuf;
 mod resources;
 mod reviews;
 mod selectors;

@@ -19,6 +19,7 @@ use super::discovery;
 use super::errors::ApiError;
 use super::faults::{Faults, Stats};
 use super::handlers::{self, DeleteOptions, PatchType, Query, State, WriteOptions};
+use super::protobuf;
 use super::resources::{Behavior, ResourceType};
 use super::table::{self, IncludeObject};
 use super::tokens::TokenIssuer;
@@ -301,6 +302,43 @@ fn stats_resource(target: &Target) -> String {
     }
 }
 
+/// A create or update body in JSON: `None` when it is JSON already (or the verb takes none);
+/// protobuf and YAML are converted; any other media type is refused with 415, as the API server
+/// does.
+fn request_body(verb: &str, content_type: &str, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    if !matches!(verb, "create" | "update") || body.is_empty() {
+        return Ok(None);
+    }
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media.is_empty() || media.eq_ignore_ascii_case("application/json") {
+        return Ok(None);
+    }
+    let unsupported = |message: String| ApiError::new(415, "UnsupportedMediaType", message);
+    if protobuf::is_protobuf(media) {
+        let object = protobuf::decode(body).map_err(|error| match error {
+            protobuf::DecodeError::Invalid(message) => {
+                ApiError::bad_request(format!("error decoding request body: {message}"))
+            }
+            protobuf::DecodeError::Unsupported(message) => unsupported(message),
+        })?;
+        return Ok(Some(
+            serde_json::to_vec(&object).expect("a JSON value serializes"),
+        ));
+    }
+    if media.eq_ignore_ascii_case("application/yaml") {
+        let object: Value = serde_yaml::from_slice(body).map_err(|error| {
+            ApiError::bad_request(format!("error decoding request body: {error}"))
+        })?;
+        return Ok(Some(
+            serde_json::to_vec(&object).expect("a JSON value serializes"),
+        ));
+    }
+    Err(unsupported(format!(
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, {}",
+        protobuf::MEDIA_TYPE
+    )))
+}
+
 fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -448,13 +486,22 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             {
                 return error_response(&error);
             }
+            let mut content_type = header(&parts.headers, "content-type");
+            let body = match request_body(verb, content_type, &body) {
+                Ok(Some(json)) => {
+                    content_type = "application/json";
+                    Bytes::from(json)
+                }
+                Ok(None) => body,
+                Err(error) => return error_response(&error),
+            };
             let request = ResourceRequest {
                 verb,
                 target: &target,
                 query: &query,
                 body: &body,
                 accept: &accept,
-                content_type: header(&parts.headers, "content-type"),
+                content_type,
                 user_agent: header(&parts.headers, "user-agent"),
                 user: &user,
             };
@@ -531,7 +578,7 @@ struct ResourceRequest<'a> {
     verb: &'static str,
     target: &'a Target,
     query: &'a Query,
-    body: &'a Bytes,
+    body: &'a [u8],
     accept: &'a str,
     content_type: &'a str,
     user_agent: &'a str,
@@ -601,7 +648,6 @@ fn dispatch(shared: &Arc<Shared>, request: ResourceRequest<'_>) -> Response<Body
             request.user,
             &resource.plural,
             request.body,
-            request.content_type,
         )
         .map(|review| (201, review)),
         "create" => handlers::create(

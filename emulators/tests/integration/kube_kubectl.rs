@@ -674,3 +674,91 @@ async fn kubectl_auth_whoami_can_i_and_impersonation_follow_rbac() {
         other => panic!("expected 403, got {other:?}"),
     }
 }
+
+/// kubectl 1.32 sends built-in kinds as protobuf (client-go's typed clients): the objects it
+/// creates read back as the JSON a real API server keeps, defaults included; a body in a media
+/// type the API server does not take is refused with 415.
+#[tokio::test]
+async fn kubectl_creates_built_in_kinds_sent_as_protobuf() {
+    require_kubectl();
+    let emulator = start().await;
+    let kubectl = Kubectl::new(&emulator);
+    kubectl.run(&["create", "namespace", "team-p"]).await;
+    kubectl
+        .run(&[
+            "create",
+            "secret",
+            "generic",
+            "db",
+            "-n",
+            "team-p",
+            "--from-literal=password=s3cret",
+        ])
+        .await;
+    kubectl
+        .run(&[
+            "create",
+            "configmap",
+            "settings",
+            "-n",
+            "team-p",
+            "--from-literal=mode=fast",
+        ])
+        .await;
+    kubectl
+        .run(&["create", "serviceaccount", "syncer", "-n", "team-p"])
+        .await;
+    let token = kubectl
+        .run(&[
+            "create",
+            "token",
+            "syncer",
+            "-n",
+            "team-p",
+            "--duration=10m",
+            "--audience=vault",
+        ])
+        .await;
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
+
+    let secret: serde_json::Value = serde_json::from_str(
+        &kubectl
+            .run(&["get", "secret", "db", "-n", "team-p", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(secret["type"], "Opaque", "defaulted as an empty type is");
+    assert_eq!(secret["data"], json!({"password": "czNjcmV0"}));
+    assert!(secret["metadata"].get("generateName").is_none(), "{secret}");
+    let config: serde_json::Value = serde_json::from_str(
+        &kubectl
+            .run(&["get", "configmap", "settings", "-n", "team-p", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(config["data"], json!({"mode": "fast"}));
+    let namespace = kubectl
+        .run(&[
+            "get",
+            "namespace",
+            "team-p",
+            "-o",
+            "jsonpath={.status.phase}",
+        ])
+        .await;
+    assert_eq!(namespace, "Active");
+
+    let request = hyper::Request::post("/api/v1/namespaces/team-p/configmaps")
+        .header("content-type", "text/plain")
+        .body(b"data: x".to_vec())
+        .unwrap();
+    match emulator.client().request_text(request).await {
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(
+                (status.code, status.reason.as_str()),
+                (415, "UnsupportedMediaType")
+            );
+        }
+        other => panic!("a text/plain body was not refused with 415: {other:?}"),
+    }
+}
