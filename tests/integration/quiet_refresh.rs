@@ -238,7 +238,7 @@ async fn a_restart_with_intact_secrets_reads_no_value_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_that_may_not_list_reads_each_secret_and_the_store_says_so() {
-    use akvsync::controller::stores::STORE_VALIDATED_LISTING_FORBIDDEN;
+    use akvsync::controller::stores::{STORE_VALIDATED, STORE_VALIDATED_LISTING_FORBIDDEN};
     use akvsync_emulators::azure::{Access, Grant};
 
     let mut world = World::new().await;
@@ -252,7 +252,10 @@ async fn a_principal_that_may_not_list_reads_each_secret_and_the_store_says_so()
         )
         .unwrap();
     world.set_secret("db", "v1");
-    world.start_operator().await;
+    let mut config = world.operator_config();
+    // The listing is asked for again 20 s after a 403 (5 minutes by default).
+    config.store.listing_denied_for = std::time::Duration::from_secs(20);
+    world.start_operator_with(config).await;
     world
         .apply_yaml(&external_secret_yaml(
             NAMESPACE,
@@ -285,4 +288,18 @@ async fn a_principal_that_may_not_list_reads_each_secret_and_the_store_says_so()
         .wait_for_value(NAMESPACE, "db", "password", "v2")
         .await;
     assert!(world.azure.stats().gets(VAULT) > gets);
+
+    // List is granted: at the next listing the note goes and refreshes list again.
+    world
+        .azure
+        .grant(VAULT, &world.app.client_id, Grant::all())
+        .unwrap();
+    eventually("the store's Ready message to drop the note", || async {
+        let store = world.secret_store(NAMESPACE, "vault").await;
+        let conditions = store.status?.conditions?;
+        let ready = conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.message.as_deref() == Some(STORE_VALIDATED)).then_some(())
+    })
+    .await;
+    assert!(world.azure.stats().operation(VAULT, "ListSecrets") > 1);
 }

@@ -32,7 +32,7 @@ pub fn listing_max_age(max_age: Duration) -> Duration {
 }
 
 /// How long a 403 on a listing stops the store from asking for one again (permissions may be
-/// granted later).
+/// granted later), by default.
 pub const LISTING_DENIED_FOR: Duration = Duration::from_secs(300);
 
 /// Told when the store's permission to list secrets changes: `false` at a 403 on the listing,
@@ -46,6 +46,9 @@ pub struct StoreConfig {
     pub cache_max_bytes: u64,
     /// No cached value outlives this, whatever the requester accepts.
     pub cache_ttl: Duration,
+    /// After a 403 on a listing, how long the store reads values one by one before it asks for
+    /// a listing again.
+    pub listing_denied_for: Duration,
 }
 
 impl Default for StoreConfig {
@@ -53,6 +56,7 @@ impl Default for StoreConfig {
         Self {
             cache_max_bytes: 256 * 1024 * 1024,
             cache_ttl: Duration::from_secs(24 * 3600),
+            listing_denied_for: LISTING_DENIED_FOR,
         }
     }
 }
@@ -70,6 +74,7 @@ pub struct StoreCore<V> {
     /// Until when the principal is taken to be denied listing (403): meanwhile stale values are
     /// read again one by one, without asking for the listing.
     listing_denied_until: Mutex<Option<Instant>>,
+    listing_denied_for: Duration,
     /// Whether the observer was last told that listing is denied.
     listing_denied_told: AtomicBool,
     on_listing_access: Option<ListingAccessObserver>,
@@ -95,6 +100,7 @@ impl<V: KeyVault> StoreCore<V> {
             ),
             metrics,
             listing_denied_until: Mutex::new(None),
+            listing_denied_for: config.listing_denied_for,
             listing_denied_told: AtomicBool::new(false),
             on_listing_access: None,
         }
@@ -165,7 +171,7 @@ impl<V: KeyVault> StoreCore<V> {
 
     /// The listing that proves values unchanged, at most `max_age` old; `None` when the vault
     /// cannot give it now. A 403 (the principal may get but not list) is remembered for
-    /// [`LISTING_DENIED_FOR`], so that nobody asks again meanwhile.
+    /// [`StoreConfig::listing_denied_for`], so that nobody asks again meanwhile.
     pub async fn revalidation_listing(
         &self,
         kind: ObjectKind,
@@ -192,7 +198,7 @@ impl<V: KeyVault> StoreCore<V> {
                 Some(listing)
             }
             Err(ProviderError::Forbidden { .. }) => {
-                *self.denied_until() = Some(Instant::now() + LISTING_DENIED_FOR);
+                *self.denied_until() = Some(Instant::now() + self.listing_denied_for);
                 self.listing_access(false);
                 None
             }
