@@ -16,6 +16,9 @@
 //! Vault's real limits. The Kubernetes emulator runs inside this process, because its binary has
 //! no stats endpoint and the run counts the operator's writes.
 
+// report.rs builds the results JSON with one `json!` of about a hundred fields.
+#![recursion_limit = "256"]
+
 mod changes;
 mod chart;
 mod measure;

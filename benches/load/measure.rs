@@ -257,6 +257,44 @@ impl Series {
     }
 }
 
+/// The Kubernetes emulator's writes per second, sampled once a second.
+#[derive(Clone, Default)]
+pub struct KubeThroughput {
+    samples: Arc<Mutex<Vec<(f64, u64)>>>,
+}
+
+impl KubeThroughput {
+    /// Samples `stats` until the returned task is aborted.
+    pub fn sample(
+        stats: impl Fn() -> akvsync_emulators::kubeapi::StatsSnapshot + Send + Sync + 'static,
+    ) -> (KubeThroughput, tokio::task::JoinHandle<()>) {
+        let throughput = KubeThroughput::default();
+        let samples = Arc::clone(&throughput.samples);
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let writes = stats().writes();
+                samples
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((started.elapsed().as_secs_f64(), writes));
+            }
+        });
+        (throughput, task)
+    }
+
+    /// The most writes the emulator served in one second (between two samples, per second).
+    pub fn peak_writes_per_second(&self) -> Option<f64> {
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples
+            .windows(2)
+            .map(|pair| (pair[1].1 - pair[0].1) as f64 / (pair[1].0 - pair[0].0).max(1e-3))
+            .max_by(f64::total_cmp)
+    }
+}
+
 /// The `q` quantile (0..=1) of `values`, nearest rank; `None` when empty.
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {

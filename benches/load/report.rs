@@ -83,6 +83,9 @@ fn figures(scenario: &Scenario, results: &[ModeResult]) -> serde_json::Value {
         "naive_token_requests": naive.map(|r| r.token_requests),
         "kube_token_requests": akvsync.map(|r| r.kube_token_requests),
         "cold_start_seconds": akvsync.and_then(|r| r.cold_start_seconds),
+        "kube_emulator_peak_writes_per_second": akvsync.and_then(|r| r.kube_emulator_peak_writes_per_second),
+        "kube_emulator_write_p99_seconds": akvsync.and_then(|r| r.kube_emulator_write_p99_seconds),
+        "kube_emulator_read_p99_seconds": akvsync.and_then(|r| r.kube_emulator_read_p99_seconds),
         "naive_cold_start_seconds": naive.and_then(|r| r.cold_start_seconds),
         "first_sync_p50_seconds": akvsync.and_then(|r| r.first_sync_p50_seconds),
         "first_sync_p99_seconds": akvsync.and_then(|r| r.first_sync_p99_seconds),
@@ -286,6 +289,21 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     row("refresh lag p99 (bucket bound)", Unit::Seconds, &|r| {
         r.refresh_lag_p99_seconds
     });
+    row(
+        "Kubernetes emulator: busiest second of writes",
+        Unit::Count,
+        &|r| r.kube_emulator_peak_writes_per_second,
+    );
+    row(
+        "Kubernetes emulator: write p99 (bucket bound)",
+        Unit::Seconds,
+        &|r| r.kube_emulator_write_p99_seconds,
+    );
+    row(
+        "Kubernetes emulator: read p99 (bucket bound)",
+        Unit::Seconds,
+        &|r| r.kube_emulator_read_p99_seconds,
+    );
     row("operator RSS before ExternalSecrets", Unit::Bytes, &|r| {
         Some(r.rss_baseline_bytes as f64)
     });

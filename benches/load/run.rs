@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::changes::{ChangedCycle, measure_changed_cycle};
-use crate::measure::{self, AzureStats, Histogram, Readiness, Series};
+use crate::measure::{self, AzureStats, Histogram, KubeThroughput, Readiness, Series};
 use crate::probes::run_probes;
 use crate::processes::{self, Binaries, OperatorLaunch, OperatorProcess};
 use crate::report;
@@ -106,6 +106,11 @@ pub struct ModeResult {
     pub cpu_seconds_per_cycle: Option<f64>,
     pub cpu_seconds_total: f64,
     pub operator_http: bool,
+    /// The Kubernetes emulator's own throughput: its busiest second of writes (every client's),
+    /// and the upper bounds of the latency buckets holding its p99 write and read.
+    pub kube_emulator_peak_writes_per_second: Option<f64>,
+    pub kube_emulator_write_p99_seconds: Option<f64>,
+    pub kube_emulator_read_p99_seconds: Option<f64>,
     pub notes: Vec<String>,
     /// (seconds since the emulator started, requests to the busiest vault in the 10 s before).
     #[serde(skip)]
@@ -284,6 +289,8 @@ async fn run_mode(
     let (azure, cluster) = start_emulators(scenario, binaries, work.path(), &azure_log).await?;
     let (series, sampler) = Series::sample(http.clone(), azure.ready.admin_url.clone());
     let _sampler = AbortOnDrop(sampler);
+    let (kube_throughput, kube_sampler) = KubeThroughput::sample(cluster.emulator.stats_reader());
+    let _kube_sampler = AbortOnDrop(kube_sampler);
     let (readiness, watch) = Readiness::watch(cluster.client.clone());
     let _watch = AbortOnDrop(watch);
 
@@ -452,6 +459,10 @@ async fn run_mode(
     result.token_requests = azure_end.token_requests();
     result.kube_token_requests = cluster.kube_token_requests();
     result.series = series.busiest_vault_per_10s();
+    let kube = cluster.emulator.stats();
+    result.kube_emulator_peak_writes_per_second = kube_throughput.peak_writes_per_second();
+    result.kube_emulator_write_p99_seconds = kube.latency.writes.quantile_upper_bound(0.99);
+    result.kube_emulator_read_p99_seconds = kube.latency.reads.quantile_upper_bound(0.99);
     operator.guard.stop().await.ok();
     azure.guard.stop().await.ok();
     Ok(())

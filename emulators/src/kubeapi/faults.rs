@@ -308,6 +308,60 @@ pub struct Stats {
     requests: Mutex<BTreeMap<RequestKey, u64>>,
     secret_writes: AtomicU64,
     open_watches: AtomicU64,
+    /// How long resource requests took to answer (watches excluded), reads and writes apart.
+    latency: Mutex<RequestLatency>,
+}
+
+/// Upper bounds (seconds) of the latency buckets: 1-2-5 steps from 50 µs to 10 s, then +Inf.
+const LATENCY_BOUNDS: [f64; 17] = [
+    0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0,
+    2.0, 5.0, 10.0,
+];
+
+/// A latency histogram with [`LATENCY_BOUNDS`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LatencyHistogram {
+    /// Counts per bucket; the last one is over 10 s.
+    buckets: [u64; LATENCY_BOUNDS.len() + 1],
+}
+
+impl LatencyHistogram {
+    fn observe(&mut self, seconds: f64) {
+        let bucket = LATENCY_BOUNDS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        self.buckets[bucket] += 1;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The upper bound of the bucket holding the `q` quantile (`f64::INFINITY` past 10 s);
+    /// `None` without observations.
+    pub fn quantile_upper_bound(&self, q: f64) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
+        let mut seen = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            seen += bucket;
+            if seen >= rank {
+                return Some(LATENCY_BOUNDS.get(index).copied().unwrap_or(f64::INFINITY));
+            }
+        }
+        None
+    }
+}
+
+/// Latency of reads (get, list) and of writes (create, update, patch, delete).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestLatency {
+    pub reads: LatencyHistogram,
+    pub writes: LatencyHistogram,
 }
 
 impl Stats {
@@ -334,8 +388,27 @@ impl Stats {
         WatchGuard { stats: self }
     }
 
+    /// Records how long a resource request with `verb` took to answer.
+    pub(crate) fn observe_latency(&self, verb: &str, elapsed: std::time::Duration) {
+        let mut latency = self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let histogram = match verb {
+            "get" | "list" => &mut latency.reads,
+            "create" | "update" | "patch" | "delete" | "deletecollection" => &mut latency.writes,
+            _ => return,
+        };
+        histogram.observe(elapsed.as_secs_f64());
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
+            latency: self
+                .latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
             requests: self
                 .requests
                 .lock()
@@ -365,6 +438,7 @@ pub struct StatsSnapshot {
     /// Successful create/update/patch/delete requests on Secrets (the operator's writes).
     pub secret_writes: u64,
     pub open_watches: u64,
+    pub latency: RequestLatency,
 }
 
 impl StatsSnapshot {
@@ -373,6 +447,20 @@ impl StatsSnapshot {
         self.requests
             .iter()
             .filter(|(key, _)| key.verb == verb && key.resource == resource)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Write requests (create, update, patch, delete), every resource and user.
+    pub fn writes(&self) -> u64 {
+        self.requests
+            .iter()
+            .filter(|(key, _)| {
+                matches!(
+                    key.verb.as_str(),
+                    "create" | "update" | "patch" | "delete" | "deletecollection"
+                )
+            })
             .map(|(_, count)| count)
             .sum()
     }
@@ -388,5 +476,31 @@ impl StatsSnapshot {
 
     pub fn total_requests(&self) -> u64 {
         self.requests.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles_are_bucket_upper_bounds() {
+        let stats = Stats::default();
+        for _ in 0..98 {
+            stats.observe_latency("create", std::time::Duration::from_micros(300));
+        }
+        stats.observe_latency("patch", std::time::Duration::from_millis(30));
+        stats.observe_latency("delete", std::time::Duration::from_secs(20));
+        stats.observe_latency("watch", std::time::Duration::from_secs(60));
+        let latency = stats.snapshot().latency;
+        assert_eq!(latency.writes.count(), 100);
+        assert_eq!(latency.reads.count(), 0);
+        assert_eq!(latency.writes.quantile_upper_bound(0.5), Some(0.0005));
+        assert_eq!(latency.writes.quantile_upper_bound(0.99), Some(0.05));
+        assert_eq!(
+            latency.writes.quantile_upper_bound(1.0),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(latency.reads.quantile_upper_bound(0.99), None);
     }
 }

@@ -45,8 +45,8 @@ use base64::Engine;
 use serde_json::json;
 
 pub use faults::{
-    FaultMatch, FaultResponse, FaultRule, FaultSettings, FaultSettingsError, Faults, RequestKey,
-    RuleSettings, StatsSnapshot,
+    FaultMatch, FaultResponse, FaultRule, FaultSettings, FaultSettingsError, Faults,
+    LatencyHistogram, RequestKey, RequestLatency, RuleSettings, StatsSnapshot,
 };
 
 use auth::{User, Users};
@@ -302,9 +302,15 @@ impl KubeEmulator {
         self.shared.tokens.jwks().to_string()
     }
 
-    /// Request counters, Secret writes and open watches.
+    /// Request counters, Secret writes, open watches and request latency.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
+    }
+
+    /// Reads [`Self::stats`] from elsewhere (a sampling task), for as long as it is held.
+    pub fn stats_reader(&self) -> impl Fn() -> StatsSnapshot + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.stats.snapshot()
     }
 
     /// The admin endpoint's base URL, `http://127.0.0.1:<adminPort>/admin` (see `admin.rs`).

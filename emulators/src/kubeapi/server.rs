@@ -505,7 +505,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 user_agent: header(&parts.headers, "user-agent"),
                 user: &user,
             };
+            let started = std::time::Instant::now();
             let response = dispatch(&shared, request);
+            shared.stats.observe_latency(verb, started.elapsed());
             if target.resource.behavior == Behavior::Secret
                 && matches!(
                     verb,
