@@ -143,6 +143,8 @@ struct Row {
 enum Unit {
     Count,
     Seconds,
+    /// Seconds shown in milliseconds, for request latencies.
+    Milliseconds,
     Ratio,
     Bytes,
 }
@@ -153,6 +155,10 @@ fn format_value(value: Option<f64>, unit: Unit) -> String {
         Some(value) => match unit {
             Unit::Count => format!("{value:.0}"),
             Unit::Seconds => format!("{value:.2} s"),
+            Unit::Milliseconds => {
+                let millis = format!("{:.3}", value * 1000.0);
+                format!("{} ms", millis.trim_end_matches('0').trim_end_matches('.'))
+            }
             Unit::Ratio => format!("{value:.2}"),
             Unit::Bytes if value.abs() >= 1024.0 * 1024.0 => {
                 format!("{:.1} MiB", value / 1024.0 / 1024.0)
@@ -296,12 +302,12 @@ fn table(scenario: &Scenario, results: &[ModeResult]) -> String {
     );
     row(
         "Kubernetes emulator: write p99 (bucket bound)",
-        Unit::Seconds,
+        Unit::Milliseconds,
         &|r| r.kube_emulator_write_p99_seconds,
     );
     row(
         "Kubernetes emulator: read p99 (bucket bound)",
-        Unit::Seconds,
+        Unit::Milliseconds,
         &|r| r.kube_emulator_read_p99_seconds,
     );
     row("operator RSS before ExternalSecrets", Unit::Bytes, &|r| {
