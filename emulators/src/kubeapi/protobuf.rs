@@ -25,6 +25,8 @@ enum Kind {
     /// `meta.v1.Time`: seconds and nanos, shown as RFC 3339.
     Time,
     Message(&'static Schema),
+    /// `meta.v1.FieldsV1`: its one field (1) holds JSON text; JSON shows the object.
+    FieldsV1,
     StringMap,
     BytesMap,
     Strings,
@@ -49,6 +51,19 @@ static OWNER_REFERENCE: Schema = Schema {
     ],
 };
 
+static MANAGED_FIELDS_ENTRY: Schema = Schema {
+    name: "ManagedFieldsEntry",
+    fields: &[
+        (1, "manager", Kind::String),
+        (2, "operation", Kind::String),
+        (3, "apiVersion", Kind::String),
+        (4, "time", Kind::Time),
+        (6, "fieldsType", Kind::String),
+        (7, "fieldsV1", Kind::FieldsV1),
+        (8, "subresource", Kind::String),
+    ],
+};
+
 static OBJECT_META: Schema = Schema {
     name: "ObjectMeta",
     fields: &[
@@ -66,6 +81,7 @@ static OBJECT_META: Schema = Schema {
         (12, "annotations", Kind::StringMap),
         (13, "ownerReferences", Kind::Messages(&OWNER_REFERENCE)),
         (14, "finalizers", Kind::Strings),
+        (17, "managedFields", Kind::Messages(&MANAGED_FIELDS_ENTRY)),
     ],
 };
 
@@ -343,6 +359,114 @@ pub fn decode(body: &[u8]) -> Result<Value, DecodeError> {
     Ok(object)
 }
 
+/// Whether an `Accept` header asks for protobuf first, as client-go's typed clients do
+/// (`application/vnd.kubernetes.protobuf,application/json`).
+pub fn preferred(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| is_protobuf(first.trim()))
+}
+
+/// The protobuf form of `object`, its schema picked by `apiVersion` and `kind`: `None` for a
+/// kind without one, or an object with a field outside it (then the answer stays JSON, which
+/// clients that ask for protobuf accept too).
+pub fn encode(object: &Value) -> Option<Vec<u8>> {
+    let api_version = object.get("apiVersion")?.as_str()?;
+    let kind = object.get("kind")?.as_str()?;
+    let schema = schema_of(api_version, kind)?;
+    let mut raw = Vec::new();
+    encode_message(schema, object, &mut raw, &["apiVersion", "kind"])?;
+    let mut type_meta = Vec::new();
+    put_bytes(&mut type_meta, 1, api_version.as_bytes());
+    put_bytes(&mut type_meta, 2, kind.as_bytes());
+    let mut unknown = Vec::new();
+    put_bytes(&mut unknown, 1, &type_meta);
+    put_bytes(&mut unknown, 2, &raw);
+    Some([MAGIC, &unknown].concat())
+}
+
+fn encode_message(schema: &Schema, value: &Value, out: &mut Vec<u8>, skip: &[&str]) -> Option<()> {
+    for (key, field) in value.as_object()? {
+        if field.is_null() || skip.contains(&key.as_str()) {
+            continue;
+        }
+        let (number, _, kind) = schema.fields.iter().find(|(_, name, _)| name == key)?;
+        let number = *number;
+        match kind {
+            Kind::String => put_bytes(out, number, field.as_str()?.as_bytes()),
+            Kind::Bool => put_varint_field(out, number, u64::from(field.as_bool()?)),
+            Kind::Int => put_varint_field(out, number, field.as_i64()? as u64),
+            Kind::Time => {
+                let at = chrono::DateTime::parse_from_rfc3339(field.as_str()?).ok()?;
+                let mut time = Vec::new();
+                put_varint_field(&mut time, 1, at.timestamp() as u64);
+                put_bytes(out, number, &time);
+            }
+            Kind::Message(inner) => {
+                let mut message = Vec::new();
+                encode_message(inner, field, &mut message, &[])?;
+                put_bytes(out, number, &message);
+            }
+            Kind::FieldsV1 => {
+                let mut fields = Vec::new();
+                put_bytes(&mut fields, 1, field.to_string().as_bytes());
+                put_bytes(out, number, &fields);
+            }
+            Kind::Messages(inner) => {
+                for item in field.as_array()? {
+                    let mut message = Vec::new();
+                    encode_message(inner, item, &mut message, &[])?;
+                    put_bytes(out, number, &message);
+                }
+            }
+            Kind::Strings => {
+                for item in field.as_array()? {
+                    put_bytes(out, number, item.as_str()?.as_bytes());
+                }
+            }
+            Kind::StringMap | Kind::BytesMap => {
+                for (key, value) in field.as_object()? {
+                    let value = match kind {
+                        Kind::BytesMap => base64::engine::general_purpose::STANDARD
+                            .decode(value.as_str()?)
+                            .ok()?,
+                        _ => value.as_str()?.as_bytes().to_vec(),
+                    };
+                    let mut entry = Vec::new();
+                    put_bytes(&mut entry, 1, key.as_bytes());
+                    put_bytes(&mut entry, 2, &value);
+                    put_bytes(out, number, &entry);
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn put_varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
+    put_varint(out, u64::from(field) << 3);
+    put_varint(out, value);
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_varint(out, u64::from(field) << 3 | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 fn invalid(message: impl Into<String>) -> DecodeError {
     DecodeError::Invalid(message.into())
 }
@@ -387,6 +511,16 @@ fn message(schema: &Schema, bytes: &[u8]) -> Result<Value, DecodeError> {
             }
             (Kind::Message(inner), Wire::Bytes(bytes)) => {
                 object.insert(name, message(inner, bytes)?);
+            }
+            (Kind::FieldsV1, Wire::Bytes(bytes)) => {
+                let mut fields = json!({});
+                for field in Fields::new(bytes) {
+                    if let (1, Wire::Bytes(raw)) = field? {
+                        fields = serde_json::from_slice(raw)
+                            .map_err(|_| invalid("fieldsV1 does not hold JSON"))?;
+                    }
+                }
+                object.insert(name, fields);
             }
             (Kind::Messages(inner), Wire::Bytes(bytes)) => {
                 push(&mut object, name, message(inner, bytes)?);
@@ -555,28 +689,13 @@ mod tests {
     struct Writer(Vec<u8>);
 
     impl Writer {
-        fn varint(&mut self, mut value: u64) {
-            loop {
-                let byte = (value & 0x7f) as u8;
-                value >>= 7;
-                if value == 0 {
-                    self.0.push(byte);
-                    return;
-                }
-                self.0.push(byte | 0x80);
-            }
-        }
-
         fn bytes(mut self, field: u32, bytes: &[u8]) -> Self {
-            self.varint(u64::from(field) << 3 | 2);
-            self.varint(bytes.len() as u64);
-            self.0.extend_from_slice(bytes);
+            put_bytes(&mut self.0, field, bytes);
             self
         }
 
         fn int(mut self, field: u32, value: u64) -> Self {
-            self.varint(u64::from(field) << 3);
-            self.varint(value);
+            put_varint_field(&mut self.0, field, value);
             self
         }
 
@@ -711,5 +830,50 @@ mod tests {
                 "status": {"allowed": false},
             })
         );
+    }
+
+    #[test]
+    fn objects_of_the_known_kinds_encode_and_decode_back() {
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "db",
+                "namespace": "team-a",
+                "uid": "1f0c",
+                "resourceVersion": "12",
+                "creationTimestamp": "2026-12-05T03:14:32Z",
+                "labels": {"app": "web"},
+                "ownerReferences": [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "name": "db", "uid": "9a", "controller": true}],
+                "managedFields": [{
+                    "manager": "kubectl-create",
+                    "operation": "Update",
+                    "apiVersion": "v1",
+                    "time": "2026-12-05T03:14:32Z",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:data": {"f:a": {}}},
+                }],
+            },
+            "data": {"a": "Yg=="},
+            "type": "Opaque",
+        });
+        let encoded = encode(&secret).expect("a Secret encodes");
+        assert_eq!(decode(&encoded).unwrap(), secret);
+        assert_eq!(
+            encode(&json!({"apiVersion": "apps/v1", "kind": "Deployment"})),
+            None
+        );
+        let with_unknown_field = json!({"apiVersion": "v1", "kind": "Secret", "stringly": 1});
+        assert_eq!(
+            encode(&with_unknown_field),
+            None,
+            "answered as JSON instead"
+        );
+        assert!(preferred(
+            "application/vnd.kubernetes.protobuf,application/json"
+        ));
+        assert!(!preferred(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
     }
 }

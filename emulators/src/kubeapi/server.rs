@@ -709,6 +709,17 @@ fn dispatch(shared: &Arc<Shared>, request: ResourceRequest<'_>) -> Response<Body
         _ => Err(ApiError::method_not_allowed()),
     };
     match result {
+        Ok((status, body)) if table.is_none() && protobuf::preferred(request.accept) => {
+            match protobuf::encode(&body) {
+                Some(encoded) => Response::builder()
+                    .status(status)
+                    .header("content-type", protobuf::MEDIA_TYPE)
+                    .header("cache-control", "no-cache, private")
+                    .body(Body::from(encoded))
+                    .unwrap_or_default(),
+                None => json_response(status, &body),
+            }
+        }
         Ok((status, body)) => json_response(status, &body),
         Err(error) => error_response(&error),
     }

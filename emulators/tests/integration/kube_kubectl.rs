@@ -675,9 +675,9 @@ async fn kubectl_auth_whoami_can_i_and_impersonation_follow_rbac() {
     }
 }
 
-/// kubectl 1.32 sends built-in kinds as protobuf (client-go's typed clients): the objects it
-/// creates read back as the JSON a real API server keeps, defaults included; a body in a media
-/// type the API server does not take is refused with 415.
+/// kubectl 1.32 sends built-in kinds as protobuf (client-go's typed clients) and reads protobuf
+/// answers: the objects it creates read back as the JSON a real API server keeps, defaults
+/// included; a body in a media type the API server does not take is refused with 415.
 #[tokio::test]
 async fn kubectl_creates_built_in_kinds_sent_as_protobuf() {
     require_kubectl();
@@ -747,6 +747,32 @@ async fn kubectl_creates_built_in_kinds_sent_as_protobuf() {
         ])
         .await;
     assert_eq!(namespace, "Active");
+
+    // Asked first for protobuf, as client-go's typed clients ask, the server answers protobuf
+    // (kubectl's create commands above read those answers).
+    let request = hyper::Request::get("/api/v1/namespaces/team-p/secrets/db")
+        .header(
+            "accept",
+            "application/vnd.kubernetes.protobuf,application/json",
+        )
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let answer = emulator.client().send(request).await.unwrap();
+    assert_eq!(
+        answer.headers()["content-type"],
+        "application/vnd.kubernetes.protobuf"
+    );
+    let bytes = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(bytes.starts_with(b"k8s\0"), "the protobuf envelope");
+    assert!(
+        bytes
+            .windows(b"s3cret".len())
+            .any(|window| window == b"s3cret"),
+        "the Secret's data"
+    );
 
     let request = hyper::Request::post("/api/v1/namespaces/team-p/configmaps")
         .header("content-type", "text/plain")
