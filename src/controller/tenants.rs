@@ -60,26 +60,27 @@ pub const WAIT_NOTICE_EVERY: Duration = Duration::from_secs(60);
 pub struct WaitNotices(Mutex<HashMap<Tenant, Instant>>);
 
 impl WaitNotices {
-    /// Why `tenant` waits for its vaults, unless it was told within [`WAIT_NOTICE_EVERY`].
+    /// Why `tenant` waits for its vaults, unless it was told within [`WAIT_NOTICE_EVERY`] or
+    /// it does not wait for a budget (a slow vault is not a budget).
     pub fn notice(&self, tenant: &Tenant, limiters: &LimiterRegistry) -> Option<String> {
         let now = Instant::now();
+        let mut told = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if told
+            .get(tenant)
+            .is_some_and(|at| now - *at < WAIT_NOTICE_EVERY)
         {
-            let mut told = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if told
-                .get(tenant)
-                .is_some_and(|at| now - *at < WAIT_NOTICE_EVERY)
-            {
-                return None;
-            }
-            told.retain(|_, at| now - *at < WAIT_NOTICE_EVERY);
-            told.insert(tenant.clone(), now);
+            return None;
         }
-        Some(wait_message(tenant, limiters))
+        let message = wait_message(tenant, limiters)?;
+        told.retain(|_, at| now - *at < WAIT_NOTICE_EVERY);
+        told.insert(tenant.clone(), now);
+        Some(message)
     }
 }
 
-/// Why `tenant`'s vault requests wait: its share, or the queues ahead.
-pub fn wait_message(tenant: &Tenant, limiters: &LimiterRegistry) -> String {
+/// Why `tenant`'s vault requests wait: its share, or the queues ahead; `None` when none of its
+/// requests waits for a vault's budget.
+pub fn wait_message(tenant: &Tenant, limiters: &LimiterRegistry) -> Option<String> {
     let mut own = 0;
     let mut others = 0;
     for access in [Access::Read, Access::Write] {
@@ -91,14 +92,17 @@ pub fn wait_message(tenant: &Tenant, limiters: &LimiterRegistry) -> String {
             }
         }
     }
-    match limiters.policy().max_share {
+    if own == 0 {
+        return None;
+    }
+    Some(match limiters.policy().max_share {
         Some(share) if limiters.at_share(tenant) => format!(
             "waiting for vault budget: tenant {tenant} at its share (--tenant-max-share {share}), {own} of its requests queued"
         ),
         _ => format!(
             "waiting for vault budget: {own} requests of tenant {tenant} and {others} of other tenants queued"
         ),
-    }
+    })
 }
 
 /// Parses `--tenant-max-share`: a fraction in (0, 1].
@@ -115,7 +119,43 @@ pub fn parse_share(text: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
+    use akvsync_actors::store::{Priority, Turn, VaultBudget};
+
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_tenant_is_told_why_once_a_minute_and_an_idle_one_never() {
+        let limiters = LimiterRegistry::with_tenants(
+            VaultBudget {
+                reads_per_10s: 10,
+                ..VaultBudget::default()
+            },
+            TenantPolicy {
+                fair: true,
+                max_share: Some(0.1),
+            },
+        );
+        let limiter = limiters.limiter("v.vault.azure.net");
+        let team = Tenant::new("team-a");
+        let notices = WaitNotices::default();
+        assert_eq!(notices.notice(&team, &limiters), None, "nothing queued");
+        let turn = Turn::new(Priority::Change, team.clone());
+        limiter.acquire(Access::Read, &turn).await;
+        let waiting = {
+            let limiter = Arc::clone(&limiter);
+            let turn = turn.clone();
+            tokio::spawn(async move { limiter.acquire(Access::Read, &turn).await })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            notices.notice(&team, &limiters).as_deref(),
+            Some(
+                "waiting for vault budget: tenant team-a at its share (--tenant-max-share 0.1), 1 of its requests queued"
+            )
+        );
+        assert_eq!(notices.notice(&team, &limiters), None, "told a second ago");
+        waiting.await.unwrap();
+    }
 
     #[test]
     fn a_share_is_a_fraction_of_the_budget() {
