@@ -12,6 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::openapi;
+use super::protobuf;
 use super::resources::Registry;
 
 /// Media type of the protobuf form as client-go asks for it. `@` is not a legal token in a
@@ -431,27 +432,12 @@ struct Message {
 }
 
 impl Message {
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.bytes.push((value as u8) | 0x80);
-            value >>= 7;
-        }
-        self.bytes.push(value as u8);
-    }
-
-    fn key(&mut self, field: u32, wire_type: u8) {
-        self.varint((u64::from(field) << 3) | u64::from(wire_type));
-    }
-
     fn varint_field(&mut self, field: u32, value: u64) {
-        self.key(field, 0);
-        self.varint(value);
+        protobuf::put_varint_field(&mut self.bytes, field, value);
     }
 
     fn length_delimited(&mut self, field: u32, bytes: &[u8]) {
-        self.key(field, 2);
-        self.varint(bytes.len() as u64);
-        self.bytes.extend_from_slice(bytes);
+        protobuf::put_bytes(&mut self.bytes, field, bytes);
     }
 
     fn str(&mut self, field: u32, text: &str) {
@@ -491,7 +477,7 @@ impl Message {
 
     fn double(&mut self, field: u32, value: &Value) {
         if let Some(number) = value.as_f64().filter(|n| *n != 0.0) {
-            self.key(field, 1);
+            protobuf::put_key(&mut self.bytes, field, 1);
             self.bytes.extend_from_slice(&number.to_le_bytes());
         }
     }

@@ -444,25 +444,26 @@ fn encode_message(schema: &Schema, value: &Value, out: &mut Vec<u8>, skip: &[&st
     Some(())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
+/// The protobuf wire writer, shared with `openapi_v2`'s document encoder.
+pub(super) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
         value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
     }
+    out.push(value as u8);
 }
 
-fn put_varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
-    put_varint(out, u64::from(field) << 3);
+pub(super) fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
+    put_varint(out, (u64::from(field) << 3) | u64::from(wire_type));
+}
+
+pub(super) fn put_varint_field(out: &mut Vec<u8>, field: u32, value: u64) {
+    put_key(out, field, 0);
     put_varint(out, value);
 }
 
-fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_varint(out, u64::from(field) << 3 | 2);
+pub(super) fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_key(out, field, 2);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
