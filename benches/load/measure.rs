@@ -22,6 +22,21 @@ struct Observed {
     ready: bool,
 }
 
+impl Observed {
+    /// Ready at its current generation.
+    fn ready_now(&self) -> bool {
+        self.ready && self.synced_generation == Some(self.generation)
+    }
+}
+
+/// The value of label `name` in a Prometheus sample's `a="1",b="2"` label text.
+pub fn label_value<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
+    labels
+        .split(',')
+        .find_map(|label| label.strip_prefix(name)?.strip_prefix("=\""))
+        .map(|value| value.trim_end_matches('"'))
+}
+
 /// Readiness of every ExternalSecret, kept current by a watch.
 #[derive(Clone, Default)]
 pub struct Readiness {
@@ -85,12 +100,7 @@ impl Readiness {
 
     /// How many ExternalSecrets are Ready at their current generation.
     pub fn ready_count(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|observed| {
-                observed.ready && observed.synced_generation == Some(observed.generation)
-            })
-            .count()
+        self.lock().values().filter(|o| o.ready_now()).count()
     }
 
     /// How many ExternalSecrets of `namespace` are Ready at their current generation.
@@ -98,12 +108,27 @@ impl Readiness {
         let prefix = format!("{namespace}/");
         self.lock()
             .iter()
-            .filter(|(key, observed)| {
-                key.starts_with(&prefix)
-                    && observed.ready
-                    && observed.synced_generation == Some(observed.generation)
-            })
+            .filter(|(key, observed)| key.starts_with(&prefix) && observed.ready_now())
             .count()
+    }
+
+    /// Seconds from `started` until `key` is Ready having synced `generation`, looking every
+    /// `poll`; `None` once `timeout` has passed since `started`.
+    pub async fn synced_after(
+        self,
+        key: String,
+        generation: i64,
+        started: Instant,
+        poll: Duration,
+        timeout: Duration,
+    ) -> Option<f64> {
+        while started.elapsed() < timeout {
+            if self.synced(&key, generation) {
+                return Some(started.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(poll).await;
+        }
+        None
     }
 
     /// Whether `key` (namespace/name) is Ready having synced at least `generation`.
@@ -328,11 +353,7 @@ impl Histogram {
                 let Some((labels, value)) = rest.rsplit_once("} ") else {
                     continue;
                 };
-                let Some(bound) = labels
-                    .split(',')
-                    .find_map(|label| label.strip_prefix("le=\""))
-                    .map(|bound| bound.trim_end_matches('"'))
-                else {
+                let Some(bound) = label_value(labels, "le") else {
                     continue;
                 };
                 let bound = if bound == "+Inf" {

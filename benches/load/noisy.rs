@@ -164,22 +164,6 @@ async fn change(
     Ok(changed.metadata.generation.unwrap_or(0))
 }
 
-/// Seconds from `started` until `key` is Ready at `generation`; `None` after the timeout.
-async fn synced_after(
-    readiness: Readiness,
-    key: String,
-    generation: i64,
-    started: Instant,
-) -> Option<f64> {
-    while started.elapsed() < PROBE_TIMEOUT {
-        if readiness.synced(&key, generation) {
-            return Some(started.elapsed().as_secs_f64());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    None
-}
-
 /// What one probe measured: tenant, new (or changed), seconds.
 type Probe = (usize, bool, Option<f64>);
 
@@ -337,7 +321,9 @@ async fn run_once(
                 let readiness = readiness.clone();
                 let key = format!("{namespace}/{name}");
                 probes.push(tokio::spawn(async move {
-                    let seconds = synced_after(readiness, key, generation, started).await;
+                    let seconds = readiness
+                        .synced_after(key, generation, started, POLL, PROBE_TIMEOUT)
+                        .await;
                     (tenant, true, seconds)
                 }));
             }
@@ -349,7 +335,9 @@ async fn run_once(
                 let readiness = readiness.clone();
                 let key = format!("{namespace}/{name}");
                 probes.push(tokio::spawn(async move {
-                    let seconds = synced_after(readiness, key, generation, started).await;
+                    let seconds = readiness
+                        .synced_after(key, generation, started, POLL, PROBE_TIMEOUT)
+                        .await;
                     (tenant, false, seconds)
                 }));
             }
@@ -424,11 +412,7 @@ async fn tenant_requests(
         if !labels.contains("queue=\"vault-") {
             continue;
         }
-        let tenant = labels
-            .split(',')
-            .find_map(|label| label.strip_prefix("tenant=\""))
-            .and_then(|value| value.strip_suffix('"'))
-            .unwrap_or_default();
+        let tenant = measure::label_value(labels, "tenant").unwrap_or_default();
         *served.entry(tenant.to_owned()).or_default() += value.trim().parse::<f64>()?;
     }
     Ok(served)

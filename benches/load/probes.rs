@@ -50,11 +50,12 @@ pub(crate) async fn run_probes(
         let key = format!("{namespace}/{}", Scenario::external_secret_name(new_index));
         waits.push((
             true,
-            tokio::spawn(wait_synced(
-                readiness.clone(),
+            tokio::spawn(readiness.clone().synced_after(
                 key,
                 created.metadata.generation.unwrap_or(1),
                 started,
+                POLL,
+                PROBE_TIMEOUT,
             )),
         ));
 
@@ -73,11 +74,12 @@ pub(crate) async fn run_probes(
         let key = format!("{namespace}/{name}");
         waits.push((
             false,
-            tokio::spawn(wait_synced(
-                readiness.clone(),
+            tokio::spawn(readiness.clone().synced_after(
                 key,
                 patched.metadata.generation.unwrap_or(1),
                 started,
+                POLL,
+                PROBE_TIMEOUT,
             )),
         ));
         tokio::time::sleep(spacing).await;
@@ -95,19 +97,4 @@ pub(crate) async fn run_probes(
         bail!("no probe ExternalSecret synced within {PROBE_TIMEOUT:?}");
     }
     Ok(probes)
-}
-
-async fn wait_synced(
-    readiness: Readiness,
-    key: String,
-    generation: i64,
-    started: Instant,
-) -> Option<f64> {
-    while started.elapsed() < PROBE_TIMEOUT {
-        if readiness.synced(&key, generation) {
-            return Some(started.elapsed().as_secs_f64());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    None
 }
