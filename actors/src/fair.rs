@@ -94,12 +94,19 @@ pub struct Fairness {
     pub tenant_rate: Option<f64>,
 }
 
-impl Default for Fairness {
-    fn default() -> Self {
+impl Fairness {
+    /// Tenants take turns (or not), with no share: the order for permits, which have no rate.
+    pub fn turns(per_tenant: bool) -> Self {
         Self {
-            per_tenant: true,
+            per_tenant,
             tenant_rate: None,
         }
+    }
+}
+
+impl Default for Fairness {
+    fn default() -> Self {
+        Self::turns(true)
     }
 }
 

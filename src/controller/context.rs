@@ -121,10 +121,7 @@ impl Shared {
             in_flight: InFlight::default(),
             kube_phases: Arc::new(FairSemaphore::new(
                 concurrent,
-                Fairness {
-                    per_tenant: controller.tenants.policy.fair,
-                    tenant_rate: None,
-                },
+                Fairness::turns(controller.tenants.policy.fair),
             )),
             tenant_label: controller.tenants.label.as_deref().map(Arc::from),
             limiters: settings.limiters,

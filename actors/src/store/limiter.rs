@@ -187,10 +187,7 @@ impl VaultLimiter {
             write_queue: tenants.queue(budget.writes_per_10s, &ledgers.writes),
             in_flight: FairSemaphore::new(
                 budget.in_flight.max(1) as usize,
-                Fairness {
-                    per_tenant: tenants.fair,
-                    tenant_rate: None,
-                },
+                Fairness::turns(tenants.fair),
             ),
         }
     }

@@ -178,8 +178,12 @@ impl TenantMetrics {
 
             let mut other_served = 0;
             let mut other_waited = 0.0;
+            // Only vault queues hold a tenant to its share: the Kubernetes phase's
+            // `held_by_share` is always 0, so summing every queue counts vault waits only.
             for (tenant, served) in &snapshot.totals {
-                match labels.members.get(tenant) {
+                // What counts in `other`: all of an unlabelled tenant's, and what a labelled
+                // one was served before it got its label.
+                let before = match labels.members.get(tenant) {
                     Some(member) => {
                         let since = member.since(queue, served);
                         let values = [tenant.as_str(), queue];
@@ -189,24 +193,14 @@ impl TenantMetrics {
                         self.waited
                             .with_label_values(&values)
                             .inc_by(since.waited.as_secs_f64());
-                        if queue != "kubernetes" {
-                            *share_waits.entry(tenant).or_default() += since.held_by_share as f64;
-                        }
-                        let before = member.baseline.get(queue).cloned().unwrap_or_default();
-                        other_served += before.requests;
-                        other_waited += before.waited.as_secs_f64();
-                        if queue != "kubernetes" {
-                            other_share_waits += before.held_by_share as f64;
-                        }
+                        *share_waits.entry(tenant).or_default() += since.held_by_share as f64;
+                        member.baseline.get(queue).cloned().unwrap_or_default()
                     }
-                    None => {
-                        other_served += served.requests;
-                        other_waited += served.waited.as_secs_f64();
-                        if queue != "kubernetes" {
-                            other_share_waits += served.held_by_share as f64;
-                        }
-                    }
-                }
+                    None => served.clone(),
+                };
+                other_served += before.requests;
+                other_waited += before.waited.as_secs_f64();
+                other_share_waits += before.held_by_share as f64;
             }
             self.served
                 .with_label_values(&other)
