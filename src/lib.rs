@@ -8,6 +8,7 @@ pub mod cli;
 pub mod controller;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod generate;
 pub mod observability;
 pub mod operator;
 pub mod push;

@@ -8,15 +8,18 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore};
+use crate::{
+    ClusterExternalSecret, ClusterGenerator, ClusterSecretStore, ExternalSecret, Password,
+    PushSecret, SecretStore, Uuid,
+};
 
 /// The older API version in which SecretStore and ClusterSecretStore are also served, with a
 /// schema identical to `v1` for everything akvsync reads (the `None` conversion strategy is
 /// lossless between them).
 pub const STORE_LEGACY_VERSION: &str = "v1beta1";
 
-/// All CRDs, in a fixed order: ClusterExternalSecret, ClusterSecretStore, ExternalSecret,
-/// PushSecret, SecretStore (alphabetical by kind, as ESO's bundle).
+/// All CRDs, in a fixed order: the `external-secrets.io` kinds, then the generators, each group
+/// alphabetical by kind as ESO's bundle.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
     vec![
         ClusterExternalSecret::crd(),
@@ -24,6 +27,9 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         ExternalSecret::crd(),
         PushSecret::crd(),
         with_legacy_store_version(SecretStore::crd()),
+        ClusterGenerator::crd(),
+        Password::crd(),
+        Uuid::crd(),
     ]
 }
 

@@ -7,7 +7,8 @@
 //! serde. Durations stay strings as written; parse them with [`parse_go_duration`].
 //!
 //! Kinds: [`SecretStore`] and [`ClusterSecretStore`] (`v1`, also served as `v1beta1`),
-//! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] (`v1alpha1`).
+//! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] (`v1alpha1`); and the
+//! generators [`Password`], [`Uuid`] and [`ClusterGenerator`] (`generators.external-secrets.io/v1alpha1`).
 
 #![deny(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod duration;
 pub mod external_secret;
 pub mod fixtures;
 pub mod generate;
+pub mod generators;
 pub mod meta;
 pub mod push_secret;
 pub mod secret_store;
@@ -46,6 +48,10 @@ pub use external_secret::{
     StoreSourceRef, SyncWindow, SyncWindowKind, SyncWindows,
 };
 pub use generate::{all_crds, crds_yaml};
+pub use generators::{
+    ClusterGenerator, ClusterGeneratorSpec, GeneratorSpec, Password, PasswordEncoding,
+    PasswordSpec, Uuid, UuidSpec,
+};
 pub use meta::{
     Condition, GeneratorRef, LocalObjectReference, SecretKeySelector, SecretStoreRef,
     ServiceAccountSelector, StoreKind, find_condition,

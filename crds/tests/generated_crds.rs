@@ -68,6 +68,9 @@ fn committed_yaml_parses_as_apiextensions_v1_crds_in_a_fixed_order() {
             "externalsecrets.external-secrets.io",
             "pushsecrets.external-secrets.io",
             "secretstores.external-secrets.io",
+            "clustergenerators.generators.external-secrets.io",
+            "passwords.generators.external-secrets.io",
+            "uuids.generators.external-secrets.io",
         ]
     );
     assert_eq!(documents, all_crds());
@@ -154,7 +157,43 @@ fn served_and_storage_versions_match_eso() {
     for kind in ["ExternalSecret", "ClusterExternalSecret"] {
         assert_eq!(versions(kind), [("v1".into(), true, true)], "{kind}");
     }
-    assert_eq!(versions("PushSecret"), [("v1alpha1".into(), true, true)]);
+    for kind in ["PushSecret", "Password", "UUID", "ClusterGenerator"] {
+        assert_eq!(versions(kind), [("v1alpha1".into(), true, true)], "{kind}");
+    }
+}
+
+#[test]
+fn generator_names_scopes_and_categories_match_eso() {
+    let crds = all_crds();
+    for (kind, plural, scope) in [
+        ("Password", "passwords", "Namespaced"),
+        ("UUID", "uuids", "Namespaced"),
+        ("ClusterGenerator", "clustergenerators", "Cluster"),
+    ] {
+        let crd = crd(&crds, kind);
+        assert_eq!(crd.spec.group, "generators.external-secrets.io");
+        assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(
+                &[
+                    "external-secrets".to_owned(),
+                    "external-secrets-generators".to_owned()
+                ][..]
+            ),
+            "{kind}"
+        );
+        assert_eq!(crd.spec.scope, scope, "{kind}");
+    }
+    let password = schema_json(crd(&crds, "Password"), "v1alpha1");
+    let spec = &password["properties"]["spec"]["properties"];
+    assert_eq!(spec["length"]["default"], 24);
+    assert_eq!(spec["encoding"]["default"], "raw");
+    assert_eq!(
+        spec["encoding"]["enum"],
+        serde_json::json!(["base64", "base64url", "base32", "hex", "raw"])
+    );
+    assert_eq!(spec["secretKeys"]["minItems"], 1);
 }
 
 #[test]
@@ -328,6 +367,7 @@ fn schemas_are_structural_and_preserve_unknown_fields_only_where_eso_does() {
         "PushSecret/v1alpha1.spec.data[].metadata",
         "PushSecret/v1alpha1.spec.dataTo[].metadata",
         "PushSecret/v1alpha1.status.syncedPushSecrets.*.*.metadata",
+        "ClusterGenerator/v1alpha1.spec.generator",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -19,7 +19,7 @@ mod error;
 mod jwk;
 mod network;
 mod provider_error;
-mod secret_ref;
+pub(crate) mod secret_ref;
 mod source;
 mod transport;
 mod validate;

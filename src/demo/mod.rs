@@ -43,6 +43,7 @@ pub const DEMO_EXAMPLES: &[&str] = &[
     "azkv-external-secret.yaml",
     "azkv-datafrom-external-secret.yaml",
     "azkv-pkcs12-cert-external-secret.yaml",
+    "azkv-generator-external-secret.yaml",
 ];
 
 #[derive(Debug, clap::Args)]

@@ -11,6 +11,7 @@ use super::decode::decode;
 use super::plan::{DataFromSource, Plan, StoreName};
 use super::post_process::{check_null_bytes, post_process, strategy_name};
 use super::read::{extract_map, read_value};
+use crate::generate::{PasswordError, ResolveError};
 
 /// What the store actors returned for each entry of a plan, in the plan's order.
 #[derive(Debug, Default)]
@@ -24,6 +25,17 @@ pub enum FetchedFrom {
     Extract(Arc<RemoteValue>),
     /// Secret name and value of every secret the find matched.
     Find(Vec<(String, Arc<RemoteValue>)>),
+    /// A generator's values, or why it made none.
+    Generated(Result<BTreeMap<String, Vec<u8>>, GenerateFailure>),
+}
+
+/// Why a generator made no values, in ESO's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateFailure {
+    #[error("unable to get generator: {0}")]
+    Resolve(ResolveError),
+    #[error("error using generator: {0}")]
+    Generate(PasswordError),
 }
 
 /// The Secret data, and the entries skipped because their remote object is gone.
@@ -166,6 +178,11 @@ pub enum BuildError {
         "error processing {context}, err: fetched secret value for key {key:?} contains null bytes; use a text-safe format such as PEM/base64 or leave nullBytePolicy unset for intentional binary data"
     )]
     NullByte { context: String, key: String },
+    #[error("error processing {context}, err: {source}")]
+    Generate {
+        context: String,
+        source: GenerateFailure,
+    },
     #[error("error processing {context}, err: {what} is not supported by akvsync yet")]
     Unsupported { context: String, what: &'static str },
 }
@@ -176,36 +193,36 @@ pub fn build(plan: &Plan, fetched: &Fetched, options: BuildOptions) -> Result<Bu
     let mut writers = Writers::default();
     for (entry, result) in plan.data_from.iter().zip(&fetched.data_from) {
         let field = format!("dataFrom[{}]", entry.index);
-        let context = match &entry.source {
-            DataFromSource::Extract(_) => format!("spec.{field}.extract"),
-            DataFromSource::Find(_) => format!("spec.{field}.find"),
-        };
+        let context = entry.source.context(entry.index);
         let fetched = match result {
             Ok(fetched) => fetched,
             Err(error) => {
                 let (key, source) = match &entry.source {
-                    DataFromSource::Extract(read) => (read.raw_key.as_str(), Source::One),
-                    DataFromSource::Find(_) => ("", Source::All),
+                    DataFromSource::Extract { read, .. } => (read.raw_key.as_str(), Source::One),
+                    DataFromSource::Find { .. } | DataFromSource::Generate(_) => ("", Source::All),
                 };
                 skip_or_fail(&mut built, options, &field, key, &context, source, error)?;
                 continue;
             }
         };
         let map = match (fetched, &entry.source) {
-            (FetchedFrom::Extract(value), DataFromSource::Extract(read)) => extract_map(
-                value,
-                read,
-                &context,
-                options.metadata_attributes(&entry.store),
-            )?,
-            (FetchedFrom::Find(values), _) => values
+            (FetchedFrom::Extract(value), DataFromSource::Extract { store, read }) => {
+                extract_map(value, read, &context, options.metadata_attributes(store))?
+            }
+            (FetchedFrom::Find(values), DataFromSource::Find { .. }) => values
                 .iter()
                 .map(|(name, value)| (name.clone(), value.value.expose().to_vec()))
                 .collect(),
-            (FetchedFrom::Extract(_), DataFromSource::Find(_)) => {
+            (FetchedFrom::Generated(generated), DataFromSource::Generate(_)) => {
+                generated.clone().map_err(|source| BuildError::Generate {
+                    context: context.clone(),
+                    source,
+                })?
+            }
+            _ => {
                 return Err(BuildError::Unsupported {
                     context,
-                    what: "an extract result for a find entry",
+                    what: "a fetched result of another kind than its entry",
                 });
             }
         };

@@ -478,3 +478,49 @@ fn entry_errors_carry_esos_texts() {
         assert_eq!(error.to_string(), expected);
     }
 }
+
+#[test]
+fn generated_values_are_rewritten_and_merged_in_entry_order() {
+    let plan = plan::plan(&spec(serde_json::json!({
+        "dataFrom": [
+            {"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}},
+             "rewrite": [{"regexp": {"source": "^password$", "target": "db-password"}}]},
+            {"extract": {"key": "config"}}
+        ]
+    })))
+    .unwrap();
+    let generated = BTreeMap::from([("password".to_owned(), b"s3cret".to_vec())]);
+    let fetched = Fetched {
+        data: vec![],
+        data_from: vec![
+            Ok(FetchedFrom::Generated(Ok(generated))),
+            Ok(FetchedFrom::Extract(value(
+                r#"{"db-password": "from-vault", "user": "u"}"#,
+            ))),
+        ],
+    };
+    let built = build(&plan, &fetched, options(DeletionPolicy::Retain)).unwrap();
+    assert_eq!(
+        strings(&built),
+        BTreeMap::from([("db-password", "from-vault"), ("user", "u")])
+    );
+    assert_eq!(built.overwritten.len(), 1, "{:?}", built.overwritten);
+}
+
+#[test]
+fn a_generator_failure_is_reported_in_esos_words() {
+    let plan = plan::plan(&spec(serde_json::json!({
+        "dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]
+    })))
+    .unwrap();
+    let failure = GenerateFailure::Generate(crate::generate::PasswordError::ExceedsTotalLength);
+    let fetched = Fetched {
+        data: vec![],
+        data_from: vec![Ok(FetchedFrom::Generated(Err(failure)))],
+    };
+    let error = build(&plan, &fetched, options(DeletionPolicy::Delete)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "error processing spec.dataFrom[0].sourceRef.generatorRef, err: error using generator: number of digits and symbols must be less than total length"
+    );
+}

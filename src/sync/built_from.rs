@@ -130,16 +130,17 @@ impl BuiltFrom {
             reads_of(&mut reads, &entry.store, stores)?.insert(name, updated);
         }
         for (entry, value) in plan.data_from.iter().zip(&fetched.data_from) {
-            let store = reads_of(&mut reads, &entry.store, stores)?;
+            // A generator makes new values at every sync: nothing a listing could prove.
+            let store = reads_of(&mut reads, entry.source.store()?, stores)?;
             match (&entry.source, value.as_ref().ok()?) {
-                (DataFromSource::Extract(read), FetchedFrom::Extract(value)) => {
+                (DataFromSource::Extract { read, .. }, FetchedFrom::Extract(value)) => {
                     if !latest_secret(read) {
                         return None;
                     }
                     let (name, updated) = settled(&read.key.name, value)?;
                     store.insert(name, updated);
                 }
-                (DataFromSource::Find(_), FetchedFrom::Find(found)) => {
+                (DataFromSource::Find { .. }, FetchedFrom::Find(found)) => {
                     for (name, value) in found {
                         let (name, updated) = settled(name, value)?;
                         store.insert(name, updated);
@@ -198,15 +199,14 @@ impl BuiltFrom {
         };
         for entry in &plan.data_from {
             match &entry.source {
-                DataFromSource::Extract(read) => {
-                    if !latest_secret(read) || !recorded(&entry.store, &read.key.name) {
+                DataFromSource::Extract { store, read } => {
+                    if !latest_secret(read) || !recorded(store, &read.key.name) {
                         return Proof::Stale;
                     }
                 }
-                DataFromSource::Find(filter) => {
-                    let (Some(reads), Some(listing)) =
-                        (reads_of(&entry.store), listing(&entry.store))
-                    else {
+                DataFromSource::Generate(_) => return Proof::Stale,
+                DataFromSource::Find { store, filter } => {
+                    let (Some(reads), Some(listing)) = (reads_of(store), listing(store)) else {
                         return Proof::Stale;
                     };
                     let unseen = listing.items().iter().filter(|item| {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use akvsync_actors::remote::{RemoteKey, RemoteKeyError};
 use akvsync_crds::{
     ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
-    ExternalSecretSpec, GoDurationError, MetadataPolicy, NullBytePolicy, SecretStoreRef, StoreKind,
-    StoreSourceRef, parse_go_duration,
+    ExternalSecretSpec, GeneratorRef, GoDurationError, MetadataPolicy, NullBytePolicy,
+    SecretStoreRef, StoreKind, StoreSourceRef, parse_go_duration,
 };
 use regex::Regex;
 
@@ -30,7 +30,11 @@ impl Plan {
     /// Every store an entry reads from (with repeats).
     pub fn stores(&self) -> impl Iterator<Item = &StoreName> {
         let data = self.data.iter().map(|entry| &entry.store);
-        data.chain(self.data_from.iter().map(|entry| &entry.store))
+        data.chain(
+            self.data_from
+                .iter()
+                .filter_map(|entry| entry.source.store()),
+        )
     }
 }
 
@@ -59,7 +63,6 @@ pub struct RemoteRead {
 #[derive(Clone, Debug)]
 pub struct DataFromEntry {
     pub index: usize,
-    pub store: StoreName,
     pub source: DataFromSource,
     pub rewrite: Vec<ExternalSecretRewrite>,
     pub conversion: ConversionStrategy,
@@ -69,8 +72,39 @@ pub struct DataFromEntry {
 
 #[derive(Clone, Debug)]
 pub enum DataFromSource {
-    Extract(RemoteRead),
-    Find(FindFilter),
+    Extract {
+        store: StoreName,
+        read: RemoteRead,
+    },
+    Find {
+        store: StoreName,
+        filter: FindFilter,
+    },
+    /// `sourceRef.generatorRef`: values made by a generator, not read from a store.
+    Generate(GeneratorRef),
+}
+
+impl DataFromSource {
+    /// The store read from; `None` for a generator.
+    pub fn store(&self) -> Option<&StoreName> {
+        match self {
+            DataFromSource::Extract { store, .. } | DataFromSource::Find { store, .. } => {
+                Some(store)
+            }
+            DataFromSource::Generate(_) => None,
+        }
+    }
+
+    /// The entry's field as ESO names it in messages: `spec.dataFrom[i].extract`, `.find` or
+    /// `.sourceRef.generatorRef`.
+    pub fn context(&self, index: usize) -> String {
+        let part = match self {
+            DataFromSource::Extract { .. } => "extract",
+            DataFromSource::Find { .. } => "find",
+            DataFromSource::Generate(_) => "sourceRef.generatorRef",
+        };
+        format!("spec.dataFrom[{index}].{part}")
+    }
 }
 
 /// `dataFrom.find`: enabled secrets whose name matches and whose tags include these.
@@ -99,10 +133,20 @@ pub enum PlanError {
         "spec.{field}: no store given: set spec.secretStoreRef or the entry's sourceRef.storeRef"
     )]
     MissingStore { field: String },
-    #[error("spec.{field}: generatorRef is not supported by akvsync")]
-    GeneratorUnsupported { field: String },
-    #[error("spec.dataFrom[{index}]: exactly one of extract or find must be set")]
+    /// ESO's admission message (`data[].sourceRef.generatorRef` is deprecated and ignored by
+    /// ESO; akvsync refuses it rather than ignore it).
+    #[error(
+        "spec.{field}.sourceRef.generatorRef: generatorRef is not implemented in .data[], use dataFrom[]"
+    )]
+    GeneratorInData { field: String },
+    /// ESO's admission message.
+    #[error(
+        "spec.dataFrom[{index}]: extract, find, or generatorRef cannot be set at the same time"
+    )]
     AmbiguousDataFrom { index: usize },
+    /// ESO's admission message.
+    #[error("spec.dataFrom[{index}]: either extract, find, or sourceRef must be set to dataFrom")]
+    EmptyDataFrom { index: usize },
     /// `spec.syncWindows` cannot be evaluated (ESO skips such windows silently).
     #[error("{0}")]
     InvalidSyncWindows(#[from] WindowError),
@@ -142,10 +186,17 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
     let mut data = Vec::with_capacity(data_entries.len());
     for (index, entry) in data_entries.iter().enumerate() {
         let field = format!("data[{index}]");
+        let source = match &entry.source_ref {
+            Some(StoreSourceRef::GeneratorRef(_)) => {
+                return Err(PlanError::GeneratorInData { field });
+            }
+            Some(StoreSourceRef::StoreRef(store)) => Some(store),
+            None => None,
+        };
         data.push(DataEntry {
             index,
             secret_key: entry.secret_key.clone(),
-            store: resolve_store(default_store, entry.source_ref.as_ref(), &field)?,
+            store: resolve_store(default_store, source, &field)?,
             remote: remote_read(
                 &entry.remote_ref,
                 &format!("spec.{field} (key: {})", entry.remote_ref.key),
@@ -155,7 +206,27 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
     let mut data_from = Vec::with_capacity(data_from_entries.len());
     for (index, entry) in data_from_entries.iter().enumerate() {
         let field = format!("dataFrom[{index}]");
-        let store = resolve_store(default_store, entry.source_ref.as_ref(), &field)?;
+        let (store_ref, generator) = match &entry.source_ref {
+            Some(StoreSourceRef::StoreRef(store)) => (Some(store), None),
+            Some(StoreSourceRef::GeneratorRef(generator)) => (None, Some(generator)),
+            None => (None, None),
+        };
+        if let Some(generator) = generator {
+            if entry.extract.is_some() || entry.find.is_some() {
+                return Err(PlanError::AmbiguousDataFrom { index });
+            }
+            // ESO applies only the rewrites to generated keys.
+            data_from.push(DataFromEntry {
+                index,
+                source: DataFromSource::Generate(generator.clone()),
+                rewrite: entry.rewrite.clone().unwrap_or_default(),
+                conversion: ConversionStrategy::default(),
+                decoding: DecodingStrategy::None,
+                null_bytes: NullBytePolicy::default(),
+            });
+            continue;
+        }
+        let store = resolve_store(default_store, store_ref, &field)?;
         let (source, conversion, decoding, null_bytes) = match (&entry.extract, &entry.find) {
             (Some(extract), None) => {
                 let read = remote_read(extract, &format!("spec.{field}.extract"))?;
@@ -170,7 +241,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
                 let conversion = extract.conversion_strategy.unwrap_or_default();
                 let (decoding, null_bytes) = (read.decoding, read.null_bytes);
                 (
-                    DataFromSource::Extract(read),
+                    DataFromSource::Extract { store, read },
                     conversion,
                     decoding,
                     null_bytes,
@@ -193,17 +264,17 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
                     tags: find.tags.clone().unwrap_or_default(),
                 };
                 (
-                    DataFromSource::Find(filter),
+                    DataFromSource::Find { store, filter },
                     find.conversion_strategy.unwrap_or_default(),
                     find.decoding_strategy.unwrap_or_default(),
                     find.null_byte_policy.unwrap_or_default(),
                 )
             }
-            _ => return Err(PlanError::AmbiguousDataFrom { index }),
+            (Some(_), Some(_)) => return Err(PlanError::AmbiguousDataFrom { index }),
+            (None, None) => return Err(PlanError::EmptyDataFrom { index }),
         };
         data_from.push(DataFromEntry {
             index,
-            store,
             source,
             rewrite: entry.rewrite.clone().unwrap_or_default(),
             conversion,
@@ -214,21 +285,13 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<Plan, PlanError> {
     Ok(Plan { data, data_from })
 }
 
+/// The entry's own `storeRef`, else the ExternalSecret's.
 fn resolve_store(
     default: Option<&SecretStoreRef>,
-    source: Option<&StoreSourceRef>,
+    own: Option<&SecretStoreRef>,
     field: &str,
 ) -> Result<StoreName, PlanError> {
-    let chosen = match source {
-        Some(StoreSourceRef::StoreRef(store)) => Some(store),
-        Some(StoreSourceRef::GeneratorRef(_)) => {
-            return Err(PlanError::GeneratorUnsupported {
-                field: field.to_owned(),
-            });
-        }
-        None => default,
-    };
-    match chosen {
+    match own.or(default) {
         Some(SecretStoreRef {
             name: Some(name),
             kind,
@@ -299,6 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn a_generator_entry_needs_no_store() {
+        let plan = plan(&spec(serde_json::json!({
+            "dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}},
+                          "rewrite": [{"regexp": {"source": "password", "target": "pw"}}]}]
+        })))
+        .unwrap();
+        assert_eq!(plan.stores().count(), 0);
+        let entry = &plan.data_from[0];
+        assert!(
+            matches!(&entry.source, DataFromSource::Generate(reference) if reference.name == "p")
+        );
+        assert_eq!(entry.rewrite.len(), 1);
+        assert_eq!(
+            entry.source.context(entry.index),
+            "spec.dataFrom[0].sourceRef.generatorRef"
+        );
+    }
+
+    #[test]
     fn invalid_specs_are_rejected_with_the_field_named() {
         let cases = [
             (
@@ -332,6 +414,22 @@ mod tests {
             (
                 serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "blob/b/c"}}]}),
                 "error processing spec.dataFrom[0].extract, err: unknown Azure Keyvault object Type for b",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "a"}, "sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]}),
+                "spec.dataFrom[0]: extract, find, or generatorRef cannot be set at the same time",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"extract": {"key": "a"}, "find": {"tags": {"a": "b"}}}]}),
+                "spec.dataFrom[0]: extract, find, or generatorRef cannot be set at the same time",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "dataFrom": [{"rewrite": []}]}),
+                "spec.dataFrom[0]: either extract, find, or sourceRef must be set to dataFrom",
+            ),
+            (
+                serde_json::json!({"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "a", "remoteRef": {"key": "a"}, "sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]}),
+                "spec.data[0].sourceRef.generatorRef: generatorRef is not implemented in .data[], use dataFrom[]",
             ),
         ];
         for (json, expected) in cases {

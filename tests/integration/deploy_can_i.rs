@@ -32,7 +32,21 @@ const CLUSTER_WIDE: &[(&str, bool)] = &[
     ("create events -n team-a", true),
     ("create events.events.k8s.io -n team-a", true),
     ("update leases -n akvsync-system", true),
+    (
+        "get passwords.generators.external-secrets.io -n team-a",
+        true,
+    ),
+    ("get uuids.generators.external-secrets.io -n team-a", true),
+    ("get clustergenerators.generators.external-secrets.io", true),
     // Not needed, so not granted.
+    (
+        "list passwords.generators.external-secrets.io -n team-a",
+        false,
+    ),
+    (
+        "create passwords.generators.external-secrets.io -n team-a",
+        false,
+    ),
     ("update leases -n team-a", false),
     ("delete leases -n akvsync-system", false),
     ("create configmaps -n team-a", false),
@@ -62,7 +76,19 @@ const SINGLE_NAMESPACE: &[(&str, bool)] = &[
         true,
     ),
     ("update leases -n akvsync-system", true),
+    (
+        "get passwords.generators.external-secrets.io -n akvsync-system",
+        true,
+    ),
     // Nothing outside its namespace, nothing cluster-scoped.
+    (
+        "get passwords.generators.external-secrets.io -n team-a",
+        false,
+    ),
+    (
+        "get clustergenerators.generators.external-secrets.io",
+        false,
+    ),
     ("list secrets -n team-a", false),
     ("list secrets -A", false),
     ("watch externalsecrets -A", false),

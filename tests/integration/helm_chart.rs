@@ -277,16 +277,19 @@ async fn the_chart_installs_what_deploy_installs() {
                 "{what}: {kind} {name} {path:?}"
             );
         }
-        // The same CRDs (kustomize adds its labels to the metadata; the specs are the same).
+        // The same CRDs (kustomize adds its labels to the metadata and sorts them by group; the
+        // specs are the same).
         let crds = |documents: &[Value]| -> Vec<(String, String)> {
-            all_of(documents, "CustomResourceDefinition")
+            let mut crds: Vec<_> = all_of(documents, "CustomResourceDefinition")
                 .iter()
                 .map(|crd| {
                     let name = crd["metadata"]["name"].as_str().unwrap_or_default();
                     let spec = serde_yaml::to_string(&crd["spec"]).expect("spec");
                     (name.to_owned(), spec)
                 })
-                .collect()
+                .collect();
+            crds.sort();
+            crds
         };
         let (chart_crds, deploy_crds) = (crds(&chart), crds(&deploy));
         let names = |crds: &[(String, String)]| {

@@ -21,6 +21,7 @@ mod deploy_rbac;
 mod deploy_render;
 mod eso_parity;
 mod faults;
+mod generators;
 mod helm_chart;
 mod image;
 mod leader_failover;

@@ -67,7 +67,7 @@ fn credential(world: &World) -> Arc<ClientSecretCredential> {
     .unwrap()
 }
 
-fn secret_client(world: &World) -> SecretClient {
+pub(crate) fn secret_client(world: &World) -> SecretClient {
     let options = SecretClientOptions {
         client_options: sdk_options(world),
         ..Default::default()

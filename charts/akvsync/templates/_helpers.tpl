@@ -82,6 +82,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     - pushsecrets/status
     - pushsecrets/finalizers
   verbs: ["get", "update", "patch"]
+- apiGroups: ["generators.external-secrets.io"]
+  resources: ["passwords", "uuids"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]

@@ -78,6 +78,7 @@ impl SyncError {
     pub fn category(&self) -> &'static str {
         match self {
             SyncError::Plan(_) => "invalid_spec",
+            SyncError::Build(BuildError::Generate { .. }) => "generator",
             SyncError::Build(_) => "provider",
             SyncError::Target(_) => "invalid_target",
             SyncError::Refused(_) | SyncError::CredentialsSecret { .. } => "refused",

@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey};
 use akvsync_actors::store::{Fetch, List, StoreRequestError, Turn};
+use akvsync_crds::GeneratorRef;
 use futures::future::join_all;
 
 use crate::controller::context::Shared;
 use crate::controller::stores::StoreLookupError;
-use crate::sync::{DataFromSource, Fetched, FetchedFrom, Plan, RemoteRead, StoreName};
+use crate::generate;
+use crate::sync::{
+    DataFromSource, Fetched, FetchedFrom, GenerateFailure, Plan, RemoteRead, StoreName,
+};
 
 /// How fresh a value must be, and which lane of the vault's limiter the request waits in.
 #[derive(Clone)]
@@ -31,15 +35,18 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: &Ask) -> 
         let labels = &labels;
         async move {
             match &entry.source {
-                DataFromSource::Extract(read) => {
-                    fetch_one(shared, &entry.store, read, namespace, labels, ask)
+                DataFromSource::Extract { store, read } => {
+                    fetch_one(shared, store, read, namespace, labels, ask)
                         .await
                         .map(FetchedFrom::Extract)
                 }
-                DataFromSource::Find(filter) => {
+                DataFromSource::Generate(reference) => Ok(FetchedFrom::Generated(
+                    generated(shared, namespace, reference).await,
+                )),
+                DataFromSource::Find { store, filter } => {
                     let actor = shared
                         .stores
-                        .actor_for(entry.store.kind, &entry.store.name, namespace, labels)
+                        .actor_for(store.kind, &store.name, namespace, labels)
                         .map_err(lookup_error)?;
                     let items = actor
                         .send(List {
@@ -77,6 +84,19 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: &Ask) -> 
     });
     let (data, data_from) = futures::join!(join_all(data), join_all(data_from));
     Fetched { data, data_from }
+}
+
+/// A generator's new values, or why there are none in ESO's words (`unable to get generator: …`,
+/// `error using generator: …`).
+async fn generated(
+    shared: &Shared,
+    namespace: &str,
+    reference: &GeneratorRef,
+) -> Result<BTreeMap<String, Vec<u8>>, GenerateFailure> {
+    let generator = generate::resolve(&shared.kube, namespace, reference)
+        .await
+        .map_err(GenerateFailure::Resolve)?;
+    generator.generate().map_err(GenerateFailure::Generate)
 }
 
 async fn fetch_one(

@@ -6,6 +6,7 @@ use akvsync_crds::constants::{REASON_PUSH_ERRORED, REASON_PUSH_SOURCE_DELETED};
 
 use super::remote::{WriteError, unexpected_api_error};
 use crate::controller::stores::StoreLookupError;
+use crate::generate::{PasswordError, ResolveError};
 use crate::push::{PushError, PushItem, kind_word, set_secret_failed_message};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +74,13 @@ impl PushFailure {
 /// Why the source Secret could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("spec.selector.generatorRef is not supported by akvsync")]
-    GeneratorRef,
+    /// ESO's words, after its Ready message `could not get source secret`.
+    #[error(
+        "could not get source secret: unable to resolve generator: unable to get generator: {0}"
+    )]
+    Resolve(ResolveError),
+    #[error("could not get source secret: unable to generate: {0}")]
+    Generate(PasswordError),
     #[error("could not get source secret {name}: {source}")]
     Get { name: String, source: kube::Error },
     #[error("could not list source secrets: {0}")]

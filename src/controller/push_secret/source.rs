@@ -11,6 +11,7 @@ use super::error::SourceError;
 use crate::controller::common::secret_bytes;
 use crate::controller::context::Shared;
 use crate::controller::namespaces::label_selector_string;
+use crate::generate;
 use crate::push::PushItem;
 
 /// The source Secret's data; `None` when a named source does not exist.
@@ -21,7 +22,16 @@ pub async fn read_source(
     let secrets: Api<Secret> =
         Api::namespaced(shared.kube.clone(), &push.namespace().unwrap_or_default());
     match &push.spec.selector {
-        PushSecretSelector::GeneratorRef(_) => Err(SourceError::GeneratorRef),
+        PushSecretSelector::GeneratorRef(reference) => {
+            let namespace = push.namespace().unwrap_or_default();
+            let generator = generate::resolve(&shared.kube, &namespace, reference)
+                .await
+                .map_err(SourceError::Resolve)?;
+            generator
+                .generate()
+                .map(Some)
+                .map_err(SourceError::Generate)
+        }
         PushSecretSelector::Secret(source) => match (&source.name, &source.selector) {
             (Some(name), _) => match secrets.get_opt(name).await {
                 Ok(secret) => Ok(secret.map(secret_bytes)),
