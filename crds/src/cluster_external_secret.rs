@@ -83,13 +83,14 @@ pub struct ExternalSecretMetadata {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// A namespace where creating the ExternalSecret failed.
+/// A namespace where creating the ExternalSecret (or, for a ClusterPushSecret, the PushSecret)
+/// failed.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterExternalSecretNamespaceFailure {
     /// The namespace.
     pub namespace: String,
-    /// Why the ExternalSecret could not be applied there.
+    /// Why the ExternalSecret (or PushSecret) could not be applied there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

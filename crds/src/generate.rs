@@ -9,8 +9,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use crate::{
-    ClusterExternalSecret, ClusterGenerator, ClusterSecretStore, ExternalSecret, Password,
-    PushSecret, SecretStore, Uuid,
+    ClusterExternalSecret, ClusterGenerator, ClusterPushSecret, ClusterSecretStore, ExternalSecret,
+    Password, PushSecret, SecretStore, Uuid,
 };
 
 /// The older API version in which SecretStore and ClusterSecretStore are also served, with a
@@ -23,6 +23,7 @@ pub const STORE_LEGACY_VERSION: &str = "v1beta1";
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
     vec![
         ClusterExternalSecret::crd(),
+        ClusterPushSecret::crd(),
         with_legacy_store_version(ClusterSecretStore::crd()),
         ExternalSecret::crd(),
         PushSecret::crd(),

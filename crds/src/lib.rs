@@ -7,13 +7,15 @@
 //! serde. Durations stay strings as written; parse them with [`parse_go_duration`].
 //!
 //! Kinds: [`SecretStore`] and [`ClusterSecretStore`] (`v1`, also served as `v1beta1`),
-//! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] (`v1alpha1`); and the
+//! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] and
+//! [`ClusterPushSecret`] (`v1alpha1`); and the
 //! generators [`Password`], [`Uuid`] and [`ClusterGenerator`] (`generators.external-secrets.io/v1alpha1`).
 
 #![deny(missing_docs)]
 
 pub mod azurekv;
 pub mod cluster_external_secret;
+pub mod cluster_push_secret;
 pub mod constants;
 pub mod data_from;
 pub mod decode;
@@ -33,6 +35,10 @@ pub use azurekv::{
 pub use cluster_external_secret::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretSpec,
     ClusterExternalSecretStatus, ExternalSecretMetadata,
+};
+pub use cluster_push_secret::{
+    ClusterPushSecret, ClusterPushSecretNamespaceFailure, ClusterPushSecretSpec,
+    ClusterPushSecretStatus,
 };
 pub use data_from::{
     ExternalSecretDataFromRemoteRef, ExternalSecretFind, ExternalSecretRewrite,

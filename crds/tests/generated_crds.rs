@@ -64,6 +64,7 @@ fn committed_yaml_parses_as_apiextensions_v1_crds_in_a_fixed_order() {
         names,
         [
             "clusterexternalsecrets.external-secrets.io",
+            "clusterpushsecrets.external-secrets.io",
             "clustersecretstores.external-secrets.io",
             "externalsecrets.external-secrets.io",
             "pushsecrets.external-secrets.io",
@@ -157,7 +158,13 @@ fn served_and_storage_versions_match_eso() {
     for kind in ["ExternalSecret", "ClusterExternalSecret"] {
         assert_eq!(versions(kind), [("v1".into(), true, true)], "{kind}");
     }
-    for kind in ["PushSecret", "Password", "UUID", "ClusterGenerator"] {
+    for kind in [
+        "PushSecret",
+        "ClusterPushSecret",
+        "Password",
+        "UUID",
+        "ClusterGenerator",
+    ] {
         assert_eq!(versions(kind), [("v1alpha1".into(), true, true)], "{kind}");
     }
 }
@@ -249,6 +256,13 @@ fn printer_columns_match_eso() {
             column("AGE", "date", ".metadata.creationTimestamp"),
             column("Status", "string", ready_reason),
             column("Last Sync", "date", ".status.refreshTime"),
+        ]
+    );
+    assert_eq!(
+        columns("ClusterPushSecret"),
+        vec![
+            column("AGE", "date", ".metadata.creationTimestamp"),
+            column("Status", "string", ready_reason),
         ]
     );
 }
@@ -367,6 +381,8 @@ fn schemas_are_structural_and_preserve_unknown_fields_only_where_eso_does() {
         "PushSecret/v1alpha1.spec.data[].metadata",
         "PushSecret/v1alpha1.spec.dataTo[].metadata",
         "PushSecret/v1alpha1.status.syncedPushSecrets.*.*.metadata",
+        "ClusterPushSecret/v1alpha1.spec.pushSecretSpec.data[].metadata",
+        "ClusterPushSecret/v1alpha1.spec.pushSecretSpec.dataTo[].metadata",
         "ClusterGenerator/v1alpha1.spec.generator",
     ]
     .into_iter()

@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Serve PushSecrets (ESO's flag).
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub enable_push_secret_reconciler: bool,
+    /// Serve ClusterPushSecrets (ESO's flag).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub enable_cluster_push_secret_reconciler: bool,
     /// Resources in their Kubernetes phase (read, build and write the Secret, status, Events)
     /// at once; fetching from Key Vault waits outside it (ESO's flag, ESO's default is 1).
     #[arg(long, default_value_t = KUBE_PHASES, value_parser = clap::value_parser!(u32).range(1..))]
@@ -148,6 +151,7 @@ impl RunArgs {
                 cluster_stores: self.enable_cluster_store_reconciler,
                 cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
                 push_secrets: self.enable_push_secret_reconciler,
+                cluster_push_secrets: self.enable_cluster_push_secret_reconciler,
             },
             concurrent: self.concurrent,
             tenants: TenantConfig {
@@ -231,6 +235,7 @@ mod tests {
             "--enable-cluster-store-reconciler=false",
             "--enable-cluster-external-secret-reconciler=false",
             "--enable-push-secret-reconciler=false",
+            "--enable-cluster-push-secret-reconciler=false",
             "--concurrent=5",
         ])
         .expect("ESO's flags");
@@ -241,6 +246,7 @@ mod tests {
                 cluster_stores: false,
                 cluster_external_secrets: false,
                 push_secrets: false,
+                cluster_push_secrets: false,
             }
         );
         assert_eq!(scoped.concurrent, 5);

@@ -4,12 +4,13 @@ use kube::api::Api;
 use kube::runtime::watcher;
 
 /// The watches the supervisor runs, in the order it starts them.
-pub const ALL_WATCHES: [&str; 7] = [
+pub const ALL_WATCHES: [&str; 8] = [
     "secretstores",
     "clustersecretstores",
     "externalsecrets",
     "clusterexternalsecrets",
     "pushsecrets",
+    "clusterpushsecrets",
     "namespaces",
     "secrets",
 ];
@@ -24,6 +25,7 @@ pub struct Scope {
     pub cluster_stores: bool,
     pub cluster_external_secrets: bool,
     pub push_secrets: bool,
+    pub cluster_push_secrets: bool,
 }
 
 impl Default for Scope {
@@ -33,6 +35,7 @@ impl Default for Scope {
             cluster_stores: true,
             cluster_external_secrets: true,
             push_secrets: true,
+            cluster_push_secrets: true,
         }
     }
 }
@@ -44,9 +47,12 @@ impl Scope {
             "clustersecretstores" => self.cluster_stores,
             "clusterexternalsecrets" => self.cluster_external_secrets,
             "pushsecrets" => self.push_secrets,
+            "clusterpushsecrets" => self.cluster_push_secrets,
             // Namespace labels select ClusterSecretStores' namespaces and the namespaces of a
-            // ClusterExternalSecret; nothing else reads them.
-            "namespaces" => self.cluster_stores || self.cluster_external_secrets,
+            // ClusterExternalSecret or ClusterPushSecret; nothing else reads them.
+            "namespaces" => {
+                self.cluster_stores || self.cluster_external_secrets || self.cluster_push_secrets
+            }
             _ => true,
         }
     }
@@ -97,6 +103,7 @@ mod tests {
             cluster_stores: false,
             cluster_external_secrets: false,
             push_secrets: false,
+            cluster_push_secrets: false,
         };
         assert_eq!(
             scope.watch_names(),

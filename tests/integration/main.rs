@@ -12,6 +12,7 @@ mod parity;
 mod auth_rotation;
 mod azure_provider_auth;
 mod azure_provider_read;
+mod cluster_push_secret;
 mod controller_class;
 mod dashboards;
 #[cfg(feature = "demo")]

@@ -4,24 +4,10 @@
 use crate::operator_world;
 
 use akvsync_crds::{ClusterExternalSecret, ExternalSecret};
-use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use operator_world::{World, eventually, external_secret_yaml, timed};
-
-const CLUSTER_STORE: &str = r#"apiVersion: external-secrets.io/v1
-kind: ClusterSecretStore
-metadata:
-  name: shared
-spec:
-  provider:
-    azurekv:
-      vaultUrl: "VAULT_URL"
-      tenantId: "tenant-a"
-      authSecretRef:
-        clientId: {name: azure-creds, key: client-id, namespace: team-a}
-        clientSecret: {name: azure-creds, key: client-secret, namespace: team-a}
-"#;
+use operator_world::{
+    World, cluster_store_yaml, eventually, external_secret_yaml, label_namespace, timed,
+};
 
 const CES: &str = r#"apiVersion: external-secrets.io/v1
 kind: ClusterExternalSecret
@@ -42,14 +28,7 @@ spec:
 "#;
 
 async fn label(world: &World, namespace: &str, value: Option<&str>) {
-    let patch = serde_json::json!({"metadata": {"labels": {"fan-out": value}}});
-    timed(Api::<Namespace>::all(world.kube.client()).patch(
-        namespace,
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    ))
-    .await
-    .expect("label namespace");
+    label_namespace(world, namespace, "fan-out", value).await;
 }
 
 async fn provisioned(world: &World) -> Vec<String> {
@@ -69,11 +48,7 @@ async fn external_secrets_follow_the_selected_namespaces() {
     }
     label(&world, "app-1", Some("yes")).await;
     label(&world, "app-2", Some("yes")).await;
-    world
-        .apply_yaml(
-            &CLUSTER_STORE.replace("VAULT_URL", &world.azure.vault_url(operator_world::VAULT)),
-        )
-        .await;
+    world.apply_yaml(&cluster_store_yaml(&world)).await;
     world.start_operator().await;
     world.apply_yaml(CES).await;
 
@@ -113,6 +88,29 @@ async fn external_secrets_follow_the_selected_namespaces() {
         (provisioned(&world).await == ["app-2", "app-3"]).then_some(())
     })
     .await;
+
+    // Renamed: the new name in every selected namespace, the old one gone (ESO's rule).
+    world
+        .apply_yaml(&CES.replace(
+            "externalSecretName: app-config",
+            "externalSecretName: renamed",
+        ))
+        .await;
+    eventually(
+        "the renamed ExternalSecrets, and the old ones gone",
+        || async {
+            for namespace in ["app-2", "app-3"] {
+                let api: Api<ExternalSecret> = Api::namespaced(world.kube.client(), namespace);
+                let old = timed(api.get_opt("app-config")).await.unwrap();
+                let new = timed(api.get_opt("renamed")).await.unwrap();
+                if old.is_some() || new.is_none() {
+                    return None;
+                }
+            }
+            Some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,11 +127,7 @@ async fn an_external_secret_it_does_not_own_is_left_alone_and_reported() {
             &[("mine", "shared-setting")],
         ))
         .await;
-    world
-        .apply_yaml(
-            &CLUSTER_STORE.replace("VAULT_URL", &world.azure.vault_url(operator_world::VAULT)),
-        )
-        .await;
+    world.apply_yaml(&cluster_store_yaml(&world)).await;
     world.start_operator().await;
     world.apply_yaml(CES).await;
     let failure = eventually("the failed namespace", || async {

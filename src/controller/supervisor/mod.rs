@@ -17,8 +17,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use akvsync_crds::constants::LABEL_MANAGED;
 use akvsync_crds::{
-    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, PushSecretSelector,
-    SecretStore, StoreKind,
+    ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, PushSecret,
+    PushSecretSelector, SecretStore, StoreKind,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -34,6 +34,7 @@ pub use self::actors::{Actors, Key};
 use self::watches::watch;
 
 use super::cluster_external_secret::ClusterExternalSecretReconciler;
+use super::cluster_push_secret::ClusterPushSecretReconciler;
 use super::context::Shared;
 use super::external_secret::ExternalSecretReconciler;
 use super::namespaces::selector_matches;
@@ -49,6 +50,7 @@ pub enum Change {
     ExternalSecret(WatchEvent<DeserializeGuard<ExternalSecret>>),
     ClusterExternalSecret(WatchEvent<DeserializeGuard<ClusterExternalSecret>>),
     PushSecret(WatchEvent<DeserializeGuard<PushSecret>>),
+    ClusterPushSecret(WatchEvent<DeserializeGuard<ClusterPushSecret>>),
     Namespace(WatchEvent<PartialObjectMeta<Namespace>>),
     Secret(WatchEvent<PartialObjectMeta<Secret>>),
     WatchFailed(&'static str, String),
@@ -67,6 +69,7 @@ pub struct Supervisor {
     external_secrets: Actors<ExternalSecretReconciler>,
     cluster_external_secrets: Actors<ClusterExternalSecretReconciler>,
     push_secrets: Actors<PushSecretReconciler>,
+    cluster_push_secrets: Actors<ClusterPushSecretReconciler>,
     /// The source Secret of each PushSecret, to push again when it changes.
     push_sources: HashMap<(String, String), PushSource>,
     synced_watches: HashSet<&'static str>,
@@ -105,6 +108,11 @@ impl Supervisor {
                 PushSecretReconciler::new(shared.clone()),
                 mailboxes.clone(),
             ),
+            cluster_push_secrets: Actors::new(
+                "ClusterPushSecret",
+                ClusterPushSecretReconciler::new(shared.clone()),
+                mailboxes.clone(),
+            ),
             push_sources: HashMap::new(),
             shared,
             synced_watches: HashSet::new(),
@@ -126,7 +134,8 @@ impl Supervisor {
             let es = supervisor.external_secrets.retry_deferred();
             let ces = supervisor.cluster_external_secrets.retry_deferred();
             let push = supervisor.push_secrets.retry_deferred();
-            if es || ces || push {
+            let cps = supervisor.cluster_push_secrets.retry_deferred();
+            if es || ces || push || cps {
                 supervisor.retry_deferred(ctx);
             }
         });
@@ -136,6 +145,7 @@ impl Supervisor {
         self.external_secrets.has_deferred()
             || self.cluster_external_secrets.has_deferred()
             || self.push_secrets.has_deferred()
+            || self.cluster_push_secrets.has_deferred()
     }
 
     /// Connects the stores and starts an actor for every resource the watches hold, once.
@@ -151,6 +161,8 @@ impl Supervisor {
         self.cluster_external_secrets
             .start(&shared.runtime, &shared.metrics);
         self.push_secrets.start(&shared.runtime, &shared.metrics);
+        self.cluster_push_secrets
+            .start(&shared.runtime, &shared.metrics);
         info!(
             external_secrets = self.external_secrets.len(),
             "started the actors of every known resource"
@@ -201,6 +213,9 @@ impl Supervisor {
                     name,
                     Change::PushSecret,
                 ),
+                "clusterpushsecrets" => {
+                    watch(Api::all(client), all(), name, Change::ClusterPushSecret)
+                }
                 other => unreachable!("no watch named {other}"),
             });
         }
@@ -328,10 +343,12 @@ impl Supervisor {
                     .namespaces
                     .set(namespace.name_any(), namespace.labels().clone());
                 self.cluster_external_secrets.sync_all();
+                self.cluster_push_secrets.sync_all();
             }
             WatchEvent::Delete(namespace) => {
                 self.shared.namespaces.remove(&namespace.name_any());
                 self.cluster_external_secrets.sync_all();
+                self.cluster_push_secrets.sync_all();
             }
             WatchEvent::Init => {}
             WatchEvent::InitDone => self.watch_synced("namespaces"),
@@ -381,6 +398,15 @@ impl Supervisor {
                     event,
                 ) {
                     self.watch_synced("clusterexternalsecrets");
+                }
+            }
+            Change::ClusterPushSecret(event) => {
+                if self.cluster_push_secrets.handle(
+                    &self.shared.runtime,
+                    &self.shared.metrics,
+                    event,
+                ) {
+                    self.watch_synced("clusterpushsecrets");
                 }
             }
             Change::Namespace(event) => self.namespace_changed(event),

@@ -34,15 +34,17 @@ pub enum ResourceKind {
     SecretStore,
     ClusterSecretStore,
     PushSecret,
+    ClusterPushSecret,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 5] = [
+    pub const ALL: [ResourceKind; 6] = [
         ResourceKind::ExternalSecret,
         ResourceKind::ClusterExternalSecret,
         ResourceKind::SecretStore,
         ResourceKind::ClusterSecretStore,
         ResourceKind::PushSecret,
+        ResourceKind::ClusterPushSecret,
     ];
 
     /// ESO's metric prefix and controller-runtime `controller` label value.
@@ -53,6 +55,7 @@ impl ResourceKind {
             ResourceKind::SecretStore => "secretstore",
             ResourceKind::ClusterSecretStore => "clustersecretstore",
             ResourceKind::PushSecret => "pushsecret",
+            ResourceKind::ClusterPushSecret => "clusterpushsecret",
         }
     }
 
@@ -71,6 +74,7 @@ impl ResourceKind {
             ResourceKind::SecretStore => 2,
             ResourceKind::ClusterSecretStore => 3,
             ResourceKind::PushSecret => 4,
+            ResourceKind::ClusterPushSecret => 5,
         }
     }
 }

@@ -58,6 +58,8 @@ impl ControllerMetrics {
         "clustersecretstore_reconcile_duration",
         "pushsecret_status_condition",
         "pushsecret_reconcile_duration",
+        "clusterpushsecret_status_condition",
+        "clusterpushsecret_reconcile_duration",
         "externalsecret_sync_calls_total",
         "externalsecret_sync_calls_error",
         "controller_runtime_reconcile_total",

@@ -455,6 +455,24 @@ impl Drop for World {
     }
 }
 
+/// A ClusterSecretStore `shared` on the world's vault, with team-a's credentials.
+pub fn cluster_store_yaml(world: &World) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata:\n  name: shared\nspec:\n  provider:\n    azurekv:\n      vaultUrl: \"{}\"\n      tenantId: \"{TENANT}\"\n      authSecretRef:\n        clientId: {{name: azure-creds, key: client-id, namespace: {NAMESPACE}}}\n        clientSecret: {{name: azure-creds, key: client-secret, namespace: {NAMESPACE}}}\n",
+        world.azure.vault_url(VAULT)
+    )
+}
+
+/// Sets (or, with `None`, removes) label `key` on `namespace`.
+pub async fn label_namespace(world: &World, namespace: &str, key: &str, value: Option<&str>) {
+    let patch = serde_json::json!({"metadata": {"labels": {key: value}}});
+    let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(world.kube.client());
+    let params = kube::api::PatchParams::default();
+    timed(api.patch(namespace, &params, &kube::api::Patch::Merge(&patch)))
+        .await
+        .expect("label namespace");
+}
+
 /// An ExternalSecret reading `data` entries (secretKey, remote key) from store `vault`.
 pub fn external_secret_yaml(
     namespace: &str,
