@@ -62,6 +62,14 @@ pub const REASON_SECRET_SYNCED_ERROR: &str = "SecretSyncedError";
 pub const REASON_SECRET_DELETED: &str = "SecretDeleted";
 /// ExternalSecret `Ready` reason: the Secret is missing (e.g. `creationPolicy: Merge`).
 pub const REASON_SECRET_MISSING: &str = "SecretMissing";
+/// ExternalSecret `Ready` reason: the generic target (`spec.target.manifest`) was synced.
+pub const REASON_RESOURCE_SYNCED: &str = "ResourceSynced";
+/// ExternalSecret `Ready` reason: syncing the generic target failed.
+pub const REASON_RESOURCE_SYNCED_ERROR: &str = "ResourceSyncedError";
+/// ExternalSecret `Ready` reason: the generic target was deleted.
+pub const REASON_RESOURCE_DELETED: &str = "ResourceDeleted";
+/// ExternalSecret `Ready` reason: the generic target is missing (`creationPolicy: Merge`).
+pub const REASON_RESOURCE_MISSING: &str = "ResourceMissing";
 /// ExternalSecret Event reason (akvsync's own): a sync waits for its vault's budget.
 pub const REASON_WAITING: &str = "Waiting";
 

@@ -73,6 +73,17 @@ pub struct RunArgs {
     /// Serve ClusterPushSecrets (ESO's flag).
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub enable_cluster_push_secret_reconciler: bool,
+    /// Write ExternalSecrets' `spec.target.manifest` targets (ConfigMaps, custom resources);
+    /// grant the operator write access to those kinds too (ESO's flag).
+    #[arg(
+        long,
+        default_value_t = false,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub unsafe_allow_generic_targets: bool,
     /// Resources in their Kubernetes phase (read, build and write the Secret, status, Events)
     /// at once; fetching from Key Vault waits outside it (ESO's flag, ESO's default is 1).
     #[arg(long, default_value_t = KUBE_PHASES, value_parser = clap::value_parser!(u32).range(1..))]
@@ -152,6 +163,7 @@ impl RunArgs {
                 cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
                 push_secrets: self.enable_push_secret_reconciler,
                 cluster_push_secrets: self.enable_cluster_push_secret_reconciler,
+                generic_targets: self.unsafe_allow_generic_targets,
             },
             concurrent: self.concurrent,
             tenants: TenantConfig {
@@ -247,7 +259,14 @@ mod tests {
                 cluster_external_secrets: false,
                 push_secrets: false,
                 cluster_push_secrets: false,
+                generic_targets: false,
             }
+        );
+        assert!(
+            parse(&["--unsafe-allow-generic-targets"])
+                .unwrap()
+                .scope
+                .generic_targets
         );
         assert_eq!(scoped.concurrent, 5);
         assert!(

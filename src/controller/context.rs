@@ -10,6 +10,7 @@ use akvsync_actors::runtime::Runtime;
 use akvsync_actors::store::{LimiterRegistry, StoreConfig, StoreMetrics, Tenant};
 use kube::runtime::events::{Recorder, Reporter};
 
+use super::external_secret::TargetKinds;
 use super::scope::Scope;
 use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
@@ -50,6 +51,8 @@ pub struct Shared {
     /// Every vault's limiter, for telling a waiting tenant why it waits.
     pub limiters: LimiterRegistry,
     pub wait_notices: Arc<WaitNotices>,
+    /// The API resources of generic targets' kinds.
+    pub target_kinds: TargetKinds,
     /// This replica's name in events.
     pub instance: String,
     /// What this operator watches and serves.
@@ -126,6 +129,7 @@ impl Shared {
             tenant_label: controller.tenants.label.as_deref().map(Arc::from),
             limiters: settings.limiters,
             wait_notices: Arc::default(),
+            target_kinds: TargetKinds::default(),
             instance: controller.instance,
             scope: Arc::new(controller.scope),
         }

@@ -26,6 +26,9 @@ pub struct Scope {
     pub cluster_external_secrets: bool,
     pub push_secrets: bool,
     pub cluster_push_secrets: bool,
+    /// Write `spec.target.manifest` targets (ConfigMaps, other kinds) instead of refusing them
+    /// (ESO's `--unsafe-allow-generic-targets`).
+    pub generic_targets: bool,
 }
 
 impl Default for Scope {
@@ -36,6 +39,7 @@ impl Default for Scope {
             cluster_external_secrets: true,
             push_secrets: true,
             cluster_push_secrets: true,
+            generic_targets: false,
         }
     }
 }
@@ -104,6 +108,7 @@ mod tests {
             cluster_external_secrets: false,
             push_secrets: false,
             cluster_push_secrets: false,
+            generic_targets: false,
         };
         assert_eq!(
             scope.watch_names(),

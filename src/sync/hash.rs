@@ -31,6 +31,78 @@ pub fn created_by(namespace: &str, name: &str) -> String {
     sha3_224_hex(format!("{namespace}/{name}").as_bytes())
 }
 
+/// sha3-224 hex of Go's `%+v` of a decoded JSON value (ESO's `ObjectHash` of an unstructured
+/// object's `spec` or `data`: the data-hash annotation of a generic target).
+pub fn object_hash(value: &serde_json::Value) -> String {
+    let mut text = String::new();
+    go_format(value, &mut text);
+    sha3_224_hex(text.as_bytes())
+}
+
+/// Go's `%+v` of what `encoding/json` decodes into `any`, as unstructured objects hold it:
+/// maps with sorted keys, `[a b]` lists, bare strings, `<nil>`, integers as int64 and other
+/// numbers as float64.
+fn go_format(value: &serde_json::Value, text: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Null => text.push_str("<nil>"),
+        Value::Bool(flag) => write!(text, "{flag}").expect("writing to a String"),
+        Value::Number(number) => match (number.as_i64(), number.as_f64()) {
+            (Some(integer), _) => write!(text, "{integer}").expect("writing to a String"),
+            (None, Some(float)) => text.push_str(&go_float(float)),
+            (None, None) => write!(text, "{number}").expect("writing to a String"),
+        },
+        Value::String(string) => text.push_str(string),
+        Value::Array(items) => {
+            text.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    text.push(' ');
+                }
+                go_format(item, text);
+            }
+            text.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            text.push_str("map[");
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    text.push(' ');
+                }
+                text.push_str(key);
+                text.push(':');
+                go_format(&map[key], text);
+            }
+            text.push(']');
+        }
+    }
+}
+
+/// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): the shortest digits, in
+/// exponent form when the exponent is below -4 or at least 6.
+fn go_float(float: f64) -> String {
+    if float.is_nan() {
+        return "NaN".to_owned();
+    }
+    if float.is_infinite() {
+        return if float > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    let scientific = format!("{float:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let exponent: i32 = exponent.parse().expect("an integer exponent");
+    if (-4..6).contains(&exponent) {
+        let plain = format!("{float}");
+        plain
+            .strip_suffix(".0")
+            .map_or(plain.clone(), str::to_owned)
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    }
+}
+
 fn sha3_224_hex(bytes: &[u8]) -> String {
     hex::encode(Sha3_224::digest(bytes))
 }
@@ -47,6 +119,24 @@ mod tests {
         ]);
         assert_eq!(data_hash(&data), sha3_224_hex(b"map[a:[104 105] b:[1 2]]"));
         assert_eq!(data_hash(&BTreeMap::new()), sha3_224_hex(b"map[]"));
+    }
+
+    #[test]
+    fn the_object_hash_hashes_gos_rendering_of_decoded_json() {
+        let value = serde_json::json!({
+            "b": [1, "x", null, true], "a": {"z": 1.5, "y": 3}, "c": 1e21, "d": 0.00001
+        });
+        let mut text = String::new();
+        go_format(&value, &mut text);
+        assert_eq!(
+            text,
+            "map[a:map[y:3 z:1.5] b:[1 x <nil> true] c:1e+21 d:1e-05]"
+        );
+        assert_eq!(object_hash(&value), sha3_224_hex(text.as_bytes()));
+        assert_eq!(go_float(100000.0), "100000");
+        assert_eq!(go_float(1000000.0), "1e+06");
+        assert_eq!(go_float(0.0001), "0.0001");
+        assert_eq!(go_float(123456789.0), "1.23456789e+08");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod built_from;
 pub mod decode;
 pub(crate) mod go_json;
 pub mod hash;
+pub mod manifest;
 mod merge;
 pub mod plan;
 mod post_process;

@@ -16,7 +16,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use super::hash;
 
 /// Annotations of the ExternalSecret that never reach its Secret.
-const NOT_COPIED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+pub(super) const NOT_COPIED_ANNOTATIONS: &[&str] =
+    &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// The Secret an ExternalSecret wants, before it meets the one that exists.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,6 +16,7 @@ const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/ha",
     "deploy/overlays/monitoring",
     "deploy/overlays/beside-eso",
+    "deploy/overlays/generic-targets",
 ];
 const GENERATED_CRDS: &str = "crds/external-secrets.io.yaml";
 const CRD_COPY: &str = "deploy/base/crds/external-secrets.io.yaml";

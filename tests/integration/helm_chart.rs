@@ -34,6 +34,10 @@ const VALUES: &[(&str, Option<&str>)] = &[
         "ci/beside-eso-values.yaml",
         Some("deploy/overlays/beside-eso"),
     ),
+    (
+        "ci/generic-targets-values.yaml",
+        Some("deploy/overlays/generic-targets"),
+    ),
     ("ci/eso-values.yaml", None),
 ];
 
@@ -434,4 +438,51 @@ fn a_release_of_another_name_binds_its_own_service_account() {
     }
     assert!(args(&documents).contains(&"--namespace=secrets".to_owned()));
     assert!(all_of(&documents, "ClusterRole").is_empty());
+}
+
+#[test]
+fn generic_targets_add_the_flag_and_the_rules_for_config_maps_and_the_kinds_given() {
+    let values = r#"{"genericTargets": {"enabled": true, "resources": [
+        {"apiGroup": "example.com", "resources": ["widgets"], "verbs": ["get", "create", "update"]}
+    ]}}"#;
+    let wanted = serde_yaml::from_str::<Value>(
+        r#"
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "update", "patch", "delete"]
+- apiGroups: ["example.com"]
+  resources: ["widgets"]
+  verbs: ["get", "create", "update"]
+"#,
+    )
+    .expect("yaml");
+    let rules_end = |rules: &Value| -> Value {
+        let rules = rules.as_sequence().expect("rules").clone();
+        Value::Sequence(rules[rules.len() - 2..].to_vec())
+    };
+    let documents = render(values);
+    assert!(args(&documents).contains(&"--unsafe-allow-generic-targets=true".to_owned()));
+    let role = one(&documents, "ClusterRole", "akvsync-controller").expect("ClusterRole");
+    assert_eq!(rules_end(&role["rules"]), wanted);
+
+    let scoped = render(&values.replacen('{', r#"{"scopedRBAC": true, "#, 1));
+    let role = one(&scoped, "Role", "akvsync-controller").expect("Role");
+    assert_eq!(rules_end(&role["rules"]), wanted);
+
+    let default = render("");
+    assert!(!args(&default).iter().any(|arg| arg.contains("generic")));
+    let role = one(&default, "ClusterRole", "akvsync-controller").expect("ClusterRole");
+    let configmap_writes = role["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|rule| {
+            rule["resources"]
+                .as_sequence()
+                .is_some_and(|r| r.iter().any(|r| r == "configmaps"))
+        })
+        .flat_map(|rule| rule["verbs"].as_sequence().cloned().unwrap_or_default())
+        .filter(|verb| verb == "create")
+        .count();
+    assert_eq!(configmap_writes, 0, "no ConfigMap writes by default");
 }

@@ -23,6 +23,7 @@ mod deploy_render;
 mod eso_parity;
 mod faults;
 mod generators;
+mod generic_targets;
 mod helm_chart;
 mod image;
 mod leader_failover;

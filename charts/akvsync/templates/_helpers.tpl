@@ -69,6 +69,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/* The namespaced rules of the operator: in a ClusterRole cluster-wide, or in a Role. */}}
+{{- define "akvsync.genericTargetRules" -}}
+{{- if .Values.genericTargets.enabled }}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "update", "patch", "delete"]
+{{- range .Values.genericTargets.resources }}
+- apiGroups: [{{ .apiGroup | quote }}]
+  resources: [{{ range $i, $r := .resources }}{{ if $i }}, {{ end }}{{ $r | quote }}{{ end }}]
+  verbs: [{{ range $i, $v := .verbs }}{{ if $i }}, {{ end }}{{ $v | quote }}{{ end }}]
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "akvsync.namespacedRules" -}}
 - apiGroups: ["external-secrets.io"]
   resources: ["externalsecrets", "secretstores", "pushsecrets"]
@@ -100,4 +113,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- include "akvsync.genericTargetRules" . }}
 {{- end }}

@@ -164,7 +164,7 @@ fn record_built_from(secret: &mut Secret, annotation: Option<String>) {
 }
 
 /// Reads the ConfigMaps and Secrets `templateFrom` names, from the ExternalSecret's namespace.
-async fn read_template_sources(
+pub(super) async fn read_template_sources(
     es: &ExternalSecret,
     secrets: &Api<Secret>,
 ) -> Result<TemplateSources, SyncError> {
@@ -207,7 +207,7 @@ async fn read_template_sources(
 }
 
 /// ESO's field manager: `externalsecrets.external-secrets.io/<name>`, hashed when too long.
-fn field_manager(es_name: &str) -> String {
+pub(super) fn field_manager(es_name: &str) -> String {
     let manager = format!("{}{es_name}", akvsync_crds::constants::FIELD_MANAGER_PREFIX);
     if manager.len() <= akvsync_crds::constants::FIELD_MANAGER_MAX_LENGTH {
         return manager;

@@ -1,5 +1,6 @@
 //! Dereferencing: the spec's plan, and what it refers to that can refuse the sync before any
-//! vault call — the target must not be a store's credentials Secret.
+//! vault call — the target must not be a store's credentials Secret, and a generic target
+//! needs `--unsafe-allow-generic-targets`.
 
 use akvsync_crds::{CreationPolicy, ExternalSecret};
 
@@ -19,9 +20,16 @@ pub fn dereference(
     namespace: &str,
     target_name: &str,
 ) -> Result<Dereferenced, SyncError> {
-    let plan = plan(&es.spec)?;
     let target = es.spec.target.clone().unwrap_or_default();
-    if target.creation_policy_or_default() != CreationPolicy::None
+    if target.manifest.is_some() && !shared.scope.generic_targets {
+        return Err(SyncError::InvalidGenericTarget(
+            "generic targets are disabled. Enable with --unsafe-allow-generic-targets flag"
+                .to_owned(),
+        ));
+    }
+    let plan = plan(&es.spec)?;
+    if target.manifest.is_none()
+        && target.creation_policy_or_default() != CreationPolicy::None
         && let Some(store) = shared.stores.credentials_user(namespace, target_name)
     {
         return Err(SyncError::CredentialsSecret {

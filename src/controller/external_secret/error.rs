@@ -2,6 +2,7 @@
 
 use akvsync_crds::{CreationPolicy, StoreKind};
 
+use crate::sync::manifest::ManifestError;
 use crate::sync::target::{Refusal, TargetError};
 use crate::sync::{BuildError, PlanError};
 
@@ -36,6 +37,19 @@ pub enum SyncError {
         name: String,
         source: kube::Error,
     },
+    /// `spec.target.manifest` cannot be served: the flag is off, or the kind is cluster-scoped.
+    #[error("{0}")]
+    InvalidGenericTarget(String),
+    #[error("{message}")]
+    ResourceGet { message: String },
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    #[error("{message}")]
+    ResourceWrite { message: String },
+    #[error("{message}")]
+    ResourceDelete { message: String },
+    #[error("unable to delete resource: creationPolicy={policy:?} is not Owner")]
+    ResourceDeleteNotOwned { policy: CreationPolicy },
 }
 
 impl SyncError {
@@ -71,6 +85,13 @@ impl SyncError {
                 ..
             } => "could not delete secret",
             SyncError::Kube { .. } => "could not update secret",
+            SyncError::InvalidGenericTarget(_) => "invalid generic target",
+            SyncError::ResourceGet { .. } => "could not get target resource",
+            SyncError::Manifest(_) => "could not apply template to manifest",
+            SyncError::ResourceWrite { .. } => "could not update secret",
+            SyncError::ResourceDelete { .. } | SyncError::ResourceDeleteNotOwned { .. } => {
+                "could not delete resource"
+            }
         }
     }
 
@@ -84,6 +105,11 @@ impl SyncError {
             SyncError::Refused(_) | SyncError::CredentialsSecret { .. } => "refused",
             SyncError::DeleteNotOwned { .. } => "invalid_target",
             SyncError::Kube { .. } => "kubernetes",
+            SyncError::InvalidGenericTarget(_) => "invalid_spec",
+            SyncError::Manifest(_) | SyncError::ResourceDeleteNotOwned { .. } => "invalid_target",
+            SyncError::ResourceGet { .. }
+            | SyncError::ResourceWrite { .. }
+            | SyncError::ResourceDelete { .. } => "kubernetes",
         }
     }
 }

@@ -52,7 +52,8 @@ pub enum Due {
 /// ESO's skip rule after a restart: nothing changed, the interval has not passed, and the Secret
 /// is intact — look again when the interval ends. When the last sync of this spec succeeded,
 /// the Secret is read even if the interval has passed: found intact, what its annotation says
-/// it was built from lets the sync prove it fresh without reading a value.
+/// it was built from lets the sync prove it fresh without reading a value. A generic target
+/// (`spec.target.manifest`) always syncs.
 pub async fn due(
     es: &ExternalSecret,
     name: &str,
@@ -60,7 +61,15 @@ pub async fn due(
     targets: &TargetSecrets,
     trigger: Trigger,
 ) -> Due {
-    if trigger != Trigger::Changed || !last_sync_current(es, &synced_resource_version(es)) {
+    let generic = es
+        .spec
+        .target
+        .as_ref()
+        .is_some_and(|t| t.manifest.is_some());
+    if generic
+        || trigger != Trigger::Changed
+        || !last_sync_current(es, &synced_resource_version(es))
+    {
         return Due::Yes(None);
     }
     let secret = match secrets.get_opt(name).await {

@@ -8,8 +8,11 @@ mod dereference;
 mod error;
 mod fetch;
 mod gate;
+mod manifest;
 mod proof;
 mod report;
+
+pub use manifest::TargetKinds;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -156,6 +159,7 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
         return Outcome::NotDue(wait);
     }
     let name = target_name(es);
+    let name_for_report = name.clone();
     let namespace = es.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(shared.kube.clone(), &namespace);
     let turn = turn(shared, &namespace, trigger);
@@ -176,7 +180,12 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     if let Err(error) = &result {
         warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), category = error.category(), %error, "sync failed");
     }
-    let report = report::report(&result, notices);
+    let manifest = es.spec.target.as_ref().and_then(|t| t.manifest.as_ref());
+    let resource = manifest.map(|manifest| report::Resource {
+        kind: &manifest.kind,
+        name: &name_for_report,
+    });
+    let report = report::report(&result, notices, resource);
     for note in &report.events {
         common::publish(shared, es, note.type_, "Sync", note.reason, &note.message).await;
     }
@@ -287,7 +296,10 @@ async fn sync<'a>(
         missing: built.missing,
         overwritten: built.overwritten,
     };
-    let applied = apply::apply(shared, es, secrets, name, built.data, existing, built_from).await;
+    let applied = match es.spec.target.as_ref().and_then(|t| t.manifest.as_ref()) {
+        Some(reference) => manifest::apply(shared, es, reference, built.data).await,
+        None => apply::apply(shared, es, secrets, name, built.data, existing, built_from).await,
+    };
     Step::Done(applied, notices, Some(phase))
 }
 

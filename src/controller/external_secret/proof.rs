@@ -41,7 +41,12 @@ pub async fn check(
     name: &str,
     ask: &Ask,
 ) -> Proof {
-    if !last_sync_current(es, version) {
+    let generic = es
+        .spec
+        .target
+        .as_ref()
+        .is_some_and(|t| t.manifest.is_some());
+    if generic || !last_sync_current(es, version) {
         return Proof::Stale;
     }
     let Some(built) = shared.targets.built_from(namespace, name) else {

@@ -5,7 +5,9 @@ use akvsync_crds::Condition;
 use akvsync_crds::constants::{
     CONDITION_READY, EVENT_REASON_CREATED, EVENT_REASON_DELETED, EVENT_REASON_DUPLICATE_SECRET_KEY,
     EVENT_REASON_MISSING_PROVIDER_SECRET, EVENT_REASON_UPDATE_FAILED, EVENT_REASON_UPDATED,
-    REASON_SECRET_DELETED, REASON_SECRET_MISSING, REASON_SECRET_SYNCED, REASON_SECRET_SYNCED_ERROR,
+    REASON_RESOURCE_DELETED, REASON_RESOURCE_MISSING, REASON_RESOURCE_SYNCED,
+    REASON_RESOURCE_SYNCED_ERROR, REASON_SECRET_DELETED, REASON_SECRET_MISSING,
+    REASON_SECRET_SYNCED, REASON_SECRET_SYNCED_ERROR,
 };
 use kube::runtime::events::EventType;
 
@@ -76,9 +78,49 @@ const SYNCED: &str = "secret synced";
 const RETAINED: &str = "secret retained due to DeletionPolicy=Retain";
 const DELETED: &str = "secret deleted due to DeletionPolicy=Delete";
 const NOT_CREATED: &str = "secret will not be created due to CreationPolicy=Merge";
+const RESOURCE_NOT_CREATED: &str = "resource will not be created due to CreationPolicy=Merge";
 
-/// ESO's conditions and Events for a sync's result, after the notices' Events.
-pub fn report(result: &Result<Synced, SyncError>, notices: Notices) -> Report {
+/// ESO's condition reasons for one kind of target.
+struct Reasons {
+    synced: &'static str,
+    error: &'static str,
+    deleted: &'static str,
+    missing: &'static str,
+    not_created: &'static str,
+}
+
+impl Reasons {
+    const SECRET: Reasons = Reasons {
+        synced: REASON_SECRET_SYNCED,
+        error: REASON_SECRET_SYNCED_ERROR,
+        deleted: REASON_SECRET_DELETED,
+        missing: REASON_SECRET_MISSING,
+        not_created: NOT_CREATED,
+    };
+    const RESOURCE: Reasons = Reasons {
+        synced: REASON_RESOURCE_SYNCED,
+        error: REASON_RESOURCE_SYNCED_ERROR,
+        deleted: REASON_RESOURCE_DELETED,
+        missing: REASON_RESOURCE_MISSING,
+        not_created: RESOURCE_NOT_CREATED,
+    };
+}
+
+/// A generic target's kind and name (`spec.target.manifest`).
+#[derive(Clone, Copy, Debug)]
+pub struct Resource<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+/// ESO's conditions and Events for a sync's result, after the notices' Events, for the Secret
+/// (`resource` is `None`) or the generic target it writes: ESO's generic-target path has
+/// `Resource…` reasons and names the object in its Events.
+pub fn report(
+    result: &Result<Synced, SyncError>,
+    notices: Notices,
+    resource: Option<Resource>,
+) -> Report {
     let mut events: Vec<Note> = notices
         .missing
         .into_iter()
@@ -91,37 +133,45 @@ pub fn report(result: &Result<Synced, SyncError>, notices: Notices) -> Report {
         )
         .collect();
     let ready = |reason, message| Condition::new(CONDITION_READY, true, reason, message);
+    let reasons = match resource {
+        None => Reasons::SECRET,
+        Some(_) => Reasons::RESOURCE,
+    };
+    let note = |secret: &str, verb: &str| match resource {
+        None => secret.to_owned(),
+        Some(Resource { kind, name }) => format!("{verb} {kind} {name}"),
+    };
     let (condition, outcome) = match result {
         Ok(synced) => {
             let condition = match synced {
                 Synced::Written { created } => {
                     events.push(if *created {
-                        Note::normal(EVENT_REASON_CREATED, "secret created")
+                        Note::normal(EVENT_REASON_CREATED, note("secret created", "Created"))
                     } else {
-                        Note::normal(EVENT_REASON_UPDATED, "secret updated")
+                        Note::normal(EVENT_REASON_UPDATED, note("secret updated", "Updated"))
                     });
-                    ready(REASON_SECRET_SYNCED, SYNCED)
+                    ready(reasons.synced, SYNCED)
                 }
-                Synced::Unchanged | Synced::Skipped => ready(REASON_SECRET_SYNCED, SYNCED),
-                Synced::Retained => ready(REASON_SECRET_SYNCED, RETAINED),
+                Synced::Unchanged | Synced::Skipped => ready(reasons.synced, SYNCED),
+                Synced::Retained => ready(reasons.synced, RETAINED),
                 Synced::Deleted { existed } => {
                     if *existed {
-                        events.push(Note::normal(EVENT_REASON_DELETED, DELETED));
+                        events.push(Note::normal(EVENT_REASON_DELETED, note(DELETED, "Deleted")));
                     }
-                    ready(REASON_SECRET_DELETED, DELETED)
+                    ready(reasons.deleted, DELETED)
                 }
-                Synced::Missing => ready(REASON_SECRET_MISSING, NOT_CREATED),
+                Synced::Missing => ready(reasons.missing, reasons.not_created),
             };
             (condition, Outcome::Synced)
         }
         Err(error) => {
             events.push(Note::warning(EVENT_REASON_UPDATE_FAILED, error.to_string()));
-            let condition = Condition::new(
-                CONDITION_READY,
-                false,
-                REASON_SECRET_SYNCED_ERROR,
-                &error.ready_message(),
-            );
+            // ESO reports a generic target's invalid configuration as a Secret error.
+            let reason = match error {
+                SyncError::InvalidGenericTarget(_) => REASON_SECRET_SYNCED_ERROR,
+                _ => reasons.error,
+            };
+            let condition = Condition::new(CONDITION_READY, false, reason, &error.ready_message());
             (condition, Outcome::Failed)
         }
     };
@@ -145,7 +195,7 @@ mod tests {
     fn row(
         result: Result<Synced, SyncError>,
     ) -> (String, String, String, Vec<String>, Outcome, bool) {
-        let report = report(&result, Notices::default());
+        let report = report(&result, Notices::default(), None);
         let events = report
             .events
             .iter()
@@ -306,7 +356,7 @@ mod tests {
             missing: vec!["secret a not found".into()],
             overwritten: vec!["key k written by data[0] and data[1]".into()],
         };
-        let report = report(&Ok(Synced::Written { created: true }), notices);
+        let report = report(&Ok(Synced::Written { created: true }), notices, None);
         let reasons: Vec<(EventType, &str)> = report
             .events
             .iter()
@@ -319,6 +369,65 @@ mod tests {
                 (EventType::Warning, EVENT_REASON_DUPLICATE_SECRET_KEY),
                 (EventType::Normal, EVENT_REASON_CREATED),
             ]
+        );
+    }
+
+    #[test]
+    fn generic_targets_are_reported_with_esos_resource_reasons() {
+        let resource = Some(Resource {
+            kind: "ConfigMap",
+            name: "settings",
+        });
+        let row = |result: Result<Synced, SyncError>| {
+            let report = report(&result, Notices::default(), resource);
+            let events: Vec<String> = report
+                .events
+                .iter()
+                .map(|note| format!("{}: {}", note.reason, note.message))
+                .collect();
+            (
+                report.ready.reason.unwrap_or_default(),
+                report.ready.message.unwrap_or_default(),
+                events,
+            )
+        };
+        assert_eq!(
+            row(Ok(Synced::Written { created: true })),
+            (
+                "ResourceSynced".to_owned(),
+                "secret synced".to_owned(),
+                vec!["Created: Created ConfigMap settings".to_owned()]
+            )
+        );
+        assert_eq!(
+            row(Ok(Synced::Deleted { existed: true })).0,
+            "ResourceDeleted"
+        );
+        assert_eq!(
+            row(Ok(Synced::Missing)).1,
+            "resource will not be created due to CreationPolicy=Merge"
+        );
+        assert_eq!(
+            row(Err(SyncError::ResourceDeleteNotOwned {
+                policy: CreationPolicy::Orphan
+            }))
+            .1,
+            "could not delete resource: unable to delete resource: creationPolicy=Orphan is not Owner"
+        );
+        let disabled = row(Err(SyncError::InvalidGenericTarget(
+            "generic targets are disabled. Enable with --unsafe-allow-generic-targets flag".into(),
+        )));
+        assert_eq!(disabled.0, "SecretSyncedError");
+        assert_eq!(
+            disabled.1,
+            "invalid generic target: generic targets are disabled. Enable with --unsafe-allow-generic-targets flag"
+        );
+        assert_eq!(
+            row(Err(SyncError::ResourceGet {
+                message: "forbidden".into()
+            }))
+            .0,
+            "ResourceSyncedError"
         );
     }
 }
