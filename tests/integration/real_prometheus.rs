@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use akvsync::demo::prometheus::{Prometheus, alert_rules_file, find_program};
 use akvsync::observability::ControllerMetrics;
 use akvsync_emulators::azure::Limits;
-use operator_world::{NAMESPACE, VAULT, World, external_secret_yaml};
+use operator_world::{NAMESPACE, VAULT, World, external_secret_yaml, label_namespace};
 use serde_json::Value;
 
 const ALERT_TESTS: &str = "deploy/overlays/monitoring/alerts_test.yaml";
@@ -269,7 +269,8 @@ async fn every_dashboard_panel_and_metric_family_has_data_in_a_real_prometheus_s
                 .replace("    name: vault\n", "    name: broken\n"),
         )
         .await;
-    // A PushSecret and a ClusterExternalSecret, so that their families have series too.
+    // A PushSecret, a ClusterExternalSecret and a ClusterPushSecret, so that their families
+    // have series too.
     world
         .secret(NAMESPACE, "source", &[("password", "pushed")])
         .await;
@@ -282,6 +283,12 @@ async fn every_dashboard_panel_and_metric_family_has_data_in_a_real_prometheus_s
         .apply_yaml(&format!(
             "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata:\n  name: fan-out\nspec:\n  externalSecretName: fanned\n  namespaces: [{NAMESPACE}]\n  refreshTime: 1h\n  externalSecretSpec:\n    refreshInterval: 1h\n    secretStoreRef: {{name: vault, kind: SecretStore}}\n    target: {{name: fanned}}\n    data:\n      - secretKey: v\n        remoteRef: {{key: shared}}\n"
         ))
+        .await;
+    label_namespace(&world, NAMESPACE, "push", Some("yes")).await;
+    world
+        .apply_yaml(
+            "apiVersion: external-secrets.io/v1alpha1\nkind: ClusterPushSecret\nmetadata:\n  name: fan-out-push\nspec:\n  pushSecretName: fanned-push\n  namespaceSelectors:\n    - matchLabels: {push: \"yes\"}\n  pushSecretSpec:\n    refreshInterval: 1h\n    secretStoreRefs:\n      - {name: vault, kind: SecretStore}\n    selector:\n      secret: {name: source}\n    data:\n      - match:\n          secretKey: password\n          remoteRef: {remoteKey: cluster-pushed-password}\n",
+        )
         .await;
     world.wait_for_ready(NAMESPACE, "on-broken", "False").await;
     world.wait_for_ready(NAMESPACE, "fanned", "True").await;

@@ -327,6 +327,32 @@ pub struct Seed {
     pub vaults: Vec<VaultSeed>,
     /// Trusted external issuers for federated credentials.
     pub trusted_issuers: Vec<IssuerSeed>,
+    /// Container registries and their role assignments.
+    pub registries: Vec<RegistrySeed>,
+}
+
+/// A container registry in a seed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrySeed {
+    /// Registry name (5–50 letters and digits); its login server is
+    /// `<name>.azurecr.localhost:<httpsPort>`.
+    pub name: String,
+    /// Tenant id that owns the registry.
+    pub tenant: String,
+    /// Role assignments.
+    #[serde(default)]
+    pub roles: Vec<RegistryRoleSeed>,
+}
+
+/// An ACR role assignment in a seed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryRoleSeed {
+    /// Client id.
+    pub principal: String,
+    /// `Pull` (AcrPull) or `Push` (AcrPush).
+    pub role: super::model::AcrRole,
 }
 
 /// How to start an [`AzureEmulator`](super::AzureEmulator).

@@ -1,11 +1,13 @@
 //! Changes to the world: tenants, principals, vaults, grants, and seeding objects through the
 //! same code paths (and validation) as the data plane.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::config::{Grant, PrincipalSpec, SecretOptions, Seed};
 use super::crypto::{sha1, sha256};
-use super::model::{Principal, RegisteredCertificate, Tenant, Vault, World};
+use super::model::{AcrRole, Principal, RegisteredCertificate, Registry, Tenant, Vault, World};
 use super::pkcs;
 use super::vault::error::KvError;
 use super::vault::objects::Ctx;
@@ -30,6 +32,12 @@ pub enum WorldError {
     /// No such principal.
     #[error("unknown principal {0}")]
     UnknownPrincipal(String),
+    /// Registry names: 5–50 letters and digits.
+    #[error("invalid registry name {0:?}")]
+    InvalidRegistry(String),
+    /// No such registry.
+    #[error("unknown registry {0}")]
+    UnknownRegistry(String),
     /// A registered certificate is not valid PEM.
     #[error("certificate of principal {principal} is not a PEM certificate")]
     PrincipalCertificate {
@@ -143,6 +151,50 @@ pub fn add_vault(world: &mut World, name: &str, tenant: &str) -> Result<(), Worl
         .vaults
         .entry(name.to_ascii_lowercase())
         .or_insert_with(|| Vault::new(name, &tenant_id));
+    Ok(())
+}
+
+/// Adds a container registry owned by `tenant`.
+pub fn add_registry(world: &mut World, name: &str, tenant: &str) -> Result<(), WorldError> {
+    if !(5..=50).contains(&name.len()) || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(WorldError::InvalidRegistry(name.to_string()));
+    }
+    let tenant_id = world
+        .tenants
+        .get(&tenant.to_ascii_lowercase())
+        .map(|t| t.id.clone())
+        .ok_or_else(|| WorldError::UnknownTenant(tenant.to_string()))?;
+    world
+        .registries
+        .entry(name.to_ascii_lowercase())
+        .or_insert_with(|| Registry {
+            name: name.to_string(),
+            tenant: tenant_id,
+            roles: BTreeMap::new(),
+        });
+    Ok(())
+}
+
+/// Gives a principal an ACR role on a registry (replacing what it had).
+pub fn assign_registry_role(
+    world: &mut World,
+    registry: &str,
+    client_id: &str,
+    role: AcrRole,
+) -> Result<(), WorldError> {
+    if !world
+        .tenants
+        .values()
+        .any(|t| t.principals.contains_key(client_id))
+    {
+        return Err(WorldError::UnknownPrincipal(client_id.to_string()));
+    }
+    world
+        .registries
+        .get_mut(&registry.to_ascii_lowercase())
+        .ok_or_else(|| WorldError::UnknownRegistry(registry.to_string()))?
+        .roles
+        .insert(client_id.to_string(), role);
     Ok(())
 }
 
@@ -386,6 +438,17 @@ pub fn apply_seed(
         world
             .issuers
             .insert(issuer.issuer.clone(), issuer.jwks.clone());
+    }
+    for registry in &seed.registries {
+        add_registry(world, &registry.name, &registry.tenant)?;
+        for assignment in &registry.roles {
+            assign_registry_role(
+                world,
+                &registry.name,
+                &assignment.principal,
+                assignment.role,
+            )?;
+        }
     }
     for vault in &seed.vaults {
         add_vault(world, &vault.name, &vault.tenant)?;

@@ -20,7 +20,7 @@ use super::config::{
 use super::directory::{self, WorldError};
 use super::faults::FaultConfig;
 use super::jwt::RsaSigner;
-use super::model::{Principal, World};
+use super::model::{AcrRole, Principal, World};
 use super::msi;
 use super::server;
 use super::state::{Settings, Shared};
@@ -266,6 +266,33 @@ impl AzureEmulator {
     /// Adds a vault owned by `tenant`.
     pub fn add_vault(&self, name: &str, tenant: &str) -> Result<(), WorldError> {
         self.change(|w, _| directory::add_vault(w, name, tenant))
+    }
+
+    /// Adds a container registry owned by `tenant`; its login server is
+    /// [`AzureEmulator::registry_login_server`].
+    pub fn add_registry(&self, name: &str, tenant: &str) -> Result<(), WorldError> {
+        self.change(|w, _| directory::add_registry(w, name, tenant))
+    }
+
+    /// Gives `client_id` an ACR role (`AcrPull` or `AcrPush`) on `registry`.
+    pub fn assign_registry_role(
+        &self,
+        registry: &str,
+        client_id: &str,
+        role: AcrRole,
+    ) -> Result<(), WorldError> {
+        self.change(|w, _| directory::assign_registry_role(w, registry, client_id, role))
+    }
+
+    /// `<registry>.azurecr.localhost:<port>`: the registry's login server, as ACR's
+    /// `<registry>.azurecr.io`.
+    pub fn registry_login_server(&self, registry: &str) -> String {
+        format!(
+            "{}{}:{}",
+            registry.to_ascii_lowercase(),
+            super::acr::ACR_SUFFIX,
+            self.shared.https_port
+        )
     }
 
     /// Gives `client_id` the access `grant` on `vault` (replacing what it had).

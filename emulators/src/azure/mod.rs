@@ -7,6 +7,7 @@
 //! authority host point here: see [`client::client_options`] and
 //! [`AzureEmulator::client_options`].
 
+pub mod acr;
 mod admin;
 pub mod client;
 pub mod config;
@@ -31,9 +32,11 @@ pub use client::{ClientError, LoopbackResolver, client_options, http_client};
 pub use config::{
     Access, AzureConfig, CertificateSeed, DEFAULT_RESOURCE, FEDERATED_AUDIENCE,
     FederatedCredential, Grant, GrantSeed, IssuerSeed, KeySeed, Limits, ManagedIdentityKind,
-    PrincipalSpec, SecretOptions, SecretSeed, SecretVersionSeed, Seed, TenantSeed, VaultSeed,
+    PrincipalSpec, RegistryRoleSeed, RegistrySeed, SecretOptions, SecretSeed, SecretVersionSeed,
+    Seed, TenantSeed, VaultSeed,
 };
 pub use directory::WorldError;
 pub use emulator::{AzureEmulator, Faults, PrincipalInfo};
 pub use faults::FaultConfig;
+pub use model::AcrRole;
 pub use stats::Snapshot;

@@ -24,6 +24,39 @@ pub struct World {
     pub vaults: BTreeMap<String, Vault>,
     /// Trusted external issuers: issuer URL → JWKS.
     pub issuers: BTreeMap<String, Value>,
+    /// Container registries by name (lowercase).
+    #[serde(default)]
+    pub registries: BTreeMap<String, Registry>,
+}
+
+/// An Azure Container Registry: its tenant and who may pull or push.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Registry {
+    /// Name as configured.
+    pub name: String,
+    /// Tenant that owns it.
+    pub tenant: String,
+    /// Role assignments by client id.
+    pub roles: BTreeMap<String, AcrRole>,
+}
+
+/// ACR's built-in data-plane roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AcrRole {
+    /// `AcrPull`: pull.
+    Pull,
+    /// `AcrPush`: pull and push.
+    Push,
+}
+
+impl AcrRole {
+    /// The repository actions the role allows.
+    pub fn actions(self) -> &'static [&'static str] {
+        match self {
+            AcrRole::Pull => &["pull"],
+            AcrRole::Push => &["pull", "push"],
+        }
+    }
 }
 
 /// A directory tenant.

@@ -1,5 +1,5 @@
-//! Accept loops: one TLS listener for every vault and the Entra host (routed by `Host`), one
-//! plain HTTP listener for managed identity and admin.
+//! Accept loops: one TLS listener for every vault, registry and the Entra host (routed by
+//! `Host`), one plain HTTP listener for managed identity and admin.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::http::{Dropped, Resp, host_name, json_response};
 use super::state::Shared;
-use super::{admin, entra, msi, vault};
+use super::{acr, admin, entra, msi, vault};
 
 /// Suffix of vault host names.
 pub const VAULT_SUFFIX: &str = ".vault.localhost";
@@ -95,6 +95,12 @@ async fn dispatch_tls(shared: Arc<Shared>, request: Request<Incoming>) -> Result
     let name = host_name(&host);
     if name == LOGIN_HOST {
         return Ok(entra::handle(&shared, request).await);
+    }
+    if let Some(registry) = name.strip_suffix(acr::ACR_SUFFIX)
+        && !registry.is_empty()
+        && !registry.contains('.')
+    {
+        return Ok(acr::handle(&shared, registry, &host, request).await);
     }
     if let Some(vault_name) = name.strip_suffix(VAULT_SUFFIX)
         && !vault_name.is_empty()

@@ -4,6 +4,7 @@
 mod azure_support;
 mod kube_common;
 
+mod azure_acr;
 mod azure_auth;
 mod azure_keys_certificates;
 mod azure_managed_identity;

@@ -92,6 +92,7 @@ pub fn seed() -> Seed {
             },
         ],
         trusted_issuers: vec![],
+        registries: vec![],
     }
 }
 
