@@ -9,8 +9,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use crate::{
-    ClusterExternalSecret, ClusterGenerator, ClusterPushSecret, ClusterSecretStore, ExternalSecret,
-    Password, PushSecret, SecretStore, Uuid,
+    AcrAccessToken, ClusterExternalSecret, ClusterGenerator, ClusterPushSecret, ClusterSecretStore,
+    ExternalSecret, Password, PushSecret, SecretStore, Uuid,
 };
 
 /// The older API version in which SecretStore and ClusterSecretStore are also served, with a
@@ -28,6 +28,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         ExternalSecret::crd(),
         PushSecret::crd(),
         with_legacy_store_version(SecretStore::crd()),
+        AcrAccessToken::crd(),
         ClusterGenerator::crd(),
         Password::crd(),
         Uuid::crd(),

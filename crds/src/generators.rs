@@ -1,12 +1,16 @@
 //! The `generators.external-secrets.io/v1alpha1` kinds akvsync runs: [`Password`], [`Uuid`]
-//! (kind `UUID`), and [`ClusterGenerator`] wrapping either of them. ExternalSecrets use them in
-//! `dataFrom[].sourceRef.generatorRef`, PushSecrets in `selector.generatorRef`.
+//! (kind `UUID`), [`AcrAccessToken`] (kind `ACRAccessToken`), and [`ClusterGenerator`] wrapping
+//! any of them. ExternalSecrets use them in `dataFrom[].sourceRef.generatorRef`, PushSecrets in
+//! `selector.generatorRef`.
 
 use std::collections::BTreeMap;
 
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::azurekv::EnvironmentType;
+use crate::meta::{SecretKeySelector, ServiceAccountSelector};
 
 /// The API group of every generator kind.
 pub const GENERATORS_GROUP: &str = "generators.external-secrets.io";
@@ -103,6 +107,93 @@ pub enum PasswordEncoding {
 )]
 pub struct UuidSpec {}
 
+/// How the ACRAccessToken generator gets an Azure Container Registry token (ESO
+/// `ACRAccessTokenSpec`): an Entra token for Azure Resource Manager, exchanged at the registry.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[kube(
+    group = "generators.external-secrets.io",
+    version = "v1alpha1",
+    kind = "ACRAccessToken",
+    root = "AcrAccessToken",
+    namespaced,
+    category = "external-secrets",
+    category = "external-secrets-generators",
+    label("external-secrets.io/component", "controller"),
+    doc = "ACRAccessToken returns an Azure Container Registry token for pushing and pulling images: a refresh token with the identity's access, or, with spec.scope, an access token for those repositories."
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrAccessTokenSpec {
+    /// How to authenticate with Entra ID: exactly one method.
+    pub auth: AcrAuth,
+    /// The Entra tenant; required for a service principal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The registry's login server, e.g. `myregistry.azurecr.io`.
+    pub registry: String,
+    /// Repository scopes for an access token, e.g. `repository:app:pull,push`; without it the
+    /// generator returns a refresh token with the identity's full access.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The Azure cloud: `PublicCloud` (default), `USGovernmentCloud`, `ChinaCloud` or
+    /// `GermanCloud`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "PublicCloud"))]
+    pub environment_type: Option<EnvironmentType>,
+}
+
+/// The authentication methods of the ACRAccessToken generator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrAuth {
+    /// A service principal's client id and secret, from a Secret in the namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_principal: Option<AcrServicePrincipal>,
+    /// The pod's managed identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<AcrManagedIdentity>,
+    /// Workload identity: the operator's mounted token, or a ServiceAccount's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<AcrWorkloadIdentity>,
+}
+
+/// Service principal credentials for the ACRAccessToken generator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrServicePrincipal {
+    /// Where the client id and secret are.
+    pub secret_ref: AcrServicePrincipalSecretRef,
+}
+
+/// The Secret keys holding a service principal's client id and secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrServicePrincipalSecretRef {
+    /// The client id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<SecretKeySelector>,
+    /// The client secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretKeySelector>,
+}
+
+/// Managed identity for the ACRAccessToken generator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrManagedIdentity {
+    /// The user-assigned identity's client id or resource id, when the pod has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_id: Option<String>,
+}
+
+/// Workload identity for the ACRAccessToken generator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrWorkloadIdentity {
+    /// The ServiceAccount whose token is exchanged; the operator's own when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_ref: Option<ServiceAccountSelector>,
+}
+
 /// A generator for every namespace: a kind and that kind's spec (ESO `ClusterGeneratorSpec`).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -134,6 +225,9 @@ pub struct GeneratorSpec {
     /// The spec when `kind` is `UUID`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid_spec: Option<UuidSpec>,
+    /// The spec when `kind` is `ACRAccessToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr_access_token_spec: Option<AcrAccessTokenSpec>,
     /// Specs of other kinds, kept as written.
     #[serde(flatten)]
     #[schemars(skip)]

@@ -9,7 +9,8 @@
 //! Kinds: [`SecretStore`] and [`ClusterSecretStore`] (`v1`, also served as `v1beta1`),
 //! [`ExternalSecret`] and [`ClusterExternalSecret`] (`v1`), [`PushSecret`] and
 //! [`ClusterPushSecret`] (`v1alpha1`); and the
-//! generators [`Password`], [`Uuid`] and [`ClusterGenerator`] (`generators.external-secrets.io/v1alpha1`).
+//! generators [`Password`], [`Uuid`], [`AcrAccessToken`] and [`ClusterGenerator`]
+//! (`generators.external-secrets.io/v1alpha1`).
 
 #![deny(missing_docs)]
 
@@ -55,8 +56,9 @@ pub use external_secret::{
 };
 pub use generate::{all_crds, crds_yaml};
 pub use generators::{
-    ClusterGenerator, ClusterGeneratorSpec, GeneratorSpec, Password, PasswordEncoding,
-    PasswordSpec, Uuid, UuidSpec,
+    AcrAccessToken, AcrAccessTokenSpec, AcrAuth, AcrManagedIdentity, AcrServicePrincipal,
+    AcrServicePrincipalSecretRef, AcrWorkloadIdentity, ClusterGenerator, ClusterGeneratorSpec,
+    GeneratorSpec, Password, PasswordEncoding, PasswordSpec, Uuid, UuidSpec,
 };
 pub use meta::{
     Condition, GeneratorRef, LocalObjectReference, SecretKeySelector, SecretStoreRef,

@@ -69,6 +69,7 @@ fn committed_yaml_parses_as_apiextensions_v1_crds_in_a_fixed_order() {
             "externalsecrets.external-secrets.io",
             "pushsecrets.external-secrets.io",
             "secretstores.external-secrets.io",
+            "acraccesstokens.generators.external-secrets.io",
             "clustergenerators.generators.external-secrets.io",
             "passwords.generators.external-secrets.io",
             "uuids.generators.external-secrets.io",
@@ -163,6 +164,7 @@ fn served_and_storage_versions_match_eso() {
         "ClusterPushSecret",
         "Password",
         "UUID",
+        "ACRAccessToken",
         "ClusterGenerator",
     ] {
         assert_eq!(versions(kind), [("v1alpha1".into(), true, true)], "{kind}");
@@ -175,6 +177,7 @@ fn generator_names_scopes_and_categories_match_eso() {
     for (kind, plural, scope) in [
         ("Password", "passwords", "Namespaced"),
         ("UUID", "uuids", "Namespaced"),
+        ("ACRAccessToken", "acraccesstokens", "Namespaced"),
         ("ClusterGenerator", "clustergenerators", "Cluster"),
     ] {
         let crd = crd(&crds, kind);

@@ -57,3 +57,27 @@ pub async fn connect(
     AzureKeyVault::new(vault_url, credential, network.vault_client_options(), order)
         .map_err(|e| StoreError::config(format!("invalid vaultUrl {vault_url:?}: {e}")))
 }
+
+/// An Entra access token for `scope` (e.g. `https://management.azure.com/.default`) with the
+/// credential `source` describes, its references resolved in `namespace`: for Azure services
+/// other than Key Vault, such as the ACRAccessToken generator's registry exchange.
+pub(crate) async fn access_token(
+    source: &StoreSource,
+    namespace: &str,
+    kube: &kube::Client,
+    network: &AzureNetwork,
+    cache: &CredentialCache,
+    scope: &str,
+) -> Result<String, StoreError> {
+    let endpoints = cloud_endpoints(&source.provider)?;
+    let credential =
+        credential_for(source, Some(namespace), kube, network, &endpoints, cache).await?;
+    let token = credential
+        .get_token(&[scope], None)
+        .await
+        .map_err(|error| StoreError::Credential {
+            message: super::provider_error::credential_message(&error),
+            transient: false,
+        })?;
+    Ok(token.token.secret().to_owned())
+}

@@ -26,6 +26,7 @@ mod validate;
 mod vault;
 
 pub use cloud::{CloudEndpoints, cloud_endpoints};
+pub(crate) use connect::access_token;
 pub use connect::connect;
 pub use credential::cache::CredentialCache;
 pub use credential::certificate::{CertificateError, ClientCertificate};

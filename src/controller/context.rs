@@ -16,6 +16,7 @@ use super::stores::{ControllerClass, StoreConnector, Stores};
 use super::targets::TargetSecrets;
 use super::tenants::{TenantConfig, WaitNotices};
 use crate::azure::{AzureNetwork, CredentialCache, TokenObserver, TokenOwner};
+use crate::generate::AcrTokens;
 use crate::observability::{ControllerMetrics, ResourceKind};
 
 /// Syncs in their Kubernetes phase at once by default (twice the default Kubernetes request
@@ -53,6 +54,8 @@ pub struct Shared {
     pub wait_notices: Arc<WaitNotices>,
     /// The API resources of generic targets' kinds.
     pub target_kinds: TargetKinds,
+    /// The ACRAccessToken generator's registry client.
+    pub acr: Arc<AcrTokens>,
     /// This replica's name in events.
     pub instance: String,
     /// What this operator watches and serves.
@@ -98,6 +101,7 @@ impl Shared {
             controller: CONTROLLER_NAME.to_owned(),
             instance: Some(controller.instance.clone()),
         };
+        let acr = Arc::new(AcrTokens::new(settings.network.clone()));
         let connector = StoreConnector {
             kube: kube.clone(),
             network: settings.network,
@@ -130,6 +134,7 @@ impl Shared {
             limiters: settings.limiters,
             wait_notices: Arc::default(),
             target_kinds: TargetKinds::default(),
+            acr,
             instance: controller.instance,
             scope: Arc::new(controller.scope),
         }

@@ -1,17 +1,23 @@
 //! Generators: values made by the operator instead of read from a vault. A `generatorRef`
 //! resolves to a [`Generator`] as ESO's resolver does (the same group check, kinds and
-//! messages); akvsync runs `Password`, `UUID`, and `ClusterGenerator`s of those kinds.
+//! messages); akvsync runs `Password`, `UUID`, `ACRAccessToken`, and `ClusterGenerator`s of
+//! those kinds.
 
+pub mod acr;
 pub mod password;
 
 use std::collections::BTreeMap;
 
 use akvsync_crds::generators::{GENERATORS_API_VERSION, GENERATORS_GROUP};
-use akvsync_crds::{ClusterGenerator, GeneratorRef, Password, PasswordSpec, Uuid};
+use akvsync_crds::{
+    AcrAccessToken, AcrAccessTokenSpec, ClusterGenerator, GeneratorRef, Password, PasswordSpec,
+    Uuid,
+};
 use kube::{Api, Client};
 
 use crate::azure::secret_ref::kube_message;
 
+pub use acr::{AcrError, AcrTokens};
 pub use password::PasswordError;
 
 /// The version of the generators group ESO serves.
@@ -19,7 +25,6 @@ const GENERATORS_VERSION: &str = "v1alpha1";
 
 /// Generator kinds ESO runs and akvsync does not.
 const KINDS_NOT_RUN: &[&str] = &[
-    "ACRAccessToken",
     "BeyondtrustWorkloadCredentialsDynamicSecret",
     "CloudsmithAccessToken",
     "ECRAuthorizationToken",
@@ -41,17 +46,39 @@ const KINDS_NOT_RUN: &[&str] = &[
 pub enum Generator {
     Password(PasswordSpec),
     Uuid,
+    /// An ACRAccessToken (or a ClusterGenerator of that kind) by name.
+    Acr {
+        name: String,
+        spec: Box<AcrAccessTokenSpec>,
+    },
+}
+
+/// Why a generator made no values.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Acr(#[from] AcrError),
 }
 
 impl Generator {
-    /// New values: ESO's keys (`password` or `spec.secretKeys`; `uuid`), fresh each call.
-    pub fn generate(&self) -> Result<BTreeMap<String, Vec<u8>>, PasswordError> {
+    /// New values: ESO's keys (`password` or `spec.secretKeys`; `uuid`; `username` and
+    /// `password` for a registry token), fresh each call. `namespace` is where the generator's
+    /// references resolve.
+    pub async fn generate(
+        &self,
+        kube: &Client,
+        namespace: &str,
+        acr: &AcrTokens,
+    ) -> Result<BTreeMap<String, Vec<u8>>, GenerateError> {
         match self {
-            Generator::Password(spec) => password::generate(spec),
+            Generator::Password(spec) => Ok(password::generate(spec)?),
             Generator::Uuid => Ok(BTreeMap::from([(
                 "uuid".to_owned(),
                 uuid::Uuid::new_v4().to_string().into_bytes(),
             )])),
+            Generator::Acr { name, spec } => Ok(acr.generate(kube, namespace, name, spec).await?),
         }
     }
 }
@@ -74,7 +101,7 @@ pub enum ResolveError {
     #[error("invalid ClusterGenerator: when kind is {kind}, {field} must be set")]
     MissingSpec { kind: String, field: &'static str },
     #[error(
-        "generator kind {0} is not supported by akvsync yet: it runs Password, UUID and ClusterGenerators of those kinds"
+        "generator kind {0} is not supported by akvsync yet: it runs Password, UUID, ACRAccessToken and ClusterGenerators of those kinds"
     )]
     NotRun(String),
     /// The API server's answer to reading the generator (`passwords.generators… "x" not found`).
@@ -101,10 +128,18 @@ pub async fn resolve(
             api.get(&reference.name).await.map_err(get)?;
             Ok(Generator::Uuid)
         }
+        Kind::Acr => {
+            let api: Api<AcrAccessToken> = Api::namespaced(client.clone(), namespace);
+            let token = api.get(&reference.name).await.map_err(get)?;
+            Ok(Generator::Acr {
+                name: reference.name.clone(),
+                spec: Box::new(token.spec),
+            })
+        }
         Kind::Cluster => {
             let api: Api<ClusterGenerator> = Api::all(client.clone());
             let cluster = api.get(&reference.name).await.map_err(get)?;
-            from_cluster(cluster)
+            from_cluster(&reference.name, cluster)
         }
     }
 }
@@ -112,6 +147,7 @@ pub async fn resolve(
 enum Kind {
     Password,
     Uuid,
+    Acr,
     Cluster,
 }
 
@@ -142,6 +178,7 @@ fn checked_kind(reference: &GeneratorRef) -> Result<Kind, ResolveError> {
     match reference.kind.as_str() {
         "Password" => Ok(Kind::Password),
         "UUID" => Ok(Kind::Uuid),
+        "ACRAccessToken" => Ok(Kind::Acr),
         "ClusterGenerator" => Ok(Kind::Cluster),
         kind if KINDS_NOT_RUN.contains(&kind) => Err(ResolveError::NotRun(kind.to_owned())),
         _ => Err(unknown()),
@@ -149,7 +186,7 @@ fn checked_kind(reference: &GeneratorRef) -> Result<Kind, ResolveError> {
 }
 
 /// ESO's "virtual" namespaced generator for a ClusterGenerator.
-fn from_cluster(cluster: ClusterGenerator) -> Result<Generator, ResolveError> {
+fn from_cluster(name: &str, cluster: ClusterGenerator) -> Result<Generator, ResolveError> {
     let spec = cluster.spec;
     let missing = |field| ResolveError::MissingSpec {
         kind: spec.kind.clone(),
@@ -168,6 +205,15 @@ fn from_cluster(cluster: ClusterGenerator) -> Result<Generator, ResolveError> {
             .as_ref()
             .map(|_| Generator::Uuid)
             .ok_or_else(|| missing("UUIDSpec")),
+        "ACRAccessToken" => spec
+            .generator
+            .acr_access_token_spec
+            .clone()
+            .map(|acr| Generator::Acr {
+                name: name.to_owned(),
+                spec: Box::new(acr),
+            })
+            .ok_or_else(|| missing("ACRAccessTokenSpec")),
         kind if KINDS_NOT_RUN.contains(&kind) => Err(ResolveError::NotRun(kind.to_owned())),
         kind => Err(ResolveError::UnknownClusterKind(kind.to_owned())),
     }
@@ -210,8 +256,8 @@ mod tests {
             ),
             (
                 None,
-                "ACRAccessToken",
-                "generator kind ACRAccessToken is not supported by akvsync yet",
+                "ECRAuthorizationToken",
+                "generator kind ECRAuthorizationToken is not supported by akvsync yet",
             ),
         ];
         for (api_version, kind, message) in cases {
@@ -230,10 +276,10 @@ mod tests {
     #[test]
     fn a_cluster_generator_needs_the_spec_of_its_kind() {
         let cluster = |json: serde_json::Value| {
-            from_cluster(ClusterGenerator::new(
+            from_cluster(
                 "g",
-                serde_json::from_value(json).unwrap(),
-            ))
+                ClusterGenerator::new("g", serde_json::from_value(json).unwrap()),
+            )
         };
         assert_eq!(
             cluster(serde_json::json!({"kind": "Password", "generator": {"uuidSpec": {}}}))
@@ -257,10 +303,30 @@ mod tests {
         ));
     }
 
+    fn uuid_values() -> BTreeMap<String, Vec<u8>> {
+        // A UUID needs neither the API nor a registry.
+        let generate = async {
+            let kube = kube::Client::try_from(kube::Config::new(
+                "http://127.0.0.1:9".parse().expect("a URL"),
+            ))
+            .expect("a client");
+            let acr = AcrTokens::new(
+                crate::azure::AzureNetwork::new(Default::default()).expect("a network"),
+            );
+            Generator::Uuid.generate(&kube, "team-a", &acr).await
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(generate)
+            .expect("a uuid")
+    }
+
     #[test]
     fn a_uuid_is_a_random_version_4_uuid() {
-        let first = Generator::Uuid.generate().unwrap();
-        let second = Generator::Uuid.generate().unwrap();
+        let first = uuid_values();
+        let second = uuid_values();
         let text = String::from_utf8(first["uuid"].clone()).unwrap();
         let parsed = uuid::Uuid::parse_str(&text).unwrap();
         assert_eq!(parsed.get_version_num(), 4);

@@ -11,7 +11,7 @@ use super::decode::decode;
 use super::plan::{DataFromSource, Plan, StoreName};
 use super::post_process::{check_null_bytes, post_process, strategy_name};
 use super::read::{extract_map, read_value};
-use crate::generate::{PasswordError, ResolveError};
+use crate::generate::{GenerateError, ResolveError};
 
 /// What the store actors returned for each entry of a plan, in the plan's order.
 #[derive(Debug, Default)]
@@ -35,7 +35,7 @@ pub enum GenerateFailure {
     #[error("unable to get generator: {0}")]
     Resolve(ResolveError),
     #[error("error using generator: {0}")]
-    Generate(PasswordError),
+    Generate(GenerateError),
 }
 
 /// The Secret data, and the entries skipped because their remote object is gone.

@@ -41,6 +41,10 @@ const CLUSTER_WIDE: &[(&str, bool)] = &[
         true,
     ),
     ("get uuids.generators.external-secrets.io -n team-a", true),
+    (
+        "get acraccesstokens.generators.external-secrets.io -n team-a",
+        true,
+    ),
     ("get clustergenerators.generators.external-secrets.io", true),
     // Not needed, so not granted.
     (

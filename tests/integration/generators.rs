@@ -6,7 +6,7 @@
 use crate::operator_world;
 use crate::push_secret::secret_client;
 
-use operator_world::{NAMESPACE, VAULT, World, eventually, timed};
+use operator_world::{NAMESPACE, TENANT, VAULT, World, eventually, timed};
 
 const GENERATORS: &str = r#"
 apiVersion: generators.external-secrets.io/v1alpha1
@@ -121,13 +121,13 @@ async fn generators_fill_external_secrets_beside_vault_values() {
         message,
         "could not get secret data from provider: error processing spec.dataFrom[0].sourceRef.generatorRef, err: error using generator: number of digits and symbols must be less than total length"
     );
-    let not_run = "    - sourceRef:\n        generatorRef:\n          kind: ACRAccessToken\n          name: acr\n";
+    let not_run = "    - sourceRef:\n        generatorRef:\n          kind: ECRAuthorizationToken\n          name: ecr\n";
     world
         .apply_yaml(&external_secret("not-run", "1h", not_run, ""))
         .await;
     let (_, message) = world.wait_for_ready(NAMESPACE, "not-run", "False").await;
     assert!(
-        message.ends_with("unable to get generator: generator kind ACRAccessToken is not supported by akvsync yet: it runs Password, UUID and ClusterGenerators of those kinds"),
+        message.ends_with("unable to get generator: generator kind ECRAuthorizationToken is not supported by akvsync yet: it runs Password, UUID, ACRAccessToken and ClusterGenerators of those kinds"),
         "{message}"
     );
     assert!(
@@ -214,5 +214,92 @@ async fn a_push_secret_seeds_the_vault_from_a_generator_once() {
     assert_eq!(
         message,
         r#"could not get source secret: unable to resolve generator: unable to get generator: passwords.generators.external-secrets.io "nope" not found"#
+    );
+}
+
+/// An ACRAccessToken with the store's service principal, for `registry`, scoped when `scope`.
+fn acr_access_token(name: &str, registry: &str, scope: Option<&str>) -> String {
+    let scope = scope.map_or(String::new(), |scope| format!("  scope: \"{scope}\"\n"));
+    format!(
+        "apiVersion: generators.external-secrets.io/v1alpha1\nkind: ACRAccessToken\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  tenantId: {TENANT}\n  registry: {registry}\n{scope}  auth:\n    servicePrincipal:\n      secretRef:\n        clientId: {{name: azure-creds, key: client-id}}\n        clientSecret: {{name: azure-creds, key: client-secret}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acr_access_tokens_come_from_the_registrys_token_exchange() {
+    use akvsync_emulators::azure::AcrRole;
+    use akvsync_emulators::azure::acr::claims;
+
+    let mut world = World::new().await;
+    world.azure.add_registry("myregistry", TENANT).unwrap();
+    world.azure.add_registry("elsewhere", TENANT).unwrap();
+    world
+        .azure
+        .assign_registry_role("myregistry", &world.app.client_id, AcrRole::Pull)
+        .unwrap();
+    let registry = world.azure.registry_login_server("myregistry");
+    let elsewhere = world.azure.registry_login_server("elsewhere");
+    world
+        .apply_yaml(&acr_access_token(
+            "pull",
+            &registry,
+            Some("repository:app:pull,push"),
+        ))
+        .await;
+    world
+        .apply_yaml(&acr_access_token("refresh", &registry, None))
+        .await;
+    world
+        .apply_yaml(&acr_access_token("no-role", &elsewhere, None))
+        .await;
+    world.start_operator().await;
+
+    let generated = |name: &str| {
+        format!(
+            "    - sourceRef:\n        generatorRef:\n          kind: ACRAccessToken\n          name: {name}\n"
+        )
+    };
+    world
+        .apply_yaml(&external_secret("pull-token", "1h", &generated("pull"), ""))
+        .await;
+    world
+        .apply_yaml(&external_secret(
+            "refresh-token",
+            "1h",
+            &generated("refresh"),
+            "",
+        ))
+        .await;
+    world.wait_for_ready(NAMESPACE, "pull-token", "True").await;
+    let secret = world.k8s_secret(NAMESPACE, "pull-token").await.unwrap();
+    assert_eq!(
+        text(&secret, "username"),
+        "00000000-0000-0000-0000-000000000000"
+    );
+    let access = claims(&text(&secret, "password")).expect("a JWT");
+    assert_eq!(access["iss"], "Azure Container Registry");
+    assert_eq!(
+        access["access"],
+        serde_json::json!([{"type": "repository", "name": "app", "actions": ["pull"]}]),
+        "AcrPull grants pull, not push"
+    );
+    world
+        .wait_for_ready(NAMESPACE, "refresh-token", "True")
+        .await;
+    let secret = world.k8s_secret(NAMESPACE, "refresh-token").await.unwrap();
+    let refresh = claims(&text(&secret, "password")).expect("a JWT");
+    assert_eq!(refresh["grant_type"], "refresh_token");
+    let stats = world.azure.stats();
+    assert_eq!(stats.requests("acr:myregistry", "AcrExchange", 200), 2);
+    assert_eq!(stats.requests("acr:myregistry", "AcrToken", 200), 1);
+
+    // No role on the registry: ESO's words for the exchange's refusal.
+    world
+        .apply_yaml(&external_secret("no-role", "1h", &generated("no-role"), ""))
+        .await;
+    let (_, message) = world.wait_for_ready(NAMESPACE, "no-role", "False").await;
+    assert_eq!(
+        message,
+        "could not get secret data from provider: error processing spec.dataFrom[0].sourceRef.generatorRef, err: error using generator: count not generate refresh token, unexpected status code 401, expected 200"
     );
 }

@@ -96,7 +96,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
     - pushsecrets/finalizers
   verbs: ["get", "update", "patch"]
 - apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids"]
+  resources: ["passwords", "uuids", "acraccesstokens"]
   verbs: ["get"]
 - apiGroups: [""]
   resources: ["secrets"]

@@ -96,7 +96,10 @@ async fn generated(
     let generator = generate::resolve(&shared.kube, namespace, reference)
         .await
         .map_err(GenerateFailure::Resolve)?;
-    generator.generate().map_err(GenerateFailure::Generate)
+    generator
+        .generate(&shared.kube, namespace, &shared.acr)
+        .await
+        .map_err(GenerateFailure::Generate)
 }
 
 async fn fetch_one(

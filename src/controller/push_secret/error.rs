@@ -6,7 +6,7 @@ use akvsync_crds::constants::{REASON_PUSH_ERRORED, REASON_PUSH_SOURCE_DELETED};
 
 use super::remote::{WriteError, unexpected_api_error};
 use crate::controller::stores::StoreLookupError;
-use crate::generate::{PasswordError, ResolveError};
+use crate::generate::{GenerateError, ResolveError};
 use crate::push::{PushError, PushItem, kind_word, set_secret_failed_message};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,7 @@ pub enum SourceError {
     )]
     Resolve(ResolveError),
     #[error("could not get source secret: unable to generate: {0}")]
-    Generate(PasswordError),
+    Generate(GenerateError),
     #[error("could not get source secret {name}: {source}")]
     Get { name: String, source: kube::Error },
     #[error("could not list source secrets: {0}")]

@@ -28,7 +28,8 @@ pub async fn read_source(
                 .await
                 .map_err(SourceError::Resolve)?;
             generator
-                .generate()
+                .generate(&shared.kube, &namespace, &shared.acr)
+                .await
                 .map(Some)
                 .map_err(SourceError::Generate)
         }
