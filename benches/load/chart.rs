@@ -195,6 +195,117 @@ pub fn draw(
         x += 30 + text_width(&label) + 30;
     }
 
+    save(&canvas, path)
+}
+
+/// Line colours of the log-log chart's quantities, in order.
+const QUANTITIES: [Rgb; 6] = [
+    [20, 90, 200],
+    [40, 160, 60],
+    [200, 30, 30],
+    [230, 140, 0],
+    [140, 60, 170],
+    [0, 150, 150],
+];
+
+/// Draws each quantity (name, (N, value relative to its first)) on log-log axes into `path`,
+/// with a dashed line for linear growth.
+pub fn draw_log_log(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> anyhow::Result<()> {
+    let mut canvas = Canvas::new();
+    let sizes = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|(n, _)| *n));
+    let min_n = sizes.clone().fold(f64::INFINITY, f64::min);
+    let max_n = sizes.fold(0.0_f64, f64::max);
+    if !(min_n.is_finite() && max_n > min_n) {
+        return save(&canvas, path);
+    }
+    let linear_top = max_n / min_n;
+    let values = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|(_, value)| *value));
+    let low = values.clone().fold(1.0_f64, f64::min).log10().floor();
+    let high = values
+        .fold(linear_top, f64::max)
+        .log10()
+        .ceil()
+        .max(low + 1.0);
+    let (x_low, x_high) = (min_n.log10().floor(), max_n.log10().ceil());
+    let plot_width = (WIDTH - LEFT - RIGHT) as f64;
+    let plot_height = (HEIGHT - TOP - BOTTOM) as f64;
+    let x_of = |n: f64| LEFT as i64 + ((n.log10() - x_low) / (x_high - x_low) * plot_width) as i64;
+    let y_of = |value: f64| {
+        (HEIGHT - BOTTOM) as i64 - ((value.log10() - low) / (high - low) * plot_height) as i64
+    };
+    for decade in (x_low as i32)..=(x_high as i32) {
+        let n = 10f64.powi(decade);
+        let x = x_of(n);
+        canvas.line((x, TOP as i64), (x, (HEIGHT - BOTTOM) as i64), GRID, 0);
+        let label = format!("{n:.0}");
+        canvas.text(
+            x - text_width(&label) / 2,
+            (HEIGHT - BOTTOM) as i64 + 10,
+            &label,
+            BLACK,
+        );
+    }
+    for decade in (low as i32)..=(high as i32) {
+        let value = 10f64.powi(decade);
+        let y = y_of(value);
+        canvas.line((LEFT as i64, y), ((WIDTH - RIGHT) as i64, y), GRID, 0);
+        let label = if decade >= 0 {
+            format!("{value:.0}")
+        } else {
+            format!("{value}")
+        };
+        canvas.text(LEFT as i64 - 8 - text_width(&label), y - 5, &label, BLACK);
+    }
+    canvas.text(
+        (WIDTH / 2) as i64 - text_width("EXTERNALSECRETS (LOG)") / 2,
+        (HEIGHT - 24) as i64,
+        "ExternalSecrets (log)",
+        BLACK,
+    );
+    canvas.text(
+        10,
+        8,
+        "Growth relative to the smallest size (log-log); dashed: linear",
+        BLACK,
+    );
+    canvas.line(
+        (x_of(min_n), y_of(1.0)),
+        (x_of(max_n), y_of(linear_top)),
+        BLACK,
+        6,
+    );
+    let mut legend = (LEFT as i64, 26_i64);
+    for (index, (name, points)) in series.iter().enumerate() {
+        let color = QUANTITIES[index % QUANTITIES.len()];
+        for pair in points.windows(2) {
+            canvas.line(
+                (x_of(pair[0].0), y_of(pair[0].1)),
+                (x_of(pair[1].0), y_of(pair[1].1)),
+                color,
+                0,
+            );
+        }
+        let width = 30 + text_width(name) + 30;
+        if legend.0 + width > (WIDTH - RIGHT) as i64 {
+            legend = (LEFT as i64, legend.1 + 14);
+        }
+        canvas.line(
+            (legend.0, legend.1 + 5),
+            (legend.0 + 24, legend.1 + 5),
+            color,
+            0,
+        );
+        canvas.text(legend.0 + 30, legend.1, name, BLACK);
+        legend.0 += width;
+    }
+    save(&canvas, path)
+}
+
+fn save(canvas: &Canvas, path: &Path) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("create {}", path.display()))?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), WIDTH as u32, HEIGHT as u32);
     encoder.set_color(png::ColorType::Rgb);

@@ -7,6 +7,7 @@
 //! cargo bench --bench load -- --preset small --modes akvsync --refresh 20
 //! cargo bench --bench load -- --preset soak --minutes 30   # the chaos soak (soak.rs)
 //! cargo bench --bench load -- --preset noisy            # the noisy neighbour (noisy.rs)
+//! cargo bench --bench load -- --preset scaling          # 1k…100k, fitted (scaling.rs)
 //! ```
 //!
 //! The operator runs as its own process (the `akvsync` binary cargo builds for this bench, with
@@ -27,6 +28,7 @@ mod probes;
 mod processes;
 mod report;
 mod run;
+mod scaling;
 mod scenario;
 mod seed;
 mod soak;
@@ -47,10 +49,12 @@ struct Options {
     build: bool,
     /// The soak's length.
     minutes: u64,
+    /// The scaling run's sizes.
+    sizes: Vec<usize>,
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k|soak|noisy] \
-[--minutes N (soak)] [--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
+const USAGE: &str = "usage: cargo bench --bench load -- [--preset small|medium|s100k|soak|noisy|scaling] \
+[--sizes N,N,... (scaling)] [--minutes N (soak)] [--modes akvsync,naive] [--refresh SECONDS] [--external-secrets N] \
 [--metrics-granularity per-resource|per-namespace] [--out DIR] [--no-build]";
 
 fn options() -> anyhow::Result<Options> {
@@ -62,6 +66,7 @@ fn options() -> anyhow::Result<Options> {
     let mut metrics_granularity = None;
     let mut build = true;
     let mut minutes = 30;
+    let mut sizes = scaling::DEFAULT_SIZES.to_vec();
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         let mut value = || {
@@ -107,6 +112,13 @@ fn options() -> anyhow::Result<Options> {
                     .context("--minutes takes a count")?
                     .max(1);
             }
+            "--sizes" => {
+                sizes = value()?
+                    .split(',')
+                    .map(|size| size.trim().parse::<usize>().map(|size| size.max(1)))
+                    .collect::<Result<_, _>>()
+                    .context("--sizes takes counts, e.g. 1000,10000")?;
+            }
             "--no-build" => build = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -117,6 +129,11 @@ fn options() -> anyhow::Result<Options> {
     }
     let mut scenario = if preset == "noisy" {
         noisy::scenario(external_secrets.unwrap_or(noisy::NOISY_EXTERNAL_SECRETS))
+    } else if preset == "scaling" {
+        Scenario {
+            preset: preset.clone(),
+            ..Scenario::scaled(sizes[0])
+        }
     } else {
         Scenario::preset(&preset).with_context(|| format!("unknown preset {preset}\n{USAGE}"))?
     };
@@ -145,6 +162,7 @@ fn options() -> anyhow::Result<Options> {
         output,
         build,
         minutes,
+        sizes,
     })
 }
 
@@ -183,6 +201,18 @@ fn main() -> anyhow::Result<()> {
         if broken {
             bail!("the soak broke an invariant: see load-soak.md");
         }
+        return Ok(());
+    }
+    if options.scenario.preset == "scaling" {
+        runtime.block_on(scaling::run_scaling(
+            &options.sizes,
+            &binaries,
+            &options.output,
+        ))?;
+        println!(
+            "{}",
+            std::fs::read_to_string(options.output.join("load-scaling.md")).unwrap_or_default()
+        );
         return Ok(());
     }
     if options.scenario.preset == "noisy" {

@@ -70,6 +70,7 @@ pub fn scenario(noisy: usize) -> Scenario {
         create_concurrency: 64,
         cold_start_timeout: Duration::from_secs(1_800),
         metrics_granularity: "per-namespace",
+        quiet_only: false,
     }
 }
 

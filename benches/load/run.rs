@@ -382,69 +382,74 @@ async fn run_mode(
                 / scenario.external_secrets as f64,
         );
         result.cpu_seconds_per_cycle = Some(cycle_usage.cpu_seconds - window_usage.cpu_seconds);
-
-        // A cycle with new and changed ExternalSecrets, timed from create/patch to Ready.
-        bar.set_message("refresh cycle with new and changed ExternalSecrets");
-        bar.set_length(2 * scenario.probes as u64);
-        bar.set_position(0);
-        let probes = run_probes(&cluster.client, scenario, &readiness, bar).await?;
-        result.first_sync_p50_seconds = measure::quantile(&probes.created, 0.5);
-        result.first_sync_p99_seconds = measure::quantile(&probes.created, 0.99);
-        result.changed_sync_p50_seconds = measure::quantile(&probes.changed, 0.5);
-        result.changed_sync_p99_seconds = measure::quantile(&probes.changed, 0.99);
-        result.probes_timed_out = probes.timed_out;
-        if let Some(ports) = operator.ports {
-            let body = http
-                .get(format!("http://127.0.0.1:{}/metrics", ports.metrics))
-                .send()
-                .await?
-                .text()
-                .await?;
-            result.refresh_lag_p99_seconds = Histogram::parse(&body, "akvsync_refresh_lag_seconds")
-                .and_then(|h| h.quantile_upper_bound(0.99));
-            result.change_to_synced_p99_seconds =
-                Histogram::parse(&body, "akvsync_change_to_synced_seconds")
-                    .and_then(|h| h.quantile_upper_bound(0.99));
-            if result.refresh_lag_p99_seconds.is_none() {
-                result
-                    .notes
-                    .push("akvsync_refresh_lag_seconds has no observations on /metrics".into());
+        if scenario.quiet_only {
+            result.cpu_seconds_total = cycle_usage.cpu_seconds;
+            result.peak_rss_bytes = cycle_usage.peak_rss_bytes;
+        } else {
+            // A cycle with new and changed ExternalSecrets, timed from create/patch to Ready.
+            bar.set_message("refresh cycle with new and changed ExternalSecrets");
+            bar.set_length(2 * scenario.probes as u64);
+            bar.set_position(0);
+            let probes = run_probes(&cluster.client, scenario, &readiness, bar).await?;
+            result.first_sync_p50_seconds = measure::quantile(&probes.created, 0.5);
+            result.first_sync_p99_seconds = measure::quantile(&probes.created, 0.99);
+            result.changed_sync_p50_seconds = measure::quantile(&probes.changed, 0.5);
+            result.changed_sync_p99_seconds = measure::quantile(&probes.changed, 0.99);
+            result.probes_timed_out = probes.timed_out;
+            if let Some(ports) = operator.ports {
+                let body = http
+                    .get(format!("http://127.0.0.1:{}/metrics", ports.metrics))
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
+                result.refresh_lag_p99_seconds =
+                    Histogram::parse(&body, "akvsync_refresh_lag_seconds")
+                        .and_then(|h| h.quantile_upper_bound(0.99));
+                result.change_to_synced_p99_seconds =
+                    Histogram::parse(&body, "akvsync_change_to_synced_seconds")
+                        .and_then(|h| h.quantile_upper_bound(0.99));
+                if result.refresh_lag_p99_seconds.is_none() {
+                    result
+                        .notes
+                        .push("akvsync_refresh_lag_seconds has no observations on /metrics".into());
+                }
             }
+
+            // 1% of the secrets change; the restart after it shows whether the Secrets record
+            // what they were built from.
+            bar.set_message("refresh cycle with 1% of the secrets changed");
+            let admin = &azure.ready.admin_url;
+            let changed = measure_changed_cycle(http, admin, &cluster, scenario).await?;
+            result.one_percent_changed = Some(changed);
+
+            // Warm restart: stop the operator, start it again, wait one cycle; nothing changed since.
+            bar.set_message("warm restart");
+            let final_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
+            result.cpu_seconds_total = final_usage.cpu_seconds;
+            result.peak_rss_bytes = final_usage.peak_rss_bytes;
+            let kube_before = cluster.emulator.stats();
+            let azure_before = measure::azure_stats(http, &azure.ready.admin_url).await?;
+            operator.guard.stop().await?;
+            operator = processes::start_operator(&launch, operator_http)?;
+            wait_ready(&mut operator, http, &cluster).await?;
+            // What the restarted operator fetches at once, before any interval could have ended.
+            let immediate = (scenario.refresh / 4).min(Duration::from_secs(5));
+            tokio::time::sleep(immediate).await;
+            let azure_immediate = measure::azure_stats(http, &azure.ready.admin_url).await?;
+            result.warm_restart_kv_get_calls_first_seconds = Some((
+                immediate.as_secs_f64(),
+                azure_immediate.gets() - azure_before.gets(),
+            ));
+            // Jitter is ±10%: after 1.1 intervals every ExternalSecret has refreshed once.
+            let cycle = scenario.refresh.mul_f64(1.1);
+            bar.set_message(format!("warm restart: one cycle ({}s)", cycle.as_secs()));
+            bar.set_length(cycle.as_secs());
+            wait_with_bar(bar, cycle).await;
+            result.warm_restart_k8s_writes = Some(cluster.writes_since(&kube_before));
+            let azure_after = measure::azure_stats(http, &azure.ready.admin_url).await?;
+            result.warm_restart_kv_get_calls = Some(azure_after.gets() - azure_before.gets());
         }
-
-        // 1% of the secrets change; the restart after it shows whether the Secrets record
-        // what they were built from.
-        bar.set_message("refresh cycle with 1% of the secrets changed");
-        let admin = &azure.ready.admin_url;
-        let changed = measure_changed_cycle(http, admin, &cluster, scenario).await?;
-        result.one_percent_changed = Some(changed);
-
-        // Warm restart: stop the operator, start it again, wait one cycle; nothing changed since.
-        bar.set_message("warm restart");
-        let final_usage = processes::usage(operator.guard.pid(), clock_ticks)?;
-        result.cpu_seconds_total = final_usage.cpu_seconds;
-        result.peak_rss_bytes = final_usage.peak_rss_bytes;
-        let kube_before = cluster.emulator.stats();
-        let azure_before = measure::azure_stats(http, &azure.ready.admin_url).await?;
-        operator.guard.stop().await?;
-        operator = processes::start_operator(&launch, operator_http)?;
-        wait_ready(&mut operator, http, &cluster).await?;
-        // What the restarted operator fetches at once, before any interval could have ended.
-        let immediate = (scenario.refresh / 4).min(Duration::from_secs(5));
-        tokio::time::sleep(immediate).await;
-        let azure_immediate = measure::azure_stats(http, &azure.ready.admin_url).await?;
-        result.warm_restart_kv_get_calls_first_seconds = Some((
-            immediate.as_secs_f64(),
-            azure_immediate.gets() - azure_before.gets(),
-        ));
-        // Jitter is ±10%: after 1.1 intervals every ExternalSecret has refreshed once.
-        let cycle = scenario.refresh.mul_f64(1.1);
-        bar.set_message(format!("warm restart: one cycle ({}s)", cycle.as_secs()));
-        bar.set_length(cycle.as_secs());
-        wait_with_bar(bar, cycle).await;
-        result.warm_restart_k8s_writes = Some(cluster.writes_since(&kube_before));
-        let azure_after = measure::azure_stats(http, &azure.ready.admin_url).await?;
-        result.warm_restart_kv_get_calls = Some(azure_after.gets() - azure_before.gets());
     } else {
         let usage = processes::usage(operator.guard.pid(), clock_ticks)?;
         result.cpu_seconds_total = usage.cpu_seconds;

@@ -46,6 +46,9 @@ pub struct Scenario {
     /// The operator's `--metrics-granularity`: `per-resource` (ESO's labels, the default) or
     /// `per-namespace`, which the README recommends for clusters of this size.
     pub metrics_granularity: &'static str,
+    /// Measure the cold start and one quiet cycle only (the scaling run), not the probes, the
+    /// 1% cycle and the restart.
+    pub quiet_only: bool,
 }
 
 impl Scenario {
@@ -66,6 +69,7 @@ impl Scenario {
                 create_concurrency: 32,
                 cold_start_timeout: Duration::from_secs(180),
                 metrics_granularity: "per-resource",
+                quiet_only: false,
             },
             "medium" => Scenario {
                 preset: name.into(),
@@ -81,6 +85,7 @@ impl Scenario {
                 create_concurrency: 64,
                 cold_start_timeout: Duration::from_secs(600),
                 metrics_granularity: "per-resource",
+                quiet_only: false,
             },
             // The chaos soak (soak.rs): the medium world, one mode, for a long time.
             "soak" => Scenario {
@@ -104,10 +109,39 @@ impl Scenario {
                 cold_start_timeout: Duration::from_secs(1_800),
                 // 100k resources with ESO's per-resource labels are 300k+ series.
                 metrics_granularity: "per-namespace",
+                quiet_only: false,
             },
             _ => return None,
         };
         Some(scenario)
+    }
+
+    /// The s100k world's shape at `external_secrets` ExternalSecrets (the scaling run): a
+    /// namespace per 100, a vault per 2,000, a unique secret per 10, five items each; the cycle
+    /// is as short as the size allows, so the run fits in half an hour.
+    pub fn scaled(external_secrets: usize) -> Scenario {
+        let refresh = match external_secrets {
+            0..=2_000 => 30,
+            2_001..=20_000 => 60,
+            20_001..=50_000 => 120,
+            _ => 300,
+        };
+        Scenario {
+            preset: format!("scaling-{external_secrets}"),
+            external_secrets,
+            namespaces: (external_secrets / 100).max(1),
+            stores: (external_secrets / 2_000).max(1),
+            unique_secrets: (external_secrets / 10).max(10),
+            items: 5,
+            hot_secrets: 10,
+            nominal_refresh: Duration::from_secs(3600),
+            refresh: Duration::from_secs(refresh),
+            probes: 0,
+            create_concurrency: 64,
+            cold_start_timeout: Duration::from_secs(1_800),
+            metrics_granularity: "per-namespace",
+            quiet_only: true,
+        }
     }
 
     pub fn vault_name(&self, vault: usize) -> String {
