@@ -269,14 +269,8 @@ pub fn draw_log_log(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> anyhow::
     canvas.text(
         10,
         8,
-        "Growth relative to the smallest size (log-log); dashed: linear",
+        "Growth relative to the smallest size (log-log), dashed = linear",
         BLACK,
-    );
-    canvas.line(
-        (x_of(min_n), y_of(1.0)),
-        (x_of(max_n), y_of(linear_top)),
-        BLACK,
-        6,
     );
     let mut legend = (LEFT as i64, 26_i64);
     for (index, (name, points)) in series.iter().enumerate() {
@@ -302,6 +296,13 @@ pub fn draw_log_log(path: &Path, series: &[(&str, Vec<(f64, f64)>)]) -> anyhow::
         canvas.text(legend.0 + 30, legend.1, name, BLACK);
         legend.0 += width;
     }
+    // Linear growth, drawn last so a quantity that grows linearly does not hide it.
+    canvas.line(
+        (x_of(min_n), y_of(1.0)),
+        (x_of(max_n), y_of(linear_top)),
+        BLACK,
+        6,
+    );
     save(&canvas, path)
 }
 

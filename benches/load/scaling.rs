@@ -196,9 +196,10 @@ fn write(rows: &[Row], output: &Path) -> anyhow::Result<()> {
                 points
                     .into_iter()
                     .map(|(size, value)| (size, value / base))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             )
         })
+        .filter(|(_, points)| !points.is_empty())
         .collect();
     chart::draw_log_log(&output.join("load-scaling.png"), &series)?;
     Ok(())
