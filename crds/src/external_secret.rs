@@ -316,6 +316,11 @@ pub enum NullBytePolicy {
 }
 
 impl ExternalSecretSpec {
+    /// The generic target (`target.manifest`) the spec writes instead of a Secret, if any.
+    pub fn manifest(&self) -> Option<&ManifestReference> {
+        self.target.as_ref()?.manifest.as_ref()
+    }
+
     /// Every store the spec names: `secretStoreRef` (when it has a name) and each entry's
     /// `sourceRef.storeRef`.
     pub fn store_refs(&self) -> impl Iterator<Item = &SecretStoreRef> {

@@ -61,11 +61,7 @@ pub async fn due(
     targets: &TargetSecrets,
     trigger: Trigger,
 ) -> Due {
-    let generic = es
-        .spec
-        .target
-        .as_ref()
-        .is_some_and(|t| t.manifest.is_some());
+    let generic = es.spec.manifest().is_some();
     if generic
         || trigger != Trigger::Changed
         || !last_sync_current(es, &synced_resource_version(es))

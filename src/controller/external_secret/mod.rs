@@ -159,7 +159,6 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
         return Outcome::NotDue(wait);
     }
     let name = target_name(es);
-    let name_for_report = name.clone();
     let namespace = es.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(shared.kube.clone(), &namespace);
     let turn = turn(shared, &namespace, trigger);
@@ -170,7 +169,8 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
             Due::Yes(existing) => existing.map(|secret| secret.map(|secret| *secret)),
         }
     };
-    let (result, notices, _phase) = match sync(shared, es, &secrets, name, turn, existing).await {
+    let synced = sync(shared, es, &secrets, name.clone(), turn, existing).await;
+    let (result, notices, _phase) = match synced {
         Step::Done(result, notices, phase) => (result, notices, phase),
         Step::Later(wait) => {
             debug!(name = %es.name_any(), ?wait, "a secret it reads changed just now: read it once settled");
@@ -180,10 +180,9 @@ async fn reconcile_once(shared: &Shared, es: &ExternalSecret, trigger: Trigger) 
     if let Err(error) = &result {
         warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), category = error.category(), %error, "sync failed");
     }
-    let manifest = es.spec.target.as_ref().and_then(|t| t.manifest.as_ref());
-    let resource = manifest.map(|manifest| report::Resource {
+    let resource = es.spec.manifest().map(|manifest| report::Resource {
         kind: &manifest.kind,
-        name: &name_for_report,
+        name: &name,
     });
     let report = report::report(&result, notices, resource);
     for note in &report.events {
@@ -296,7 +295,7 @@ async fn sync<'a>(
         missing: built.missing,
         overwritten: built.overwritten,
     };
-    let applied = match es.spec.target.as_ref().and_then(|t| t.manifest.as_ref()) {
+    let applied = match es.spec.manifest() {
         Some(reference) => manifest::apply(shared, es, reference, built.data).await,
         None => apply::apply(shared, es, secrets, name, built.data, existing, built_from).await,
     };

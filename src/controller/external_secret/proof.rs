@@ -41,11 +41,7 @@ pub async fn check(
     name: &str,
     ask: &Ask,
 ) -> Proof {
-    let generic = es
-        .spec
-        .target
-        .as_ref()
-        .is_some_and(|t| t.manifest.is_some());
+    let generic = es.spec.manifest().is_some();
     if generic || !last_sync_current(es, version) {
         return Proof::Stale;
     }
