@@ -303,3 +303,54 @@ async fn acr_access_tokens_come_from_the_registrys_token_exchange() {
         "could not get secret data from provider: error processing spec.dataFrom[0].sourceRef.generatorRef, err: error using generator: count not generate refresh token, unexpected status code 401, expected 200"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acr_access_token_from_a_user_assigned_managed_identity() {
+    use akvsync::azure::ManagedIdentityEndpoint;
+    use akvsync_emulators::azure::acr::claims;
+    use akvsync_emulators::azure::{AcrRole, ManagedIdentityKind, PrincipalSpec};
+
+    let mut world = World::new().await;
+    let identity = world
+        .azure
+        .add_principal(
+            TENANT,
+            PrincipalSpec {
+                name: "pusher".into(),
+                managed_identity: Some(ManagedIdentityKind::User),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    world.azure.add_registry("myregistry", TENANT).unwrap();
+    world
+        .azure
+        .assign_registry_role("myregistry", &identity.client_id, AcrRole::Push)
+        .unwrap();
+    let registry = world.azure.registry_login_server("myregistry");
+    world
+        .apply_yaml(&format!(
+            "apiVersion: generators.external-secrets.io/v1alpha1\nkind: ACRAccessToken\nmetadata:\n  name: push\n  namespace: {NAMESPACE}\nspec:\n  registry: {registry}\n  scope: \"repository:app:pull,push\"\n  auth:\n    managedIdentity:\n      identityId: {}\n",
+            identity.client_id
+        ))
+        .await;
+    let mut config = world.operator_config();
+    config.network.managed_identity_endpoint = Some(ManagedIdentityEndpoint {
+        url: world.azure.identity_endpoint(),
+        header: azure_core::credentials::Secret::new(world.azure.identity_header().to_owned()),
+    });
+    world.start_operator_with(config).await;
+    let data_from = "    - sourceRef:\n        generatorRef:\n          kind: ACRAccessToken\n          name: push\n";
+    world
+        .apply_yaml(&external_secret("push-token", "1h", data_from, ""))
+        .await;
+    world.wait_for_ready(NAMESPACE, "push-token", "True").await;
+    let secret = world.k8s_secret(NAMESPACE, "push-token").await.unwrap();
+    let access = claims(&text(&secret, "password")).expect("a JWT");
+    assert_eq!(access["appid"], identity.client_id.as_str());
+    assert_eq!(
+        access["access"],
+        serde_json::json!([{"type": "repository", "name": "app", "actions": ["pull", "push"]}]),
+        "AcrPush grants pull and push"
+    );
+}
