@@ -9,11 +9,14 @@ use std::collections::BTreeMap;
 use akvsync_crds::constants::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE,
 };
-use akvsync_crds::{CreationPolicy, ExternalSecret, ManifestReference, TemplateScope};
+use akvsync_crds::{CreationPolicy, ExternalSecret, ManifestReference};
 use serde_json::{Map, Value};
 
 use super::hash;
-use super::target::{NOT_COPIED_ANNOTATIONS, TargetError, TemplateSources, target_name};
+use super::target::{
+    FromOutput, NOT_COPIED_ANNOTATIONS, TargetError, TemplateSources, render, render_from,
+    target_name,
+};
 
 /// ESO's limit on an index in a target path.
 const MAX_ARRAY_INDEX: usize = 10_000;
@@ -110,69 +113,22 @@ pub fn desired_resource(
             field.extend(text);
         }
         Some(template) => {
-            let render = |field: String, text: &str| {
-                akvsync_template::render_bytes(text, &data).map_err(|error| {
-                    ManifestError::from(TargetError::Template {
-                        field,
-                        message: error.to_string(),
-                    })
-                })
-            };
             for (index, from) in template.template_from.iter().flatten().enumerate() {
                 let target_path = from.target.as_deref().unwrap_or("Data");
-                for (source_kind, reference) in
-                    [("configMap", &from.config_map), ("secret", &from.secret)]
-                {
-                    let Some(reference) = reference else { continue };
-                    let source = sources
-                        .get(&(source_kind, reference.name.clone()))
-                        .ok_or_else(|| TargetError::MissingSource {
-                            index,
-                            kind: source_kind,
-                            name: reference.name.clone(),
-                        })?;
-                    for item in &reference.items {
-                        let field =
-                            format!("templateFrom[{index}].{source_kind}.items[{}]", item.key);
-                        let text =
-                            source
-                                .get(&item.key)
-                                .ok_or_else(|| TargetError::MissingSourceKey {
-                                    index,
-                                    kind: source_kind,
-                                    name: reference.name.clone(),
-                                    key: item.key.clone(),
-                                })?;
-                        let text =
-                            std::str::from_utf8(text).map_err(|_| TargetError::Template {
-                                field: field.clone(),
-                                message: "the template is not UTF-8".into(),
-                            })?;
-                        let rendered = render(field.clone(), text)?;
-                        match item.template_as.unwrap_or_default() {
-                            TemplateScope::Values => apply_to_target(
-                                &mut object,
-                                &item.key,
-                                &rendered,
-                                target_path,
-                                kind,
-                                &field,
-                            )?,
-                            TemplateScope::KeysAndValues => {
-                                apply_map(&mut object, &rendered, target_path, kind, &field)?
-                            }
+                for output in render_from(index, from, sources, &data)? {
+                    match output {
+                        FromOutput::Value { field, key, value } => {
+                            apply_to_target(&mut object, &key, &value, target_path, kind, &field)?
+                        }
+                        FromOutput::Map { field, text } => {
+                            apply_map(&mut object, &text, target_path, kind, &field)?
                         }
                     }
-                }
-                if let Some(literal) = &from.literal {
-                    let field = format!("templateFrom[{index}].literal");
-                    let rendered = render(field.clone(), literal)?;
-                    apply_map(&mut object, &rendered, target_path, kind, &field)?;
                 }
             }
             for (key, text) in template.data.iter().flatten() {
                 let field = format!("data[{key}]");
-                let rendered = render(field.clone(), text)?;
+                let rendered = render(field.clone(), text, &data)?;
                 apply_to_target(&mut object, key, &rendered, "data", kind, &field)?;
             }
         }

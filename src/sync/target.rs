@@ -7,7 +7,8 @@ use akvsync_crds::constants::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE,
 };
 use akvsync_crds::{
-    CreationPolicy, ExternalSecret, ExternalSecretTemplate, TemplateMergePolicy, TemplateScope,
+    CreationPolicy, ExternalSecret, ExternalSecretTemplate, TemplateFrom, TemplateMergePolicy,
+    TemplateScope,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -171,21 +172,92 @@ pub fn template_sources(es: &ExternalSecret) -> Vec<(&'static str, String)> {
     sources
 }
 
+/// Renders `text` over the provider data; errors name `field` under `spec.target.template`.
+pub(super) fn render(
+    field: String,
+    text: &str,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<u8>, TargetError> {
+    akvsync_template::render_bytes(text, data).map_err(|error| TargetError::Template {
+        field,
+        message: error.to_string(),
+    })
+}
+
+/// One rendered piece of `templateFrom[i]`, in ESO's order: each ConfigMap item, each Secret
+/// item, then the literal.
+pub(super) enum FromOutput {
+    /// `templateAs: Values`: the item's key and its rendered value.
+    Value {
+        field: String,
+        key: String,
+        value: Vec<u8>,
+    },
+    /// `templateAs: KeysAndValues`, or a literal: rendered text holding a YAML map.
+    Map { field: String, text: Vec<u8> },
+}
+
+/// Renders the items and the literal of `templateFrom[index]` over `data`, reading the
+/// ConfigMaps and Secrets from `sources`.
+pub(super) fn render_from(
+    index: usize,
+    from: &TemplateFrom,
+    sources: &TemplateSources,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<FromOutput>, TargetError> {
+    let mut outputs = Vec::new();
+    for (kind, reference) in [("configMap", &from.config_map), ("secret", &from.secret)] {
+        let Some(reference) = reference else { continue };
+        let source = sources
+            .get(&(kind, reference.name.clone()))
+            .ok_or_else(|| TargetError::MissingSource {
+                index,
+                kind,
+                name: reference.name.clone(),
+            })?;
+        for item in &reference.items {
+            let field = format!("templateFrom[{index}].{kind}.items[{}]", item.key);
+            let text = source
+                .get(&item.key)
+                .ok_or_else(|| TargetError::MissingSourceKey {
+                    index,
+                    kind,
+                    name: reference.name.clone(),
+                    key: item.key.clone(),
+                })?;
+            let text = std::str::from_utf8(text).map_err(|_| TargetError::Template {
+                field: field.clone(),
+                message: "the template is not UTF-8".into(),
+            })?;
+            let rendered = render(field.clone(), text, data)?;
+            outputs.push(match item.template_as.unwrap_or_default() {
+                TemplateScope::Values => FromOutput::Value {
+                    field,
+                    key: item.key.clone(),
+                    value: rendered,
+                },
+                TemplateScope::KeysAndValues => FromOutput::Map {
+                    field,
+                    text: rendered,
+                },
+            });
+        }
+    }
+    if let Some(literal) = &from.literal {
+        let field = format!("templateFrom[{index}].literal");
+        let text = render(field.clone(), literal, data)?;
+        outputs.push(FromOutput::Map { field, text });
+    }
+    Ok(outputs)
+}
+
 fn render_template(
     template: &ExternalSecretTemplate,
     provider_data: BTreeMap<String, Vec<u8>>,
     sources: &TemplateSources,
 ) -> Result<Rendered, TargetError> {
-    let render = |field: String, text: &str| {
-        akvsync_template::render_bytes(text, &provider_data).map_err(|error| {
-            TargetError::Template {
-                field,
-                message: error.to_string(),
-            }
-        })
-    };
     let render_string = |field: String, text: &str| {
-        render(field.clone(), text).and_then(|bytes| {
+        render(field.clone(), text, &provider_data).and_then(|bytes| {
             String::from_utf8(bytes).map_err(|_| TargetError::Template {
                 field,
                 message: "rendered value is not UTF-8".into(),
@@ -211,44 +283,14 @@ fn render_template(
     }
     for (index, from) in template.template_from.iter().flatten().enumerate() {
         let target = from.target.as_deref().unwrap_or("Data");
-        let mut outputs: Vec<(String, BTreeMap<String, Vec<u8>>)> = Vec::new();
-        for (kind, reference) in [("configMap", &from.config_map), ("secret", &from.secret)] {
-            let Some(reference) = reference else { continue };
-            let source = sources
-                .get(&(kind, reference.name.clone()))
-                .ok_or_else(|| TargetError::MissingSource {
-                    index,
-                    kind,
-                    name: reference.name.clone(),
-                })?;
-            for item in &reference.items {
-                let field = format!("templateFrom[{index}].{kind}.items[{}]", item.key);
-                let text = source
-                    .get(&item.key)
-                    .ok_or_else(|| TargetError::MissingSourceKey {
-                        index,
-                        kind,
-                        name: reference.name.clone(),
-                        key: item.key.clone(),
-                    })?;
-                let text = String::from_utf8(text.clone()).map_err(|_| TargetError::Template {
-                    field: field.clone(),
-                    message: "the template is not UTF-8".into(),
-                })?;
-                let rendered = render(field.clone(), &text)?;
-                let map = match item.template_as.unwrap_or_default() {
-                    TemplateScope::Values => BTreeMap::from([(item.key.clone(), rendered)]),
-                    TemplateScope::KeysAndValues => keys_and_values(&field, &rendered)?,
-                };
-                outputs.push((field, map));
-            }
-        }
-        if let Some(literal) = &from.literal {
-            let field = format!("templateFrom[{index}].literal");
-            let rendered = render(field.clone(), literal)?;
-            outputs.push((field.clone(), keys_and_values(&field, &rendered)?));
-        }
-        for (field, map) in outputs {
+        for output in render_from(index, from, sources, &provider_data)? {
+            let (field, map) = match output {
+                FromOutput::Value { field, key, value } => (field, BTreeMap::from([(key, value)])),
+                FromOutput::Map { field, text } => {
+                    let map = keys_and_values(&field, &text)?;
+                    (field, map)
+                }
+            };
             match target {
                 "Data" => data.extend(map),
                 "Labels" | "Annotations" => {
@@ -276,7 +318,10 @@ fn render_template(
         }
     }
     for (key, text) in template.data.iter().flatten() {
-        data.insert(key.clone(), render(format!("data[{key}]"), text)?);
+        data.insert(
+            key.clone(),
+            render(format!("data[{key}]"), text, &provider_data)?,
+        );
     }
     let templated_data = template.data.as_ref().is_some_and(|d| !d.is_empty())
         || template
