@@ -83,6 +83,32 @@ impl Generator {
     }
 }
 
+/// Why a generator made no values, in the ExternalSecret controller's words; a PushSecret words
+/// them its own way.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateFailure {
+    #[error("unable to get generator: {0}")]
+    Resolve(ResolveError),
+    #[error("error using generator: {0}")]
+    Generate(GenerateError),
+}
+
+/// New values from the generator `reference` names, resolved in `namespace`.
+pub async fn generate(
+    client: &Client,
+    namespace: &str,
+    reference: &GeneratorRef,
+    acr: &AcrTokens,
+) -> Result<BTreeMap<String, Vec<u8>>, GenerateFailure> {
+    let generator = resolve(client, namespace, reference)
+        .await
+        .map_err(GenerateFailure::Resolve)?;
+    generator
+        .generate(client, namespace, acr)
+        .await
+        .map_err(GenerateFailure::Generate)
+}
+
 /// Why a `generatorRef` did not resolve; the text follows ESO's `unable to get generator: `.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {

@@ -11,7 +11,7 @@ use super::decode::decode;
 use super::plan::{DataFromSource, Plan, StoreName};
 use super::post_process::{check_null_bytes, post_process, strategy_name};
 use super::read::{extract_map, read_value};
-use crate::generate::{GenerateError, ResolveError};
+use crate::generate::GenerateFailure;
 
 /// What the store actors returned for each entry of a plan, in the plan's order.
 #[derive(Debug, Default)]
@@ -27,15 +27,6 @@ pub enum FetchedFrom {
     Find(Vec<(String, Arc<RemoteValue>)>),
     /// A generator's values, or why it made none.
     Generated(Result<BTreeMap<String, Vec<u8>>, GenerateFailure>),
-}
-
-/// Why a generator made no values, in ESO's words.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum GenerateFailure {
-    #[error("unable to get generator: {0}")]
-    Resolve(ResolveError),
-    #[error("error using generator: {0}")]
-    Generate(GenerateError),
 }
 
 /// The Secret data, and the entries skipped because their remote object is gone.

@@ -513,8 +513,9 @@ fn a_generator_failure_is_reported_in_esos_words() {
         "dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "p"}}}]
     })))
     .unwrap();
-    let failure =
-        GenerateFailure::Generate(crate::generate::PasswordError::ExceedsTotalLength.into());
+    let failure = crate::generate::GenerateFailure::Generate(
+        crate::generate::PasswordError::ExceedsTotalLength.into(),
+    );
     let fetched = Fetched {
         data: vec![],
         data_from: vec![Ok(FetchedFrom::Generated(Err(failure)))],

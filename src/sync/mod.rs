@@ -20,7 +20,7 @@ mod build_tests;
 #[cfg(test)]
 mod target_tests;
 
-pub use build::{BuildError, BuildOptions, Built, Fetched, FetchedFrom, GenerateFailure, build};
+pub use build::{BuildError, BuildOptions, Built, Fetched, FetchedFrom, build};
 pub use plan::{
     DataEntry, DataFromEntry, DataFromSource, FindFilter, Plan, PlanError, RemoteRead, StoreName,
     plan,

@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use akvsync_actors::remote::{ObjectKind, ProviderError, RemoteKey};
 use akvsync_actors::store::{Fetch, List, StoreRequestError, Turn};
-use akvsync_crds::GeneratorRef;
 use futures::future::join_all;
 
 use crate::controller::context::Shared;
 use crate::controller::stores::StoreLookupError;
 use crate::generate;
-use crate::sync::{
-    DataFromSource, Fetched, FetchedFrom, GenerateFailure, Plan, RemoteRead, StoreName,
-};
+use crate::sync::{DataFromSource, Fetched, FetchedFrom, Plan, RemoteRead, StoreName};
 
 /// How fresh a value must be, and which lane of the vault's limiter the request waits in.
 #[derive(Clone)]
@@ -41,7 +38,7 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: &Ask) -> 
                         .map(FetchedFrom::Extract)
                 }
                 DataFromSource::Generate(reference) => Ok(FetchedFrom::Generated(
-                    generated(shared, namespace, reference).await,
+                    generate::generate(&shared.kube, namespace, reference, &shared.acr).await,
                 )),
                 DataFromSource::Find { store, filter } => {
                     let actor = shared
@@ -84,22 +81,6 @@ pub async fn fetch(shared: &Shared, plan: &Plan, namespace: &str, ask: &Ask) -> 
     });
     let (data, data_from) = futures::join!(join_all(data), join_all(data_from));
     Fetched { data, data_from }
-}
-
-/// A generator's new values, or why there are none in ESO's words (`unable to get generator: …`,
-/// `error using generator: …`).
-async fn generated(
-    shared: &Shared,
-    namespace: &str,
-    reference: &GeneratorRef,
-) -> Result<BTreeMap<String, Vec<u8>>, GenerateFailure> {
-    let generator = generate::resolve(&shared.kube, namespace, reference)
-        .await
-        .map_err(GenerateFailure::Resolve)?;
-    generator
-        .generate(&shared.kube, namespace, &shared.acr)
-        .await
-        .map_err(GenerateFailure::Generate)
 }
 
 async fn fetch_one(

@@ -6,7 +6,7 @@ use akvsync_crds::constants::{REASON_PUSH_ERRORED, REASON_PUSH_SOURCE_DELETED};
 
 use super::remote::{WriteError, unexpected_api_error};
 use crate::controller::stores::StoreLookupError;
-use crate::generate::{GenerateError, ResolveError};
+use crate::generate::GenerateFailure;
 use crate::push::{PushError, PushItem, kind_word, set_secret_failed_message};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +75,8 @@ impl PushFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// ESO's words, after its Ready message `could not get source secret`.
-    #[error(
-        "could not get source secret: unable to resolve generator: unable to get generator: {0}"
-    )]
-    Resolve(ResolveError),
-    #[error("could not get source secret: unable to generate: {0}")]
-    Generate(GenerateError),
+    #[error("could not get source secret: {}", generator_message(.0))]
+    Generator(GenerateFailure),
     #[error("could not get source secret {name}: {source}")]
     Get { name: String, source: kube::Error },
     #[error("could not list source secrets: {0}")]
@@ -140,5 +136,16 @@ fn write_failed_message(secret_key: &str, store: &str, error: &WriteError) -> St
     match error {
         WriteError::Exists(_) => format!("set secret failed: {error}"),
         _ => set_secret_failed_message(secret_key, store, error),
+    }
+}
+
+/// ESO's PushSecret controller words a generator's failure differently from its ExternalSecret
+/// controller.
+fn generator_message(failure: &GenerateFailure) -> String {
+    match failure {
+        GenerateFailure::Resolve(error) => {
+            format!("unable to resolve generator: unable to get generator: {error}")
+        }
+        GenerateFailure::Generate(error) => format!("unable to generate: {error}"),
     }
 }

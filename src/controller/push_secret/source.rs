@@ -24,14 +24,10 @@ pub async fn read_source(
     match &push.spec.selector {
         PushSecretSelector::GeneratorRef(reference) => {
             let namespace = push.namespace().unwrap_or_default();
-            let generator = generate::resolve(&shared.kube, &namespace, reference)
-                .await
-                .map_err(SourceError::Resolve)?;
-            generator
-                .generate(&shared.kube, &namespace, &shared.acr)
+            generate::generate(&shared.kube, &namespace, reference, &shared.acr)
                 .await
                 .map(Some)
-                .map_err(SourceError::Generate)
+                .map_err(SourceError::Generator)
         }
         PushSecretSelector::Secret(source) => match (&source.name, &source.selector) {
             (Some(name), _) => match secrets.get_opt(name).await {
