@@ -74,13 +74,18 @@ impl Generator {
     ) -> Result<BTreeMap<String, Vec<u8>>, GenerateError> {
         match self {
             Generator::Password(spec) => Ok(password::generate(spec)?),
-            Generator::Uuid => Ok(BTreeMap::from([(
-                "uuid".to_owned(),
-                uuid::Uuid::new_v4().to_string().into_bytes(),
-            )])),
+            Generator::Uuid => Ok(new_uuid()),
             Generator::Acr { name, spec } => Ok(acr.generate(kube, namespace, name, spec).await?),
         }
     }
+}
+
+/// ESO's UUID generator: a random version-4 UUID under the key `uuid`.
+fn new_uuid() -> BTreeMap<String, Vec<u8>> {
+    BTreeMap::from([(
+        "uuid".to_owned(),
+        uuid::Uuid::new_v4().to_string().into_bytes(),
+    )])
 }
 
 /// Why a generator made no values, in the ExternalSecret controller's words; a PushSecret words
@@ -329,30 +334,10 @@ mod tests {
         ));
     }
 
-    fn uuid_values() -> BTreeMap<String, Vec<u8>> {
-        // A UUID needs neither the API nor a registry.
-        let generate = async {
-            let kube = kube::Client::try_from(kube::Config::new(
-                "http://127.0.0.1:9".parse().expect("a URL"),
-            ))
-            .expect("a client");
-            let acr = AcrTokens::new(
-                crate::azure::AzureNetwork::new(Default::default()).expect("a network"),
-            );
-            Generator::Uuid.generate(&kube, "team-a", &acr).await
-        };
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(generate)
-            .expect("a uuid")
-    }
-
     #[test]
     fn a_uuid_is_a_random_version_4_uuid() {
-        let first = uuid_values();
-        let second = uuid_values();
+        let first = new_uuid();
+        let second = new_uuid();
         let text = String::from_utf8(first["uuid"].clone()).unwrap();
         let parsed = uuid::Uuid::parse_str(&text).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
