@@ -178,10 +178,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if options.scenario.preset == "soak" {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .no_proxy()
-            .build()?;
+        let http = run::http_client()?;
         let result = runtime.block_on(soak::run_soak(
             &options.scenario,
             options.minutes,
@@ -189,10 +186,7 @@ fn main() -> anyhow::Result<()> {
             &options.output,
             &http,
         ))?;
-        println!(
-            "{}",
-            std::fs::read_to_string(options.output.join("load-soak.md")).unwrap_or_default()
-        );
+        print_table(&options.output, "load-soak.md");
         let broken = result.invariant_violations > 0
             || result.changes_late > 0
             || result.panics > 0
@@ -209,17 +203,11 @@ fn main() -> anyhow::Result<()> {
             &binaries,
             &options.output,
         ))?;
-        println!(
-            "{}",
-            std::fs::read_to_string(options.output.join("load-scaling.md")).unwrap_or_default()
-        );
+        print_table(&options.output, "load-scaling.md");
         return Ok(());
     }
     if options.scenario.preset == "noisy" {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .no_proxy()
-            .build()?;
+        let http = run::http_client()?;
         let noisy = noisy::noisy_count(&options.scenario);
         runtime.block_on(noisy::run_noisy(
             &options.scenario,
@@ -228,10 +216,7 @@ fn main() -> anyhow::Result<()> {
             &options.output,
             &http,
         ))?;
-        println!(
-            "{}",
-            std::fs::read_to_string(options.output.join("load-noisy.md")).unwrap_or_default()
-        );
+        print_table(&options.output, "load-noisy.md");
         return Ok(());
     }
     let results = runtime.block_on(run::run_all(
@@ -244,4 +229,12 @@ fn main() -> anyhow::Result<()> {
     println!("{}", written.table);
     println!("wrote {}", written.paths.join(", "));
     Ok(())
+}
+
+/// Prints a report's Markdown table, as the run wrote it.
+fn print_table(output: &std::path::Path, file: &str) {
+    println!(
+        "{}",
+        std::fs::read_to_string(output.join(file)).unwrap_or_default()
+    );
 }

@@ -123,10 +123,7 @@ pub async fn run_all(
     binaries: &Binaries,
     output: &Path,
 ) -> anyhow::Result<Vec<ModeResult>> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()?;
+    let http = http_client()?;
     let operator_http = processes::operator_accepts(binaries, "--metrics-addr")
         && processes::operator_accepts(binaries, "--health-addr");
     let mut results = Vec::new();
@@ -159,6 +156,14 @@ pub async fn run_all(
         report::write(scenario, &results, output)?;
     }
     Ok(results)
+}
+
+/// The runner's client for the emulators' admin endpoints and the operator's metrics and probes.
+pub(crate) fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
 }
 
 /// The Kubernetes side of a mode: its emulator and the runner's client.
