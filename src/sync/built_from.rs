@@ -52,8 +52,12 @@ impl<F: Fn(&StoreName) -> Option<String>> StoreVersions for F {
 }
 
 /// Whether a spec's output depends only on the values read: no template read from a ConfigMap
-/// or Secret (those change unseen), no template calling the clock or randomness.
+/// or Secret (those change unseen), no template calling the clock or randomness; and whether it
+/// writes a Secret, the only target that carries a record (not `spec.target.manifest`).
 pub fn provable_spec(es: &ExternalSecret) -> bool {
+    if es.spec.manifest().is_some() {
+        return false;
+    }
     let Some(template) = es.spec.target.as_ref().and_then(|t| t.template.as_ref()) else {
         return true;
     };

@@ -19,7 +19,6 @@ use super::report::Synced;
 use crate::controller::context::Shared;
 use crate::observability::WriteVerb;
 use crate::sync::manifest::desired_resource;
-use crate::sync::target::target_name;
 
 /// The API resources of the kinds generic targets name, found by discovery once each.
 #[derive(Clone, Default)]
@@ -67,14 +66,14 @@ impl TargetKinds {
     }
 }
 
-/// Writes the object the data builds, deletes it for lack of data, or leaves it.
+/// Writes the object `name` the data builds, deletes it for lack of data, or leaves it.
 pub async fn apply(
     shared: &Shared,
     es: &ExternalSecret,
     reference: &ManifestReference,
+    name: String,
     data: std::collections::BTreeMap<String, Vec<u8>>,
 ) -> Result<Synced, SyncError> {
-    let name = target_name(es);
     let namespace = es.namespace().unwrap_or_default();
     let target = es.spec.target.clone().unwrap_or_default();
     let policy = target.creation_policy_or_default();

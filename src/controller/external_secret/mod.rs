@@ -256,14 +256,18 @@ async fn sync<'a>(
     };
     let ask = Ask { max_age, turn };
     let version = synced_resource_version(es);
-    match proof::check(shared, es, &plan.plan, &version, &namespace, &name, &ask).await {
-        Proof::Fresh => {
-            debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
-            shared.metrics.k8s_write_skipped("secret");
-            return Step::Done(Ok(Synced::Unchanged), Notices::default(), None);
+    // A spec whose output is not proven by what it read is never recorded, so never proven.
+    let provable = provable_spec(es);
+    if provable {
+        match proof::check(shared, es, &plan.plan, &version, &namespace, &name, &ask).await {
+            Proof::Fresh => {
+                debug!(%namespace, name = %es.name_any(), "the listings prove the Secret fresh");
+                shared.metrics.k8s_write_skipped("secret");
+                return Step::Done(Ok(Synced::Unchanged), Notices::default(), None);
+            }
+            Proof::Settling(wait) => return Step::Later(wait),
+            Proof::Stale => {}
         }
-        Proof::Settling(wait) => return Step::Later(wait),
-        Proof::Stale => {}
     }
     let fetched = noticed(
         shared,
@@ -272,7 +276,7 @@ async fn sync<'a>(
         fetch::fetch(shared, &plan.plan, &namespace, &ask),
     )
     .await;
-    let built_from = provable_spec(es)
+    let built_from = provable
         .then(|| {
             let stores = proof::NamespaceStores {
                 shared,
@@ -296,7 +300,7 @@ async fn sync<'a>(
         overwritten: built.overwritten,
     };
     let applied = match es.spec.manifest() {
-        Some(reference) => manifest::apply(shared, es, reference, built.data).await,
+        Some(reference) => manifest::apply(shared, es, reference, name, built.data).await,
         None => apply::apply(shared, es, secrets, name, built.data, existing, built_from).await,
     };
     Step::Done(applied, notices, Some(phase))

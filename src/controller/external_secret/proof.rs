@@ -41,8 +41,7 @@ pub async fn check(
     name: &str,
     ask: &Ask,
 ) -> Proof {
-    let generic = es.spec.manifest().is_some();
-    if generic || !last_sync_current(es, version) {
+    if !last_sync_current(es, version) {
         return Proof::Stale;
     }
     let Some(built) = shared.targets.built_from(namespace, name) else {
