@@ -137,7 +137,7 @@ async fn generators_fill_external_secrets_beside_vault_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generated_values_are_new_at_each_refresh_as_in_eso() {
+async fn generated_values_are_new_at_each_refresh_and_kept_with_refresh_interval_0_as_in_eso() {
     let mut world = World::new().await;
     apply_generators(&world).await;
     world.start_operator().await;
@@ -145,7 +145,12 @@ async fn generated_values_are_new_at_each_refresh_as_in_eso() {
     world
         .apply_yaml(&external_secret("rotating", "1s", data_from, ""))
         .await;
+    world
+        .apply_yaml(&external_secret("once", "\"0\"", data_from, ""))
+        .await;
     world.wait_for_ready(NAMESPACE, "rotating", "True").await;
+    world.wait_for_ready(NAMESPACE, "once", "True").await;
+    let once = text(&world.k8s_secret(NAMESPACE, "once").await.unwrap(), "uuid");
     let first = text(
         &world.k8s_secret(NAMESPACE, "rotating").await.unwrap(),
         "uuid",
@@ -157,6 +162,8 @@ async fn generated_values_are_new_at_each_refresh_as_in_eso() {
     })
     .await;
     assert_eq!(uuid::Uuid::parse_str(&second).unwrap().get_version_num(), 4);
+    let kept = text(&world.k8s_secret(NAMESPACE, "once").await.unwrap(), "uuid");
+    assert_eq!(kept, once, "refreshInterval 0 generates once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -233,3 +233,94 @@ async fn config_maps_and_custom_resources_are_written_kept_and_repaired() {
         })
     );
 }
+
+/// An ExternalSecret whose `dataFrom.find` writes a ConfigMap, with the given target policies.
+fn found_config_map(name: &str, regexp: &str, policies: &str) -> String {
+    format!(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\nspec:\n  refreshInterval: 1s\n  secretStoreRef:\n    name: vault\n    kind: SecretStore\n  target:\n    name: {name}\n{policies}    manifest:\n      apiVersion: v1\n      kind: ConfigMap\n  dataFrom:\n    - find:\n        name:\n          regexp: \"{regexp}\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_targets_follow_the_creation_and_deletion_policies_and_refuse_cluster_kinds() {
+    let mut world = World::new().await;
+    world.set_secret("temp-a", "1");
+    world.set_secret("db-host", "db.internal");
+    let mut config = world.operator_config();
+    config.scope.generic_targets = true;
+    world.start_operator_with(config).await;
+
+    // None writes nothing.
+    world
+        .apply_yaml(&found_config_map(
+            "unwritten",
+            "^temp-",
+            "    creationPolicy: None\n",
+        ))
+        .await;
+    let (reason, _) = world.wait_for_ready(NAMESPACE, "unwritten", "True").await;
+    assert_eq!(reason, "ResourceSynced");
+    assert!(config_map(&world, "unwritten").await.is_none());
+
+    // No provider data: Retain keeps the ConfigMap, Delete deletes the one it owns.
+    world
+        .apply_yaml(&found_config_map(
+            "kept",
+            "^temp-",
+            "    deletionPolicy: Retain\n",
+        ))
+        .await;
+    world
+        .apply_yaml(&found_config_map(
+            "removed",
+            "^temp-",
+            "    deletionPolicy: Delete\n",
+        ))
+        .await;
+    for name in ["kept", "removed"] {
+        eventually(&format!("ConfigMap {name}"), || async {
+            config_map(&world, name).await.map(drop)
+        })
+        .await;
+    }
+    world
+        .azure
+        .delete_secret(operator_world::VAULT, "temp-a")
+        .unwrap();
+    let (status, message) = world
+        .wait_for_reason(NAMESPACE, "removed", "ResourceDeleted")
+        .await;
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("True", "secret deleted due to DeletionPolicy=Delete")
+    );
+    assert!(config_map(&world, "removed").await.is_none());
+    eventually("Retain's message", || async {
+        let es = world.external_secret(NAMESPACE, "kept").await;
+        let ready = es
+            .status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "Ready")?;
+        (ready.reason.as_deref() == Some("ResourceSynced")
+            && ready.message.as_deref() == Some("secret retained due to DeletionPolicy=Retain"))
+        .then_some(())
+    })
+    .await;
+    assert!(config_map(&world, "kept").await.is_some());
+
+    // A cluster-scoped kind cannot be a target.
+    world
+        .apply_yaml(&external_secret("cluster-wide", "v1", "Namespace", ""))
+        .await;
+    let (reason, message) = world
+        .wait_for_ready(NAMESPACE, "cluster-wide", "False")
+        .await;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        (
+            "SecretSyncedError",
+            "invalid generic target: Namespace is cluster-scoped; a target must live in the ExternalSecret's namespace"
+        )
+    );
+}
